@@ -27,6 +27,10 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
 
+    def real_instant(self, instant: datetime) -> datetime:
+        """The real instant at which this clock shows ``instant`` (for Airflow sensors)."""
+        return instant
+
 
 @dataclass
 class SimulatedClock:
@@ -41,6 +45,10 @@ class SimulatedClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.time() - self.anchor) * self.speed)
 
+    def real_instant(self, instant: datetime) -> datetime:
+        real = self.anchor + (instant - self.start).total_seconds() / self.speed
+        return datetime.fromtimestamp(real, timezone.utc)
+
 
 @dataclass
 class FixedClock:
@@ -53,6 +61,9 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self.instant = self.instant + timedelta(**delta)
+
+    def real_instant(self, instant: datetime) -> datetime:
+        return datetime.now(timezone.utc) + (instant - self.instant)
 
 
 def clock_from_env(env: Mapping[str, str] | None = None) -> Clock:

@@ -1,0 +1,78 @@
+"""
+### spor_nightly — tonight's OPS changes to SPOR, before 05:00
+
+Scheduled every night at 00:30 Europe/Stockholm, one run at a time.
+
+1. **check_certificate** – the SITHS function certificate is valid (warns 30 days before expiry).
+2. **extract** – treatments changed since the last successful extraction (watermark in the state
+   database, re-reading an overlap margin), through the `spor_ops` connection and `sql/extract/`.
+   The opt-out filter runs here, first: blocked patients and treatments go no further (R11).
+   If the block list cannot be read, the run stops and nothing is sent.
+3. **quality_gate** – Great Expectations suites in `expectations/`: *reject* → quarantined,
+   *warn* → sent and listed as a predicted entry on SPOR's error list.
+4. **build_and_stage** – one XSD-valid registration per treatment; only what differs from SPOR's
+   last final answer for this environment is staged in the outbox. The watermark advances in the
+   same transaction.
+5. **plan_batches** – assigns the outbox to batches (each batch owns its rows), estimates whether
+   the window is long enough.
+6. **wait_for_window** – a deferrable wait when a run would start inside the 05:15–06:00 blackout.
+7. **send_batch** – one mapped task per batch in pool `spor`; re-reads the block list first; never
+   sends after the deadline (scheduled runs) or inside the blackout (every run).
+8. **summarize** – counts per state, treatments that need the team, capacity warning.
+
+Backfill: `airflow backfill create --dag-id spor_nightly --from-date D1 --to-date Dn` sends, for each
+day, the treatments whose last change falls on that day, when they differ from SPOR's last final
+answer (`--dag-run-conf '{"force": true}'` sends them anyway).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+
+from spor import dagtasks
+
+SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
+
+
+@dag(
+    dag_id="spor_nightly",
+    schedule=SCHEDULE,
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    tags=["spor"],
+    default_args={"retries": 0},
+    params={
+        "force": Param(False, type="boolean", description="Send even when SPOR already has this content."),
+    },
+)
+def spor_nightly():
+    certificate = task(dagtasks.check_certificate, task_id="check_certificate", doc_md=dagtasks.check_certificate.__doc__)()
+    extracted = task(dagtasks.extract_changed, task_id="extract", doc_md=dagtasks.extract_changed.__doc__)()
+    gate = task(dagtasks.quality_gate, task_id="quality_gate", doc_md=dagtasks.quality_gate.__doc__)(extracted)
+    staged = task(dagtasks.build_and_stage, task_id="build_and_stage", doc_md=dagtasks.build_and_stage.__doc__)(extracted, gate)
+    batches = task(dagtasks.plan_batches, task_id="plan_batches", doc_md=dagtasks.plan_batches.__doc__)(staged)
+    wait = DateTimeSensorAsync(
+        task_id="wait_for_window",
+        target_time="{{ ti.xcom_pull(task_ids='plan_batches', key='window_opens_at') }}",
+        doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
+    )
+    sent = task(
+        dagtasks.send_batch,
+        task_id="send_batch",
+        pool="spor",
+        map_index_template="{{ batch_label }}",
+        doc_md=dagtasks.send_batch.__doc__,
+    ).expand(batch=batches)
+    summary = task(
+        dagtasks.summarize, task_id="summarize", trigger_rule="all_done", doc_md=dagtasks.summarize.__doc__
+    )()
+    certificate >> extracted
+    batches >> wait >> sent >> summary
+    staged >> summary
+
+
+spor_nightly()

@@ -1,0 +1,60 @@
+"""What started a run and what it may do: nightly, manual, backfill or resend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Mapping
+
+from spor.clock import STOCKHOLM
+
+NIGHTLY, MANUAL, BACKFILL, RESEND = "nightly", "manual", "backfill", "resend"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    dag_id: str
+    run_id: str
+    mode: str
+    logical_date: datetime | None     # None for runs triggered by hand (engineering note 2)
+    run_after: datetime
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def force(self) -> bool:
+        return bool(self.params.get("force", False))
+
+    @property
+    def has_deadline(self) -> bool:
+        """spor_nightly runs (scheduled or triggered by hand) stop at the deadline; every run respects the blackout."""
+        return self.mode in (NIGHTLY, MANUAL)
+
+    @property
+    def backfill_day(self) -> date | None:
+        """A backfill run for logical date D extracts the treatments last changed on local day D."""
+        if self.mode != BACKFILL or self.logical_date is None:
+            return None
+        return self.logical_date.astimezone(STOCKHOLM).date()
+
+
+def from_context(context: Mapping[str, Any]) -> RunInfo:
+    dag_run = context["dag_run"]
+    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
+    if dag_run.dag_id == "spor_resend":
+        mode = RESEND
+    elif run_type == "scheduled":
+        mode = NIGHTLY
+    elif run_type == "backfill":
+        mode = BACKFILL
+    else:
+        mode = MANUAL
+    params = dict(context.get("params") or {})
+    params.update(dag_run.conf or {})
+    return RunInfo(
+        dag_id=dag_run.dag_id,
+        run_id=dag_run.run_id,
+        mode=mode,
+        logical_date=context.get("logical_date"),
+        run_after=dag_run.run_after,
+        params=params,
+    )

@@ -1,0 +1,63 @@
+"""Site settings: connection ids, the deadline, batch sizes. Read inside tasks, never at DAG parse time.
+
+Defaults below; a site overrides any of them with the Airflow Variable ``spor_config`` (JSON), e.g.
+``AIRFLOW_VAR_SPOR_CONFIG='{"deadline": "04:30", "batch_size": 300}'``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from datetime import time
+from typing import Any, Mapping
+
+from spor.errors import ConfigurationError
+
+VARIABLE = "spor_config"
+
+
+@dataclass(frozen=True)
+class Settings:
+    ops_conn_id: str = "spor_ops"            # the OPS database (source contract), any common-sql database
+    state_conn_id: str = "spor_state"        # our state database (outbox, ledger, watermark)
+    spor_conn_id: str = "spor_default"       # SPOR RegistrationService (endpoint, certificate)
+    #: resend target environments -> connection ids (the connection says which environment it is)
+    environments: Mapping[str, str] = field(
+        default_factory=lambda: {"production": "spor_production", "stage": "spor_stage", "stage-test-cert": "spor_stage_test"}
+    )
+    deadline: time = time(5, 0)              # nightly sending stops here (R19: before 05:00 = in reports)
+    overlap_minutes: int = 120               # re-read this much before the watermark (late commits, autumn hour)
+    batch_size: int = 500                    # registrations per mapped send task
+    max_batches: int = 200                   # stays far below [core] max_map_length (1024)
+    pool: str = "spor"
+    pool_slots: int = 2                      # keep equal to the pool's slots (capacity estimate)
+    threads_per_task: int = 4
+    certificate_warn_days: int = 30
+
+    @property
+    def concurrency(self) -> int:
+        return self.pool_slots * self.threads_per_task
+
+
+def from_mapping(values: Mapping[str, Any]) -> Settings:
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigurationError(f"{VARIABLE}: unknown setting(s) {sorted(unknown)}")
+    converted = dict(values)
+    if isinstance(converted.get("deadline"), str):
+        converted["deadline"] = time.fromisoformat(converted["deadline"])
+    return replace(Settings(), **converted)
+
+
+def load() -> Settings:
+    """Settings from the Airflow Variable ``spor_config`` (missing variable = defaults)."""
+    from airflow.sdk import Variable
+
+    raw = Variable.get(VARIABLE, default=None)
+    if not raw:
+        return Settings()
+    try:
+        return from_mapping(json.loads(raw) if isinstance(raw, str) else raw)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"{VARIABLE} is not valid JSON settings: {exc}") from None
