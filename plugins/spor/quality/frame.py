@@ -1,0 +1,159 @@
+"""The gate's input frame: one row per treatment, source-contract columns plus derived columns.
+
+GX cannot compare text times, look inside child lists or count fields across columns, so
+``prepare_frame`` adds vectorised derived columns (prefix ``q_``) that the suites refer to. Each
+derivation is named in the suite's ``meta.derived`` so a reader sees where a column comes from.
+pandas is imported inside the functions: ``import spor.quality`` stays cheap (DAG parse time).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Wall-clock time columns of spor_behandling ('YYYY-MM-DD HH:MM:SS', Europe/Stockholm, no offset).
+TIME_COLUMNS: tuple[str, ...] = (
+    "v310", "v410", "v415", "v420", "v425", "v430", "v435",
+    "v540", "v565", "v567", "v570", "v585", "v800",
+)
+#: Code columns compared as text against code lists (an OPS may hand them over as numbers).
+CODE_COLUMNS: tuple[str, ...] = ("akut_prioritet", "v335", "v440", "v445", "asa", "v690", "v810")
+#: Yes/no columns (1/0 in the source contract).
+FLAG_COLUMNS: tuple[str, ...] = ("akut", "v450")
+#: Child lists holding KVÅ codes (spor_operationskod by typ, spor_anestesiatgard).
+KVA_LIST_COLUMNS: tuple[str, ...] = ("preliminar_operationskod", "operationskod", "anestesiatgard")
+#: Child lists that make a treatment sendable at all (D11): a preliminary or a performed code.
+OPCODE_LIST_COLUMNS: tuple[str, ...] = ("preliminar_operationskod", "operationskod")
+CANCELLATION_COLUMNS: tuple[str, ...] = ("v440", "v445", "v450")
+
+ID_COLUMN = "behandlingsnummer"
+#: Recipient Message Split (V105) the builder sends unless configured otherwise (R20).
+DEFAULT_RECIPIENT = "SPOR"
+
+
+class TreatmentLike(Protocol):
+    """What ``spor.source.Treatment`` offers: the spor_behandling row and its child code lists."""
+
+    behandlingsnummer: str
+    row: dict[str, Any]
+    children: dict[str, list[str]]
+
+
+def normalise_kva(code: str) -> str:
+    """Upper-case and strip a KVÅ code, as the message builder does before sending (note 33)."""
+    return str(code).strip().upper()
+
+
+def frame_from_treatments(treatments: Iterable[TreatmentLike]) -> "pd.DataFrame":
+    """One row per treatment: the row's columns plus each child list as a list-valued column."""
+    import pandas as pd
+
+    records: list[dict[str, Any]] = []
+    child_keys: set[str] = set(KVA_LIST_COLUMNS)
+    for t in treatments:
+        rec = dict(t.row)
+        rec[ID_COLUMN] = str(t.behandlingsnummer)
+        for key, codes in (t.children or {}).items():
+            rec[key] = list(codes or [])
+            child_keys.add(key)
+        records.append(rec)
+    frame = pd.DataFrame.from_records(records)
+    for key in child_keys:  # a treatment without a child list has an empty list, not NaN
+        if key not in frame.columns:
+            frame[key] = [[] for _ in range(len(frame))]
+        else:
+            frame[key] = [v if isinstance(v, list) else [] for v in frame[key]]
+    if ID_COLUMN not in frame.columns:
+        frame[ID_COLUMN] = pd.Series([], dtype="str")
+    return frame
+
+
+def _as_code_text(series: "pd.Series") -> "pd.Series":
+    """Codes as text without a float artefact: 7 and 7.0 both become '7'; missing stays missing."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(series):
+        whole = series.dropna()
+        if (whole == whole.round()).all():
+            series = series.astype("Int64")
+    text = series.astype("string").str.strip()
+    return text.where(text.notna() & (text != ""), None).astype("object")
+
+
+def _as_flag(series: "pd.Series") -> "pd.Series":
+    """1/0 flags; booleans become 1/0, anything else is kept so the code-list check can see it."""
+    import pandas as pd
+
+    def conv(v: Any) -> Any:
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            return None
+        if isinstance(v, bool):
+            return int(v)
+        if isinstance(v, (int, float)) and float(v) in (0.0, 1.0):
+            return int(v)
+        if isinstance(v, str) and v.strip() in ("0", "1"):
+            return int(v.strip())
+        return "other"
+    return series.map(conv).astype("object")
+
+
+def parse_times(series: "pd.Series") -> "pd.Series":
+    """Wall-clock strings (or datetimes) to naive datetime64; unparseable values become NaT."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+    text = series.astype("string").str.strip().str.replace("T", " ", n=1, regex=False)
+    return pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+
+
+def missing_child_columns(frame: "pd.DataFrame") -> list[str]:
+    return [c for c in KVA_LIST_COLUMNS if c not in frame.columns]
+
+
+def prepare_frame(frame: "pd.DataFrame", *, recipient: str = DEFAULT_RECIPIENT) -> "pd.DataFrame":
+    """A copy of ``frame`` with typed columns and the derived ``q_`` columns the suites use.
+
+    Raises ValueError when the child-list columns are missing: without them every treatment would
+    look like it had no operation code (D11), so we refuse rather than quarantine everything.
+    """
+    import pandas as pd
+
+    missing = missing_child_columns(frame)
+    if missing:
+        raise ValueError(f"gate input lacks child-list columns {missing}: use frame_from_treatments")
+    out = frame.copy()
+    out[ID_COLUMN] = out[ID_COLUMN].astype("string").astype("object")
+    for col in TIME_COLUMNS:
+        out[col] = parse_times(out[col]) if col in out.columns else pd.Series(pd.NaT, index=out.index)
+    for col in CODE_COLUMNS:
+        out[col] = _as_code_text(out[col]) if col in out.columns else None
+    for col in FLAG_COLUMNS:
+        out[col] = _as_flag(out[col]) if col in out.columns else None
+    if "personnummer" in out.columns:
+        out["personnummer"] = _as_code_text(out["personnummer"])
+    if "operator_hsaid" in out.columns:
+        hsa = out["operator_hsaid"].astype("string")
+        out["operator_hsaid"] = hsa.where(hsa.notna() & (hsa != ""), None).astype("object")
+
+    # D2 does not apply to acute operations: request time may follow start (spor-domain D2).
+    out["q_v310_elektiv"] = out["v310"].where(out["akut"] != 1)
+    # All KVÅ codes of the treatment, normalised like the builder, space-separated (D17).
+    kva_lists = [out[c] for c in KVA_LIST_COLUMNS]
+    out["q_kva_koder"] = [
+        " ".join(normalise_kva(code) for codes in row for code in codes) or None
+        for row in zip(*kva_lists)
+    ]
+    has_code = pd.Series(False, index=out.index)
+    for c in OPCODE_LIST_COLUMNS:
+        has_code |= out[c].map(len).astype(bool)
+    present = pd.DataFrame({c: (out[c].notna() if c in out.columns else False) for c in CANCELLATION_COLUMNS})
+    out["q_strykning_antal"] = present.sum(axis=1).astype("int64")
+    is_cancellation = out["q_strykning_antal"] > 0
+    # D11: a code is needed to send at all; a cancellation gets ZXF99 from the builder (D10).
+    out["q_opkod_eller_strykning"] = (has_code | is_cancellation).astype("bool")
+    if "v105" not in out.columns:
+        out["v105"] = recipient
+    return out

@@ -1,0 +1,61 @@
+"""Checks GX cannot express, reported in the same per-row verdict format as the suites.
+
+- D15: the identity number's date, serial and check digit (``spor.identity.validate_person_id``);
+- identity-unknown: a reservnummer. SPOR would refuse it, so it is not sent; the caller holds it as
+  State.IDENTITY_UNKNOWN (``GateResult.identity_unknown``) rather than quarantining it;
+- D18: a time the OPS gave that is not a wall-clock time, so no ISO 8601 time can be built.
+
+No value ever leaves this module: a verdict names the treatment number and the rule only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spor.identity import validate_person_id
+from spor.quality.frame import ID_COLUMN, TIME_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PYTHON_CHECKS: tuple[dict[str, Any], ...] = (
+    {"id": "D15-identity", "rule": "D15", "severity": "reject", "inferred": False, "assumption": False,
+     "type": "python:spor.identity.validate_person_id",
+     "description": "12-digit personnummer/samordningsnummer with a real date (day - 60 for samordningsnummer), serial and Luhn check digit"},
+    {"id": "identity-unknown", "rule": "identity-unknown", "severity": "reject", "inferred": False, "assumption": False,
+     "type": "python:spor.identity.validate_person_id",
+     "description": "reservnummer: held back (identity unknown) until the OPS records a real personnummer"},
+    {"id": "D18-tid", "rule": "D18", "severity": "reject", "inferred": False, "assumption": False,
+     "type": "python:spor.quality.frame.parse_times",
+     "description": "every recorded time is a wall-clock time 'YYYY-MM-DD HH:MM:SS'"},
+)
+CHECK_META = {c["id"]: c for c in PYTHON_CHECKS}
+
+
+def identity_failures(prepared: "pd.DataFrame") -> tuple[list[str], list[str], int]:
+    """(ids failing D15 beyond the shape, ids with a reservnummer, rows checked).
+
+    Rows without a personnummer, or not 12 characters of digits and not a reservnummer, are left
+    to the GX expectations (mandatory-personnummer, D15-shape) so each defect is reported once.
+    """
+    bad, reserv, checked = [], [], 0
+    for bn, pid in zip(prepared[ID_COLUMN], prepared["personnummer"]):
+        if pid is None or not isinstance(pid, str):
+            continue
+        checked += 1
+        reason = validate_person_id(pid)
+        if reason is None or reason == "not 12 digits":
+            continue
+        (reserv if reason == "reservnummer" else bad).append(bn)
+    return bad, reserv, checked
+
+
+def unparseable_time_ids(raw: "pd.DataFrame", prepared: "pd.DataFrame") -> list[str]:
+    """Treatments where a time was recorded but does not parse (prepared value is NaT)."""
+    import pandas as pd
+
+    mask = pd.Series(False, index=raw.index)
+    for col in TIME_COLUMNS:
+        if col in raw.columns:
+            mask |= raw[col].notna() & prepared[col].isna()
+    return [str(v) for v in prepared.loc[mask, ID_COLUMN]]

@@ -1,0 +1,112 @@
+"""Stage-approval evidence (R4): mapping coverage per variable, quality results, SPOR's answers.
+
+The unit sends this to SPOR when asking to go to production. ``ledger_counts`` comes from the
+caller (the ledger of the stage run: e.g. {'sent': 120, 'created': 100, 'updated': 15,
+'rejected': 3, 'malformed': 2}). Nothing here reads a value: only shares and counts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spor.quality.report import STYLE, expectations_html, summary_html
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from spor.quality.gate import GateResult
+
+VARIABLES_PATH = Path(__file__).resolve().parents[1] / "data" / "variables.csv"
+
+
+def _variables() -> list[dict[str, str]]:
+    with VARIABLES_PATH.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _carried(series: "pd.Series") -> int:
+    """Rows that carry the variable: not null, not empty text, not an empty child list."""
+    def has(v: Any) -> bool:
+        if v is None or (isinstance(v, float) and v != v):
+            return False
+        if isinstance(v, (list, tuple, str)):
+            return len(v) > 0 if not isinstance(v, str) else bool(v.strip())
+        try:
+            import pandas as pd
+
+            return not bool(pd.isna(v))
+        except (TypeError, ValueError):
+            return True
+    return int(series.map(has).sum())
+
+
+def mapping_coverage(df: "pd.DataFrame") -> list[dict[str, Any]]:
+    """Per variable of variables.csv: how many registrations carry it, and the share."""
+    total = len(df)
+    rows = []
+    for var in _variables():
+        column = var["column"]
+        entry: dict[str, Any] = {
+            "number": var["number"], "column": column, "name_sv": var["name_sv"], "part": var["part"],
+            "mandatory": var["mandatory"], "codelist": var["codelist"], "mark": var["mark"],
+        }
+        if column and column in df.columns:
+            carried = _carried(df[column])
+            entry.update(carried=carried, share=(carried / total) if total else None, source="OPS")
+        else:  # V105, SystemId: set by configuration, not read from the OPS
+            entry.update(carried=None, share=None, source="configuration" if not column or column == "system_id" else "not extracted")
+        rows.append(entry)
+    return rows
+
+
+def _percent(share: float | None) -> str:
+    return "" if share is None else f"{100 * share:.1f} %"
+
+
+def stage_approval_data(
+    df: "pd.DataFrame", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str
+) -> dict[str, Any]:
+    """The evidence as a JSON-able dict (PII-free)."""
+    gate = gate_result.to_dict()
+    return {
+        "run_id": run_id,
+        "registrations": len(df),
+        "mapping_coverage": mapping_coverage(df),
+        "quality": {"summary": gate["summary"], "expectations": gate["expectation_results"],
+                    "treatments_by_rule": gate_result.counts_by_rule()},
+        "spor_answers": dict(sorted(ledger_counts.items())),
+    }
+
+
+def stage_approval_report(
+    df: "pd.DataFrame", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str
+) -> str:
+    """One self-contained HTML page; the same data as JSON sits in a <script type=application/json>."""
+    data = stage_approval_data(df, gate_result, ledger_counts, run_id=run_id)
+    e = lambda v: escape("" if v is None else str(v), quote=True)  # noqa: E731
+    cov_rows = "".join(
+        f"<tr><td>{e(r['number'])}</td><td>{e(r['column'])}</td><td>{e(r['name_sv'])}</td><td>{e(r['part'])}</td>"
+        f"<td>{e(r['mandatory'])}</td><td>{e(r['source'])}</td><td>{e(r['carried'])}</td>"
+        f"<td>{_percent(r['share'])}</td></tr>"
+        for r in data["mapping_coverage"]
+    )
+    ans_rows = "".join(f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in data["spor_answers"].items())
+    rule_rows = "".join(f"<tr><td>{e(k)}</td><td>{v}</td></tr>" for k, v in data["quality"]["treatments_by_rule"].items())
+    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return (
+        "<!DOCTYPE html><html lang='sv'><head><meta charset='utf-8'>"
+        f"<title>SPOR stage approval {e(run_id)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>SPOR stage approval evidence</h1><p>Run <b>{e(run_id)}</b> against SPOR stage; "
+        f"{data['registrations']} registrations.</p>"
+        "<h2>1. Mapping coverage per variable</h2><table><tr><th>V</th><th>column</th><th>name</th><th>part</th>"
+        f"<th>mandatory</th><th>source</th><th>registrations carrying it</th><th>share</th></tr>{cov_rows}</table>"
+        "<h2>2. Data quality</h2>" + summary_html(gate_result)
+        + f"<table><tr><th>rule</th><th>treatments</th></tr>{rule_rows}</table>"
+        + expectations_html(gate_result)
+        + f"<h2>3. Sent and SPOR's answers</h2><table><tr><th>answer</th><th>count</th></tr>{ans_rows}</table>"
+        + f"<script type='application/json' id='evidence'>{payload}</script></body></html>"
+    )
