@@ -1,105 +1,121 @@
-"""When sending is allowed (R19), in Swedish local time, on an injectable clock.
+"""When a run may send (R19, ADR 0002), on Swedish wall-clock time and an injectable clock.
 
-Rules (docs/state-machine.md, "Windows"):
+* **Blackout** ``[05:15, 06:00)`` Europe/Stockholm: no run sends, whatever started it.
+* **Deadline** (``spor_nightly`` runs, scheduled or by hand): the run sends until the first
+  deadline (default 05:00) at or after ``started_at`` (when it planned its batches); from then
+  on it sends nothing and leaves the rest waiting with reason DEADLINE. Backfill and resend runs
+  have no deadline, only the blackout.
 
-* **Blackout** ``[05:15, 06:00)`` local: no run of any kind sends (SPOR copies data then).
-* **Nightly** runs send only during the night ``[opens, deadline)`` local (default 18:00–05:00,
-  wrapping midnight). From the deadline until ``opens`` a nightly run sends nothing: what is left
-  waits in the outbox with reason DEADLINE (inside the blackout the reason is BLACKOUT).
-* **Manual and backfill** runs send at any time except the blackout.
-
-All comparisons are on the local wall clock of the instant, so daylight-saving nights work: the
-March night is an hour shorter, the October night an hour longer.
+Inside the blackout the reason is BLACKOUT (it wins over DEADLINE). Everything is computed on
+the local wall time of the instant, so the March night is an hour shorter and the October night
+an hour longer, and a 05:00 deadline is the same wall time both nights.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from enum import Enum
 from zoneinfo import ZoneInfo
 
 from spor.clock import STOCKHOLM
 from spor.states import WaitReason
 
-
-class RunMode(str, Enum):
-    NIGHTLY = "nightly"
-    MANUAL = "manual"
-    BACKFILL = "backfill"
+DEFAULT_DEADLINE = time(5, 0)
+DEFAULT_BLACKOUT = (time(5, 15), time(6, 0))
 
 
 def _in(t: time, start: time, end: time) -> bool:
-    """t in [start, end), the interval may wrap midnight."""
+    """t in [start, end); the interval may wrap midnight."""
     if start <= end:
         return start <= t < end
     return t >= start or t < end
 
 
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return now
+
+
 @dataclass(frozen=True)
 class SendingWindow:
-    mode: RunMode = RunMode.NIGHTLY
-    deadline: time = time(5, 0)
-    blackout: tuple[time, time] = (time(5, 15), time(6, 0))
-    opens: time = time(18, 0)          # nightly only: when the night's sending may begin
+    """The sending window of one run. ``has_deadline`` runs need ``started_at``."""
+
+    has_deadline: bool = True
+    started_at: datetime | None = None
+    deadline: time = DEFAULT_DEADLINE
+    blackout: tuple[time, time] = DEFAULT_BLACKOUT
     tz: ZoneInfo = STOCKHOLM
 
-    @classmethod
-    def for_mode(cls, mode: RunMode | str, **kwargs) -> "SendingWindow":
-        return cls(mode=RunMode(mode), **kwargs)
+    def __post_init__(self) -> None:
+        if self.has_deadline and self.started_at is None:
+            raise ValueError("a run with a deadline needs started_at (when it planned its batches)")
+        if self.started_at is not None:
+            _aware(self.started_at)
 
-    def _local(self, now: datetime) -> datetime:
-        if now.tzinfo is None:
-            raise ValueError("now must be timezone-aware")
-        return now.astimezone(self.tz)
+    @classmethod
+    def for_run(cls, *, has_deadline: bool, started_at: datetime | None, deadline: time = DEFAULT_DEADLINE,
+                blackout: tuple[time, time] = DEFAULT_BLACKOUT, tz: ZoneInfo = STOCKHOLM) -> "SendingWindow":
+        return cls(has_deadline=has_deadline, started_at=started_at, deadline=deadline, blackout=blackout, tz=tz)
+
+    # -- wall-clock helpers --------------------------------------------------------------------
+    def _at(self, day: date, t: time) -> datetime:
+        """Local wall time ``t`` on ``day`` (first occurrence in a repeated hour; a time that does not
+        exist in spring is moved forward by the gap)."""
+        return datetime.combine(day, t).replace(tzinfo=self.tz).astimezone(timezone.utc).astimezone(self.tz)
+
+    def _next(self, now: datetime, t: time) -> datetime:
+        """The first instant at or after ``now`` whose local wall time is ``t``."""
+        local = _aware(now).astimezone(self.tz)
+        for offset in range(3):
+            cand = self._at(local.date() + timedelta(days=offset), t)
+            if cand >= now:
+                return cand
+        raise AssertionError("unreachable")
+
+    # -- the rules -----------------------------------------------------------------------------
+    @property
+    def deadline_at(self) -> datetime | None:
+        """The instant this run stops sending for good (None without a deadline)."""
+        if not self.has_deadline:
+            return None
+        return self._next(self.started_at, self.deadline)
+
+    def in_blackout(self, now: datetime) -> bool:
+        return _in(_aware(now).astimezone(self.tz).time(), *self.blackout)
 
     def reason_blocked(self, now: datetime) -> WaitReason | None:
-        """Why nothing may be sent at ``now`` (BLACKOUT before DEADLINE), or None if allowed."""
-        t = self._local(now).time()
-        if _in(t, *self.blackout):
+        """Why nothing may be sent at ``now`` (BLACKOUT wins over DEADLINE), or None if allowed."""
+        if self.in_blackout(now):
             return WaitReason.BLACKOUT
-        if self.mode is RunMode.NIGHTLY and not _in(t, self.opens, self.deadline):
+        if self.has_deadline and now >= self.deadline_at:
             return WaitReason.DEADLINE
         return None
 
     def allows(self, now: datetime) -> bool:
         return self.reason_blocked(now) is None
 
-    def _at(self, day: date, t: time) -> datetime:
-        """Local wall time ``t`` on ``day`` as an aware instant (fold=0 in a repeated hour; a time
-        skipped in spring is moved forward by the gap)."""
-        naive = datetime.combine(day, t)
-        aware = naive.replace(tzinfo=self.tz)
-        # Round-trip through UTC normalises a non-existent spring time.
-        return aware.astimezone(timezone.utc).astimezone(self.tz)
-
-    def _next(self, now: datetime, t: time) -> datetime:
-        """The first instant >= now whose local wall time is ``t``."""
-        local = self._local(now)
-        for offset in range(0, 3):
-            cand = self._at(local.date() + timedelta(days=offset), t)
-            if cand >= now:
-                return cand
-        raise AssertionError("unreachable")
-
     def closes_at(self, now: datetime) -> datetime:
-        """The next instant at which sending must stop (``now`` itself if blocked already)."""
+        """The next instant sending must stop (``now`` itself when blocked already). Backoff
+        sleeps never run past it."""
         if not self.allows(now):
             return now
         ends = [self._next(now, self.blackout[0])]
-        if self.mode is RunMode.NIGHTLY:
-            ends.append(self._next(now, self.deadline))
+        if self.has_deadline:
+            ends.append(self.deadline_at)
         return min(ends)
 
-    def next_open(self, now: datetime) -> datetime:
-        """The next instant at or after ``now`` at which sending is allowed."""
+    def next_open(self, now: datetime) -> datetime | None:
+        """When this run may send again: ``now`` if allowed, the blackout's end if that comes before
+        the deadline, None if the run's deadline has passed (the rest waits for the next run)."""
         if self.allows(now):
             return now
-        t = self._local(now).time()
-        if _in(t, *self.blackout):
-            end = self._next(now, self.blackout[1])
-            return end if self.allows(end) else self.next_open(self._next(end, self.opens))
-        return self._next(now, self.opens)
+        if self.has_deadline and now >= self.deadline_at:
+            return None
+        end = self._next(now, self.blackout[1])
+        if self.has_deadline and end >= self.deadline_at:
+            return None
+        return end
 
     def remaining(self, now: datetime) -> timedelta:
         """Time left to send from ``now`` (zero when blocked)."""
