@@ -241,9 +241,12 @@ class SporClient:
     @staticmethod
     def envelope(registration: Registration) -> bytes:
         """The SOAP envelope around the registration element's own bytes (not rebuilt by zeep)."""
-        from lxml import etree
+        body = _element_bytes(getattr(registration, "xml_bytes", None))
+        if body is None:
+            from lxml import etree
 
-        return _ENVELOPE_HEAD + etree.tostring(registration.element, encoding="utf-8") + _ENVELOPE_TAIL
+            body = etree.tostring(registration.element, encoding="utf-8")
+        return _ENVELOPE_HEAD + body + _ENVELOPE_TAIL
 
     def post(self, registration: Registration) -> SporAnswer:
         import requests
@@ -365,6 +368,22 @@ class _RefusePlainHttp:
 
     def close(self) -> None:
         pass
+
+
+_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>\s*")
+
+
+def _element_bytes(xml_bytes: Any) -> bytes | None:
+    """The built bytes without their XML declaration, when they are UTF-8 (else None: re-serialize)."""
+    if not isinstance(xml_bytes, (bytes, bytearray)) or not xml_bytes:
+        return None
+    m = _DECLARATION.match(xml_bytes)
+    if m is None:
+        return bytes(xml_bytes)
+    encoding = re.search(rb"encoding\s*=\s*['\"]([A-Za-z0-9_.\-]+)['\"]", m.group(0))
+    if encoding and encoding.group(1).lower() not in (b"utf-8", b"utf8"):
+        return None
+    return bytes(xml_bytes[m.end():])
 
 
 def _field(result: Any, name: str) -> Any:
