@@ -104,9 +104,38 @@ def parse_times(series: "pd.Series") -> "pd.Series":
     import pandas as pd
 
     if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.tz_localize(None) if getattr(series.dt, "tz", None) is not None else series
+        if getattr(series.dt, "tz", None) is not None:  # a real instant: its Stockholm wall clock
+            return series.dt.tz_convert("Europe/Stockholm").dt.tz_localize(None)
+        return series
     text = series.astype("string").str.strip().str.replace("T", " ", n=1, regex=False)
     return pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+
+
+def wall_clock_to_utc(naive: "pd.Series") -> "pd.Series":
+    """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.localtime):
+    a spring-gap time is read with the offset before the gap, a repeated autumn hour is its first
+    occurrence. Comparing these instants compares what SPOR receives."""
+    import numpy as np
+    import pandas as pd
+
+    local = naive.dt.tz_localize(
+        "Europe/Stockholm",
+        ambiguous=np.ones(len(naive), dtype=bool),
+        nonexistent=pd.Timedelta(hours=1),
+    )
+    return local.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def level2_reason(series: "pd.Series") -> "pd.Series":
+    """A local level-3 cancellation reason (e.g. '1ai') becomes its level-2 parent ('1a'), as the
+    builder sends it (D13, codelists.json storningsorsak.level3_pattern)."""
+    from spor.quality.codelist_suite import load_codelists
+
+    level3 = load_codelists()["storningsorsak"]["level3_pattern"]
+    text = series.astype("string")
+    is_level3 = text.str.match(level3, na=False)
+    parent = text.str.extract(r"^((?:1[01]|[1-9])[a-zA-Z])", expand=False)
+    return series.where(~is_level3, parent).astype("object")
 
 
 def missing_child_columns(frame: "pd.DataFrame") -> list[str]:
@@ -127,9 +156,11 @@ def prepare_frame(frame: "pd.DataFrame", *, recipient: str = DEFAULT_RECIPIENT) 
     out = frame.copy()
     out[ID_COLUMN] = out[ID_COLUMN].astype("string").astype("object")
     for col in TIME_COLUMNS:
-        out[col] = parse_times(out[col]) if col in out.columns else pd.Series(pd.NaT, index=out.index)
+        wall = parse_times(out[col]) if col in out.columns else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+        out[col] = wall_clock_to_utc(wall)
     for col in CODE_COLUMNS:
         out[col] = _as_code_text(out[col]) if col in out.columns else None
+    out["v445"] = level2_reason(out["v445"])
     for col in FLAG_COLUMNS:
         out[col] = _as_flag(out[col]) if col in out.columns else None
     if "personnummer" in out.columns:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from spor.errors import ConfigurationError
 from spor.quality.frame import DEFAULT_RECIPIENT, ID_COLUMN, prepare_frame
 from spor.quality.python_checks import CHECK_META, identity_failures, unparseable_time_ids
-from spor.quality.suites import load_gx_suites, load_suite_dicts
+from spor.quality.suites import load_gx_gate_suite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -197,36 +197,34 @@ def run_gate(
 
     import_seconds = time.perf_counter() - t0
     suites_path = Path(suites_dir) if suites_dir else None
-    suite_dicts = {s["name"]: s for s in load_suite_dicts(suites_path)}
-    gx_suites = load_gx_suites(suites_path)
-    prepared = prepare_frame(df, recipient=recipient)
-    ids = [MISSING_ID if v is None or v != v else str(v) for v in prepared[ID_COLUMN]]
+    suite = load_gx_gate_suite(suites_path)
 
     t1 = time.perf_counter()
+    prepared = prepare_frame(df, recipient=recipient)
+    ids = [MISSING_ID if v is None or v != v else str(v) for v in prepared[ID_COLUMN]]
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": prepared})
     verdicts: list[Verdict] = []
     outcomes: list[ExpectationOutcome] = []
-    for suite in gx_suites:
-        validation = batch.validate(suite, result_format=RESULT_FORMAT)
-        for er in validation.results:
-            cfg = er.expectation_config
-            meta = cfg.meta or {}
-            if er.exception_info and er.exception_info.get("raised_exception"):
-                # The message may quote data; name only the expectation (fail closed).
-                raise QualityGateError(f"quality gate: expectation {meta.get('id')} could not be evaluated")
-            res = er.result or {}
-            failing = _index_ids(res)
-            verdicts.extend(Verdict(bn, meta["rule"], meta["severity"], meta["id"]) for bn in failing)
-            outcomes.append(ExpectationOutcome(
-                expectation_id=meta["id"], type=cfg.type, rule=meta["rule"], severity=meta["severity"],
-                description=meta["description"], success=bool(er.success),
-                element_count=int(res.get("element_count", len(prepared))),
-                unexpected_count=int(res.get("unexpected_count", len(failing))),
-                missing_count=res.get("missing_count"), columns=_columns(cfg.kwargs),
-                inferred=bool(meta.get("inferred")), assumption=bool(meta.get("assumption")),
-                suite=suite.name,
-            ))
-    if len(outcomes) != sum(len(s["expectations"]) for s in suite_dicts.values()):
+    validation = batch.validate(suite, result_format=RESULT_FORMAT)
+    for er in validation.results:
+        cfg = er.expectation_config
+        meta = cfg.meta or {}
+        if er.exception_info and er.exception_info.get("raised_exception"):
+            # The message may quote data; name only the expectation (fail closed).
+            raise QualityGateError(f"quality gate: expectation {meta.get('id')} could not be evaluated")
+        res = er.result or {}
+        failing = _index_ids(res)
+        verdicts.extend(Verdict(bn, meta["rule"], meta["severity"], meta["id"]) for bn in failing)
+        outcomes.append(ExpectationOutcome(
+            expectation_id=meta["id"], type=cfg.type, rule=meta["rule"], severity=meta["severity"],
+            description=meta["description"], success=bool(er.success),
+            element_count=int(res.get("element_count", len(prepared))),
+            unexpected_count=int(res.get("unexpected_count", len(failing))),
+            missing_count=res.get("missing_count"), columns=_columns(cfg.kwargs),
+            inferred=bool(meta.get("inferred")), assumption=bool(meta.get("assumption")),
+            suite=str(meta.get("suite", "")),
+        ))
+    if len(outcomes) != len(suite.expectations):
         raise QualityGateError("quality gate: GX returned fewer results than the suites hold")
 
     bad_identity, reservnummer, checked = identity_failures(prepared)

@@ -66,3 +66,20 @@ def load_gx_suites(suites_dir: Path | None = None) -> list["gx.ExpectationSuite"
             raise SuiteError(f"suite {suite['name']}: GX dropped expectations {dropped} (unknown type or bad kwargs)")
         out.append(loaded)
     return out
+
+
+def load_gx_gate_suite(suites_dir: Path | None = None) -> "gx.ExpectationSuite":
+    """All suites merged into one GX suite: one validation pass instead of one per file
+    (each pass costs ~0.3 s on 100k rows here). ``meta.suite`` keeps the file's suite name."""
+    import great_expectations as gx
+
+    expectations = []
+    for suite in load_suite_dicts(suites_dir):
+        for exp in suite.get("expectations", []):
+            expectations.append({**exp, "meta": {**exp["meta"], "suite": suite["name"]}})
+    merged = gx.ExpectationSuite(name="spor_gate", expectations=expectations)
+    if len(merged.expectations) != len(expectations):
+        known = {e.meta.get("id") for e in merged.expectations}
+        dropped = [e["meta"]["id"] for e in expectations if e["meta"]["id"] not in known]
+        raise SuiteError(f"GX dropped expectations {dropped} (unknown type or bad kwargs)")
+    return merged
