@@ -48,7 +48,7 @@ def estimate(*, outbox_size: int, latency_s: float, pool_slots: int, threads_per
     throughput = concurrency / latency_s * efficiency
     needed = outbox_size / throughput
     closes = window.closes_at(now)
-    available = max(0.0, (closes - now).total_seconds())
+    available = max(0.0, closes.timestamp() - now.timestamp())
     sendable = min(outbox_size, int(available * throughput))
     fits = needed <= available
     warning = None

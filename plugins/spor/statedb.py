@@ -208,7 +208,8 @@ class StateDB:
         return self.engine.dialect.name
 
     def now(self) -> datetime:
-        return self.clock.now()
+        """The injected clock's instant in UTC (arithmetic on local times is wrong across DST)."""
+        return self.clock.now().astimezone(timezone.utc)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:

@@ -9,6 +9,9 @@
 Inside the blackout the reason is BLACKOUT (it wins over DEADLINE). Everything is computed on
 the local wall time of the instant, so the March night is an hour shorter and the October night
 an hour longer, and a 05:00 deadline is the same wall time both nights.
+
+Instants returned are in UTC: Python compares and subtracts two datetimes that share one tzinfo
+object by wall clock, which is an hour wrong across a DST change.
 """
 
 from __future__ import annotations
@@ -60,9 +63,9 @@ class SendingWindow:
 
     # -- wall-clock helpers --------------------------------------------------------------------
     def _at(self, day: date, t: time) -> datetime:
-        """Local wall time ``t`` on ``day`` (first occurrence in a repeated hour; a time that does not
+        """Local wall time ``t`` on ``day``, as a UTC instant (first occurrence in a repeated hour; a time that does not
         exist in spring is moved forward by the gap)."""
-        return datetime.combine(day, t).replace(tzinfo=self.tz).astimezone(timezone.utc).astimezone(self.tz)
+        return datetime.combine(day, t).replace(tzinfo=self.tz).astimezone(timezone.utc)
 
     def _next(self, now: datetime, t: time) -> datetime:
         """The first instant at or after ``now`` whose local wall time is ``t``."""
@@ -88,7 +91,7 @@ class SendingWindow:
         """Why nothing may be sent at ``now`` (BLACKOUT wins over DEADLINE), or None if allowed."""
         if self.in_blackout(now):
             return WaitReason.BLACKOUT
-        if self.has_deadline and now >= self.deadline_at:
+        if self.has_deadline and now.astimezone(timezone.utc) >= self.deadline_at:
             return WaitReason.DEADLINE
         return None
 
@@ -99,7 +102,7 @@ class SendingWindow:
         """The next instant sending must stop (``now`` itself when blocked already). Backoff
         sleeps never run past it."""
         if not self.allows(now):
-            return now
+            return now.astimezone(timezone.utc)
         ends = [self._next(now, self.blackout[0])]
         if self.has_deadline:
             ends.append(self.deadline_at)
@@ -109,8 +112,8 @@ class SendingWindow:
         """When this run may send again: ``now`` if allowed, the blackout's end if that comes before
         the deadline, None if the run's deadline has passed (the rest waits for the next run)."""
         if self.allows(now):
-            return now
-        if self.has_deadline and now >= self.deadline_at:
+            return now.astimezone(timezone.utc)
+        if self.has_deadline and now.astimezone(timezone.utc) >= self.deadline_at:
             return None
         end = self._next(now, self.blackout[1])
         if self.has_deadline and end >= self.deadline_at:
@@ -119,4 +122,4 @@ class SendingWindow:
 
     def remaining(self, now: datetime) -> timedelta:
         """Time left to send from ``now`` (zero when blocked)."""
-        return self.closes_at(now) - now
+        return self.closes_at(now).astimezone(timezone.utc) - now.astimezone(timezone.utc)
