@@ -1,0 +1,79 @@
+"""Operator commands: ``python -m spor <command> ...`` (run with ``PYTHONPATH=plugins``).
+
+- ``synth``  fill a database with synthetic OPS data and write its manifest (spor.synthetic);
+- ``render`` preview: build registrations from the database into ``DIR/<behandlingsnummer>.xml``,
+  after the opt-out filter, without sending anything (issue 2 point 7).
+
+Other modules add a command by appending ``(name, help, add_arguments, run)`` to ``COMMANDS``;
+``run(args) -> int`` is the exit code. Output never holds a personal identity number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Callable, Sequence
+
+Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+# --- synth ---------------------------------------------------------------------------------
+def _synth_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", required=True, help="SQLAlchemy URL, e.g. sqlite:///.demo/ops.sqlite")
+    p.add_argument("--n", type=int, default=3000, help="number of treatments (default 3000)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--start", type=date.fromisoformat, default=date(2025, 11, 1),
+                   help="first day of the last-changed range (YYYY-MM-DD)")
+    p.add_argument("--days", type=int, default=30, help="days the last-changed times spread over")
+    p.add_argument("--manifest", help="where to write the manifest (default: next to a SQLite file)")
+    p.add_argument("--replace", action="store_true", help="delete existing contract rows first")
+
+
+def _synth_run(args: argparse.Namespace) -> int:
+    from spor.synthetic import generate
+
+    manifest = generate(args.db, n=args.n, seed=args.seed, start=args.start, days=args.days,
+                        manifest_path=args.manifest, replace=args.replace)
+    c = manifest.counts()
+    print(f"generated {manifest.n} treatments (seed {manifest.seed}); renderable {c['rendered']}, "
+          f"blocked {sum(c['blocked'].values())}, defects {sum(c['defect'].values())}")
+    if args.manifest:
+        print(f"manifest: {args.manifest}")
+    return 0
+
+
+# --- render --------------------------------------------------------------------------------
+def _render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", required=True, help="SQLAlchemy URL, or an Airflow connection id")
+    p.add_argument("--out", required=True, type=Path, help="directory for <behandlingsnummer>.xml")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every treatment in the source")
+    which.add_argument("--behandlingsnummer", nargs="+", metavar="N", help="these treatments")
+    p.add_argument("--units", help="unit -> SystemId mapping: JSON text or a JSON file "
+                                   "(default: Airflow Variable spor_units / AIRFLOW_VAR_SPOR_UNITS)")
+
+
+def _render_run(args: argparse.Namespace) -> int:
+    from spor.render import render_command
+
+    return render_command(db=args.db, out=args.out, all_=args.all, numbers=args.behandlingsnummer,
+                          units=args.units, stdout=sys.stdout)
+
+
+COMMANDS: list[Command] = [
+    ("synth", "fill a database with synthetic OPS data (+ manifest)", _synth_args, _synth_run),
+    ("render", "build registrations into files; nothing is sent", _render_args, _render_run),
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spor", description="OPS -> SPOR tools")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text, add_arguments, run in COMMANDS:
+        p = sub.add_parser(name, help=help_text)
+        add_arguments(p)
+        p.set_defaults(_run=run)
+    args = parser.parse_args(argv)
+    return int(args._run(args))
