@@ -110,6 +110,7 @@ class ScriptedClient:
     clock: Any
     script: dict[str, list] = field(default_factory=dict)
     default: Any = created
+    advance_s: float = 0.0   # each request takes this long on the (fixed) clock
     sent: list[tuple[str, datetime]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -119,6 +120,8 @@ class ScriptedClient:
             self.sent.append((bn, self.clock.now()))
             steps = self.script.get(bn)
             step = steps.pop(0) if steps else self.default
+            if self.advance_s:
+                self.clock.advance(seconds=self.advance_s)
         if isinstance(step, BaseException):
             raise step
         return step(bn) if callable(step) else step
