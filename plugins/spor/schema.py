@@ -165,6 +165,7 @@ def _resolve(location: str | Path | None) -> tuple[Path | None, Path]:
 
 
 _cache: dict[tuple[Path | None, Path], LoadedSchema] = {}
+_fast: dict[tuple[str | None, str | None], LoadedSchema] = {}
 _lock = threading.Lock()
 
 
@@ -174,9 +175,14 @@ def load_schema(location: str | Path | None = None) -> LoadedSchema:
     ``location``: a folder, a WSDL or an XSD path; None → ``$SPOR_SCHEMA_LOCATION`` → shipped files.
     Raises ConfigurationError (a run-stopping error) when the location is unusable.
     """
+    fast_key = (str(location) if location is not None else None, os.environ.get(LOCATION_ENV))
+    hit = _fast.get(fast_key)  # the builder calls this per registration: skip path resolution
+    if hit is not None:
+        return hit
     key = _resolve(location)
     with _lock:
         if key in _cache:
+            _fast[fast_key] = _cache[key]
             return _cache[key]
     from lxml import etree
 
@@ -197,6 +203,7 @@ def load_schema(location: str | Path | None = None) -> LoadedSchema:
     loaded = LoadedSchema(xsd=xsd, namespace=namespace, xsd_path=xsd_path, wsdl_path=wsdl_path)
     with _lock:
         _cache[key] = loaded
+        _fast[fast_key] = loaded
     return loaded
 
 
