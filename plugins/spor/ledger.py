@@ -148,7 +148,7 @@ def _system_id_of(reg: Any) -> str:
 
         element = etree.fromstring(reg.xml_bytes)
     for el in element.iter():
-        if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1] == "SystemId" and el.text:
+        if isinstance(el.tag, str) and el.tag.rsplit("}", 1)[-1].lower() == "systemid" and el.text:
             return el.text.strip()
     raise ValueError(f"{reg.behandlingsnummer}: registration has no SystemId")
 
