@@ -79,7 +79,13 @@ def _as_code_text(series: "pd.Series") -> "pd.Series":
         if (whole == whole.round()).all():
             series = series.astype("Int64")
     text = series.astype("string").str.strip()
-    return text.where(text.notna() & (text != ""), None).astype("object")
+    return _none_for_missing(text.where(text != "", None))
+
+
+def _none_for_missing(series: "pd.Series") -> "pd.Series":
+    """Object column with None for every missing value (pd.NA has no truth value)."""
+    obj = series.astype("object")
+    return obj.where(series.notna(), None)
 
 
 def _as_flag(series: "pd.Series") -> "pd.Series":
@@ -135,7 +141,7 @@ def level2_reason(series: "pd.Series") -> "pd.Series":
     text = series.astype("string")
     is_level3 = text.str.match(level3, na=False)
     parent = text.str.extract(r"^((?:1[01]|[1-9])[a-zA-Z])", expand=False)
-    return series.where(~is_level3, parent).astype("object")
+    return _none_for_missing(series.where(~is_level3, parent))
 
 
 def missing_child_columns(frame: "pd.DataFrame") -> list[str]:
@@ -154,7 +160,7 @@ def prepare_frame(frame: "pd.DataFrame", *, recipient: str = DEFAULT_RECIPIENT) 
     if missing:
         raise ValueError(f"gate input lacks child-list columns {missing}: use frame_from_treatments")
     out = frame.copy()
-    out[ID_COLUMN] = out[ID_COLUMN].astype("string").astype("object")
+    out[ID_COLUMN] = _none_for_missing(out[ID_COLUMN].astype("string"))
     for col in TIME_COLUMNS:
         wall = parse_times(out[col]) if col in out.columns else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
         out[col] = wall_clock_to_utc(wall)
@@ -167,7 +173,7 @@ def prepare_frame(frame: "pd.DataFrame", *, recipient: str = DEFAULT_RECIPIENT) 
         out["personnummer"] = _as_code_text(out["personnummer"])
     if "operator_hsaid" in out.columns:
         hsa = out["operator_hsaid"].astype("string")
-        out["operator_hsaid"] = hsa.where(hsa.notna() & (hsa != ""), None).astype("object")
+        out["operator_hsaid"] = _none_for_missing(hsa.where(hsa != "", None))
 
     # D2 does not apply to acute operations: request time may follow start (spor-domain D2).
     out["q_v310_elektiv"] = out["v310"].where(out["akut"] != 1)

@@ -152,8 +152,23 @@ def _index_ids(result: dict[str, Any]) -> list[str]:
     for entry in result.get("unexpected_index_list") or []:
         value = entry.get(ID_COLUMN) if isinstance(entry, dict) else entry
         for v in value if isinstance(value, list) else [value]:
-            out.append(MISSING_ID if v is None or v != v else str(v))
+            out.append(_id_text(v))
     return out
+
+
+def _raised(info: Any) -> bool:
+    """GX reports an exception flat ({raised_exception: ...}) or per metric ({metric_id: {...}})."""
+    if not isinstance(info, dict):
+        return False
+    if info.get("raised_exception"):
+        return True
+    return any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
+
+
+def _id_text(value: Any) -> str:
+    if value is None or str(value) in ("<NA>", "nan", "NaT", "None"):
+        return MISSING_ID
+    return str(value)
 
 
 def _columns(kwargs: dict[str, Any]) -> list[str]:
@@ -201,7 +216,7 @@ def run_gate(
 
     t1 = time.perf_counter()
     prepared = prepare_frame(df, recipient=recipient)
-    ids = [MISSING_ID if v is None or v != v else str(v) for v in prepared[ID_COLUMN]]
+    ids = [_id_text(v) for v in prepared[ID_COLUMN]]
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": prepared})
     verdicts: list[Verdict] = []
     outcomes: list[ExpectationOutcome] = []
@@ -209,7 +224,7 @@ def run_gate(
     for er in validation.results:
         cfg = er.expectation_config
         meta = cfg.meta or {}
-        if er.exception_info and er.exception_info.get("raised_exception"):
+        if _raised(er.exception_info) or not er.result:
             # The message may quote data; name only the expectation (fail closed).
             raise QualityGateError(f"quality gate: expectation {meta.get('id')} could not be evaluated")
         res = er.result or {}
