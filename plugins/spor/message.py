@@ -61,7 +61,7 @@ def _variable_for_path(path: str) -> str | None:
     rel = "/".join(steps[1:]) if steps and steps[0] == REGISTRATION_ELEMENT else path
     for v in all_variables():
         if v.xml_element == rel:
-            return v.column or v.name_sv
+            return v.column or v.label
     return None
 
 
