@@ -55,7 +55,7 @@ def estimate(*, outbox_size: int, latency_s: float, pool_slots: int, threads_per
     if not fits:
         blocked = window.reason_blocked(now)
         why = (f"sending is blocked now ({blocked.value})" if blocked is not None
-               else f"the window closes at {closes.isoformat()} ({available / 60:.0f} min left)")
+               else f"the window closes at {closes.astimezone(window.tz):%H:%M %Z} ({available / 60:.0f} min left)")
         warning = (f"Capacity: {outbox_size} registrations waiting need about {needed / 60:.0f} min at "
                    f"{throughput:.1f}/s (concurrency {concurrency} = {pool_slots} pool slots x "
                    f"{threads_per_task} threads, latency {latency_s * 1000:.0f} ms), but {why}. "
@@ -64,7 +64,7 @@ def estimate(*, outbox_size: int, latency_s: float, pool_slots: int, threads_per
     return CapacityEstimate(outbox_size=outbox_size, latency_s=round(latency_s, 4), latency_source=latency_source,
                             concurrency=concurrency, throughput_per_s=round(throughput, 2),
                             needed_s=round(needed, 1), available_s=round(available, 1),
-                            closes_at=closes.isoformat(), sendable=sendable, fits=fits, warning=warning)
+                            closes_at=closes.astimezone(window.tz).isoformat(), sendable=sendable, fits=fits, warning=warning)
 
 
 def estimate_from_db(ledger, environment: str, *, pool_slots: int, threads_per_task: int, now: datetime,

@@ -337,7 +337,9 @@ def from_airflow_conn(conn_id: str = DEFAULT_CONN_ID, *, clock: Clock | None = N
         from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception:  # noqa: BLE001 - Airflow raises different types per version
+    except Exception as exc:  # noqa: BLE001 - the not-found type moved between Airflow versions
+        if "NotFound" not in type(exc).__name__:
+            raise  # a configured but broken connection must not silently fall back to SQLite
         return connect(default_sqlite_url(), clock=clock)
     extra = conn.extra_dejson or {}
     url = extra.get("sqlalchemy_url") or sqlalchemy_url_from_airflow_uri(conn.get_uri())
