@@ -86,6 +86,7 @@ BLOCK_REASONS = ("sparrlista-patient", "sparrlista-treatment", "deltar-ej")
 
 #: defect id -> expected outcome when the treatment is built. None = buildable (quality gate).
 EXPECTED: dict[str, dict[str, str] | None] = {
+    # D17: variable is the list holding the bad code (operationskod or preliminar_operationskod)
     "D17": {"state": "not_buildable", "rule": "D17", "variable": "operationskod"},
     "D15": {"state": "not_buildable", "rule": "D15", "variable": "personnummer"},
     "identity-unknown": {"state": "identity_unknown", "rule": "D15", "variable": "personnummer"},
@@ -292,6 +293,7 @@ class _Plan:
     features: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     blocked: str | None = None
+    d17_column: str = "operationskod"  # which list holds the bad KVÅ code (set when rows are made)
 
 
 def _minutes(rng: random.Random, lo: int, hi: int) -> timedelta:
@@ -410,6 +412,7 @@ def _row_and_children(p: _Plan, rng: random.Random, start: date) -> tuple[dict[s
         if target is None:  # pragma: no cover - every non-D11 treatment has a code
             raise AssertionError("D17 needs an operation code")
         kids[kids.index(target)] = target[:4] + (bad,)
+        p.d17_column = "preliminar_operationskod" if target[2] == "preliminar" else "operationskod"
     if "D1" in p.defects:
         t["v570"] = t["v565"] - _minutes(rng, 5, 60)
     if "D2" in p.defects:
@@ -566,10 +569,13 @@ def _entry(p: _Plan) -> ManifestEntry:
     failing = [d for d in p.defects if EXPECTED[d] is not None]
     if len(failing) > 1:  # pragma: no cover - the planner gives one build defect per treatment
         raise AssertionError("one build defect per treatment")
+    expected = dict(EXPECTED[failing[0]]) if failing else None  # type: ignore[arg-type]
+    if expected and failing[0] == "D17":
+        expected["variable"] = p.d17_column
     return ManifestEntry(
         scenario=p.scenario, akut=p.akut, enhet=p.enhet, andrad_tid=p.andrad.strftime(_FMT),
         features=sorted(p.features), defects=sorted(p.defects), blocked=p.blocked,
-        buildable=not failing, expected=dict(EXPECTED[failing[0]]) if failing else None,  # type: ignore[arg-type]
+        buildable=not failing, expected=expected,
     )
 
 
