@@ -196,6 +196,9 @@ class Handler(BaseHTTPRequestHandler):
         server = self.server
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
+        # SPOR answers `latency_ms` after it received the request; our own parsing and recording
+        # happen inside that time, so they do not add to it.
+        answer_at = time.monotonic() + server.config.latency_ms / 1000
         received = server.received.receive()
         if urlsplit(self.path).path != server.config.path:
             self._send(404, b"not found", "text/plain")
@@ -204,9 +207,8 @@ class Handler(BaseHTTPRequestHandler):
         parsed = soap.parse_request(body, server.schema.xsd, server.types, self.request_tag)
         record = dict(behandlingsnummer=parsed.behandlingsnummer, system_id=parsed.system_id,
                       tls_version=self.connection.version())
-        if server.config.latency_ms:
-            time.sleep(server.config.latency_ms / 1000)
         if fault == "drop":
+            _sleep_until(answer_at)
             server.received.store(received, body, outcome="injected:drop", http_status=None, **record)
             self.close_connection = True
             try:
@@ -216,14 +218,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fault in ("502", "503", "504"):
             server.received.store(received, body, outcome=f"injected:{fault}", http_status=int(fault), **record)
+            _sleep_until(answer_at)
             self._send(int(fault), b"<html><body>Service Unavailable</body></html>", "text/html")
             return
         status, answer, outcome, stored = server.answer(parsed)
         if fault == "slow":
             outcome = f"injected:slow:{outcome}"
         server.received.store(received, body, outcome=outcome, http_status=status, stored=stored, **record)
-        if fault == "slow":
-            time.sleep(server.faults.slow_s)  # stored already, answered late (a client may time out)
+        # "slow": stored already, answered late (a client may time out)
+        _sleep_until(answer_at + (server.faults.slow_s if fault == "slow" else 0.0))
         try:
             self._send(status, answer)
         except OSError:
@@ -232,6 +235,12 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def request_tag(self) -> str:
         return self.server.request_tag
+
+
+def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
 
 
 # --- start/stop helpers for tests, the demo and the benchmark ---------------------------------

@@ -96,7 +96,7 @@ def _expected(message: str) -> str:
     return " One of '{" + ", ".join(names) + "}' is expected."
 
 
-def java_style(entry: Any, tree: Any, types: SchemaTypes) -> str:
+def java_style(entry: Any, types: SchemaTypes) -> str:
     """Translate one lxml schema error into the Xerces wording SPOR's service uses."""
     message = entry.message or ""
     element = ""
@@ -147,11 +147,10 @@ def parse_request(body: bytes, xsd: Any, types: SchemaTypes, request_tag: str) -
                              f"Unmarshalling Error: unexpected element (uri:\"{etree.QName(element).namespace or ''}\", "
                              f"local:\"{etree.QName(element).localname}\"). Expected elements are <{{{etree.QName(request_tag).namespace}}}"
                              f"{etree.QName(request_tag).localname}>")
-    tree = etree.ElementTree(etree.fromstring(etree.tostring(element), _PARSER))
-    if xsd.validate(tree):
+    if xsd.validate(element):  # lxml validates a subtree as if it were its own document
         return ParsedRequest(element, behandlingsnummer, system_id, None)
     first = xsd.error_log[0]  # Xerces stops at the first violation
-    return ParsedRequest(element, behandlingsnummer, system_id, "Unmarshalling Error: " + java_style(first, tree, types))
+    return ParsedRequest(element, behandlingsnummer, system_id, "Unmarshalling Error: " + java_style(first, types))
 
 
 def _text(element: Any, local: str) -> str | None:
