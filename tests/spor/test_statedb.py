@@ -14,7 +14,7 @@ from state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 
 def test_tables_created_with_schema_version(state_db):
-    assert state_db.schema_version() == len(statedb.MIGRATIONS)
+    assert state_db.schema_version() == statedb.MIGRATIONS[-1][0]
     with state_db.read() as conn:
         names = set(sa.inspect(conn).get_table_names(schema=state_db.schema))
     assert {"spor_outbox", "spor_ledger", "spor_last_final", "spor_held_back", "spor_watermark",
@@ -23,17 +23,18 @@ def test_tables_created_with_schema_version(state_db):
 
 def test_upgrade_is_idempotent_and_applies_new_migrations(state_db, monkeypatch):
     """A later issue adds a table by appending one migration; existing databases get it."""
-    assert state_db.upgrade() == 1
+    current = statedb.MIGRATIONS[-1][0]
+    assert state_db.upgrade() == current
     extra = sa.Table("spor_test_extension", statedb.metadata, sa.Column("id", sa.Integer, primary_key=True))
     try:
         monkeypatch.setattr(statedb, "MIGRATIONS", statedb.MIGRATIONS + [
-            (2, lambda conn: statedb.metadata.create_all(conn, tables=[extra]))])
-        assert state_db.upgrade() == 2
-        assert state_db.upgrade() == 2
+            (current + 1, lambda conn: statedb.metadata.create_all(conn, tables=[extra]))])
+        assert state_db.upgrade() == current + 1
+        assert state_db.upgrade() == current + 1
         with state_db.read() as conn:
             assert sa.inspect(conn).has_table("spor_test_extension", schema=state_db.schema)
             versions = [r[0] for r in conn.execute(sa.select(statedb.schema_version.c.version))]
-        assert sorted(versions) == [1, 2]
+        assert sorted(versions) == list(range(1, current + 2))
     finally:
         statedb.metadata.remove(extra)
 
@@ -69,7 +70,7 @@ def test_from_airflow_conn_reads_env_connection_and_defaults_to_sqlite(tmp_path,
     target = tmp_path / "from-env.sqlite"
     monkeypatch.setenv("AIRFLOW_CONN_SPOR_STATE_TEST", f'{{"conn_type": "sqlite", "host": "{target}"}}')
     db = statedb.from_airflow_conn("spor_state_test")
-    assert db.dialect == "sqlite" and db.schema_version() == 1 and target.exists()
+    assert db.dialect == "sqlite" and db.schema_version() == statedb.MIGRATIONS[-1][0] and target.exists()
     db.dispose()
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     default = statedb.from_airflow_conn("spor_state_missing")
