@@ -14,15 +14,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
-
-extracted = sa.Table(
-    "spor_extracted",
-    metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("behandlingsnummer", sa.String(64), primary_key=True),
-    sa.Column("payload", sa.Text, nullable=False),  # JSON: {"row": {...}, "children": {...}}
-)
+from spor.statedb import StateDB, extracted
 
 
 @dataclass(frozen=True)
@@ -30,10 +22,6 @@ class HandedOver:
     behandlingsnummer: str
     row: Mapping[str, Any]
     children: Mapping[str, Sequence[str]]
-
-
-def ensure_schema(engine: sa.Engine) -> None:
-    metadata.create_all(engine, checkfirst=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -44,7 +32,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def put(engine: sa.Engine, run_id: str, treatments: Iterable[Any], *, chunk: int = 1000) -> int:
+def put(db: StateDB, run_id: str, treatments: Iterable[Any], *, chunk: int = 1000) -> int:
     """Store treatments (objects with .behandlingsnummer, .row, .children) for this run. Idempotent."""
     count = 0
     rows: list[dict[str, Any]] = []
@@ -52,7 +40,7 @@ def put(engine: sa.Engine, run_id: str, treatments: Iterable[Any], *, chunk: int
     def flush() -> None:
         if not rows:
             return
-        with engine.begin() as conn:
+        with db.write() as conn:
             conn.execute(
                 extracted.delete().where(
                     extracted.c.run_id == run_id,
@@ -75,12 +63,12 @@ def put(engine: sa.Engine, run_id: str, treatments: Iterable[Any], *, chunk: int
     return count
 
 
-def iterate(engine: sa.Engine, run_id: str, *, exclude: Iterable[str] = (), chunk: int = 2000) -> Iterator[HandedOver]:
+def iterate(db: StateDB, run_id: str, *, exclude: Iterable[str] = (), chunk: int = 2000) -> Iterator[HandedOver]:
     """The run's treatments in behandlingsnummer order, skipping ``exclude``; bounded memory."""
     skip = set(exclude)
     last = ""
     while True:
-        with engine.connect() as conn:
+        with db.read() as conn:
             batch = conn.execute(
                 sa.select(extracted.c.behandlingsnummer, extracted.c.payload)
                 .where(extracted.c.run_id == run_id, extracted.c.behandlingsnummer > last)
@@ -97,11 +85,11 @@ def iterate(engine: sa.Engine, run_id: str, *, exclude: Iterable[str] = (), chun
             yield HandedOver(nr, data["row"], data["children"])
 
 
-def count(engine: sa.Engine, run_id: str) -> int:
-    with engine.connect() as conn:
+def count(db: StateDB, run_id: str) -> int:
+    with db.read() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(extracted).where(extracted.c.run_id == run_id)).scalar_one()
 
 
-def clear(engine: sa.Engine, run_id: str) -> None:
-    with engine.begin() as conn:
+def clear(db: StateDB, run_id: str) -> None:
+    with db.write() as conn:
         conn.execute(extracted.delete().where(extracted.c.run_id == run_id))

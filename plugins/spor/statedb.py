@@ -190,9 +190,43 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V1_TABLES))
 
 
+# --- v2: hand-over between the tasks of a run, run events, reports ---------------------------
+#: Unblocked treatments extracted by a run, read by its quality gate and build (spor.handover).
+extracted = sa.Table(
+    "spor_extracted", metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("behandlingsnummer", sa.String(64), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON {"row": ..., "children": ...}: personal data
+)
+#: What happened to a run beyond per-registration states: stops, failures, capacity (spor.runlog).
+run_event = sa.Table(
+    "spor_run_event", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(250), nullable=False, index=True),
+    sa.Column("task", sa.String(100), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),      # stop | failure | capacity | info
+    sa.Column("message", sa.Text, nullable=False),         # never personal data
+    sa.Column("data_json", sa.Text),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+#: HTML/JSON reports of a run (quality gate, stage approval): treatment numbers, never personal data.
+report = sa.Table(
+    "spor_report", metadata,
+    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("content_type", sa.String(40), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+def _v2(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[extracted, run_event, report])
+
+
 #: Ordered upgrades. To add a table: define it on ``metadata`` and append
-#: ``(2, lambda conn: metadata.create_all(conn, tables=[new_table]))``.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1)]
+#: ``(N, lambda conn: metadata.create_all(conn, tables=[new_table]))``.
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1), (2, _v2)]
 
 
 @dataclass
