@@ -404,17 +404,18 @@ def build_registration(
     out.add(plan.system_id.path, (sid,))
     performed = False
     for var, path in plan.body_order:
-        if var is plan.behandlingsnummer:
-            texts: Sequence[str] | None = (bnr,)
+        if var.is_list:
+            texts: Sequence[str] | None = lists.get(var.column or "")
+        elif var is plan.behandlingsnummer:
+            texts = (bnr,)
         elif var is plan.personnummer:
             texts = (person,)
-        elif var.is_list:
-            texts = lists.get(var.column or "")
         else:
             texts = values.get(var)
         if texts:
             out.add(path, texts)
-            performed = performed or var.part == "genomforande"
+            if not performed and var.part == "genomforande":
+                performed = True
     root = out.root
 
     validate(root, schema, bnr)

@@ -40,7 +40,7 @@ class Variable:
 
     @property
     def is_list(self) -> bool:
-        return self.type in LIST_TYPES
+        return self.type in LIST_TYPES  # cheap enough; Variable is frozen, so no cached_property
 
     @property
     def is_assumption(self) -> bool:
