@@ -27,6 +27,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 PASSWORD = "standin-test-password"
+#: Good certificates are back-dated so that tests and the demo can run the pipeline at simulated
+#: nights in the past (spor.clock) and the certificate check still finds them valid.
+BACKDATED = timedelta(days=5 * 365)
 _MARKER = "password.txt"  # written last: its presence means the PKI is complete
 
 
@@ -87,7 +90,7 @@ def _ca(cn: str, now: datetime):
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
+        .not_valid_before(now - BACKDATED)
         .not_valid_after(now + timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(x509.KeyUsage(
@@ -166,7 +169,7 @@ def make_pki(directory: str | os.PathLike[str], *, force: bool = False) -> Pki:
 
     ca_cert, ca_key = _ca("SPOR stand-in test CA", now)
     other_cert, other_key = _ca("Some other CA", now)
-    valid = dict(not_before=now - timedelta(days=1), not_after=now + timedelta(days=365))
+    valid = dict(not_before=now - BACKDATED, not_after=now + timedelta(days=365))
     server_cert, server_key = _leaf("localhost", ca_cert, ca_key, server=True, **valid)
     client_cert, client_key = _leaf("SE2321000000-standin-client", ca_cert, ca_key, server=False, **valid)
     foreign_cert, foreign_key = _leaf("SE2321000000-foreign-client", other_cert, other_key, server=False, **valid)

@@ -60,6 +60,14 @@ class SchemaTypes:
             type_name = self.bases.get(type_name, "")
         return found
 
+    def builtin_of(self, type_name: str) -> str:
+        """The XSD built-in type a named simple type restricts (Xerces names it in datatype errors)."""
+        seen: set[str] = set()
+        while type_name in self.bases and type_name not in seen:
+            seen.add(type_name)
+            type_name = self.bases[type_name]
+        return type_name
+
     def type_of(self, element_name: str, pattern: str | None = None) -> str:
         candidates = self.element_types.get(element_name, [])
         if pattern is not None:
@@ -79,7 +87,7 @@ def _local(qname: str) -> str:
 
 _LXML_VALUE = re.compile(r"The value '(?P<value>.*)' is not accepted by the pattern '(?P<pattern>.*)'\.$", re.S)
 _LXML_ENUM = re.compile(r"The value '(?P<value>.*)' is not an element of the set \{(?P<set>.*)\}\.$", re.S)
-_LXML_ATOMIC = re.compile(r"'(?P<value>.*)' is not a valid value of the (?:atomic|local atomic) type '(?P<type>[^']*)'", re.S)
+_LXML_ATOMIC = re.compile(r"'(?P<value>[^']*)' is not a valid value of the (?:atomic|local atomic) type '(?P<type>[^']*)'", re.S)
 _LXML_LEN = re.compile(r"\[facet '(?P<facet>\w+)'\] The value '?(?P<value>.*?)'? has a length of '(?P<len>\d+)'; this (?:exceeds|underruns) the allowed (?:maximum|minimum) length of '(?P<limit>\d+)'", re.S)
 _LXML_RANGE = re.compile(r"\[facet '(?P<facet>\w+)'\] The value '(?P<value>.*?)' is (?:greater|less) than", re.S)
 _LXML_EXPECTED = re.compile(r"Expected is(?: one of)? \( (?P<exp>.*?) \)")
@@ -120,7 +128,8 @@ def java_style(entry: Any, types: SchemaTypes) -> str:
         return (f"cvc-{v.group('facet')}-valid: Value '{v.group('value')}' is not facet-valid with respect to "
                 f"{v.group('facet')} for type '{types.type_of(element)}'.")
     if "DATATYPE" in kind and (v := _LXML_ATOMIC.search(message)):
-        return f"cvc-datatype-valid.1.2.1: '{v.group('value')}' is not a valid value for '{_local(v.group('type'))}'."
+        builtin = types.builtin_of(_local(v.group("type")))
+        return f"cvc-datatype-valid.1.2.1: '{v.group('value')}' is not a valid value for '{builtin}'."
     if "ELEMENT_CONTENT" in kind or "Missing child" in message or "not expected" in message:
         if "Missing child" in message:
             return f"cvc-complex-type.2.4.b: The content of element '{element}' is not complete.{_expected(message)}"

@@ -218,7 +218,8 @@ class SporClient:
         self._zeep = zeep.Client(self._wsdl(), transport=Transport(session=session, timeout=config.read_timeout,
                                                                      operation_timeout=config.timeout),
                                  settings=zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True,
-                                                        forbid_external=True))
+                                                        # the WSDL at <endpoint>?wsdl imports its XSD by URL
+                                                        forbid_external=False))
         self._binding = self._zeep.service._binding
         self._operation = self._binding.get(OPERATION)
         action = self._operation.soapaction or ""
