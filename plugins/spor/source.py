@@ -145,8 +145,11 @@ def wall_clock(value: datetime | date | str) -> str:
     return value.isoformat()
 
 
+_PLAIN = frozenset({str, int, float, type(None)})
+
+
 def _normalise(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    if type(value) in _PLAIN:  # the common case, checked first: rows are many
         return value
     if isinstance(value, bool):
         return int(value)

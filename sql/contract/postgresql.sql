@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS spor_behandling (
     andrad_tid          timestamp without time zone NOT NULL
                         DEFAULT (clock_timestamp() AT TIME ZONE 'Europe/Stockholm')
 );
-CREATE INDEX IF NOT EXISTS ix_spor_behandling_andrad_tid ON spor_behandling (andrad_tid);
+CREATE INDEX IF NOT EXISTS ix_spor_behandling_andrad_tid ON spor_behandling (andrad_tid, behandlingsnummer);
 
 CREATE TABLE IF NOT EXISTS spor_operationskod (
     behandlingsnummer text NOT NULL REFERENCES spor_behandling (behandlingsnummer) ON DELETE CASCADE,

@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS spor_behandling (
     andrad_tid          TEXT NOT NULL               -- last change of this row OR any of its child rows
                         DEFAULT (strftime('%Y-%m-%d %H:%M:%S', 'now', 'localtime'))
 );
-CREATE INDEX IF NOT EXISTS ix_spor_behandling_andrad_tid ON spor_behandling (andrad_tid);
+CREATE INDEX IF NOT EXISTS ix_spor_behandling_andrad_tid ON spor_behandling (andrad_tid, behandlingsnummer);
 
 CREATE TABLE IF NOT EXISTS spor_operationskod (
     behandlingsnummer TEXT NOT NULL REFERENCES spor_behandling (behandlingsnummer) ON DELETE CASCADE,

@@ -9,6 +9,7 @@ SELECT behandlingsnummer, enhet, personnummer, deltar_ej, akut, akut_prioritet,
 FROM spor_behandling
 WHERE andrad_tid >= :from_tid
   AND andrad_tid < :to_tid
+  AND andrad_tid >= :after_tid  -- lets the index start at the page, not at the window
   AND (andrad_tid > :after_tid OR (andrad_tid = :after_tid AND behandlingsnummer > :after_nr))
 ORDER BY andrad_tid, behandlingsnummer
 LIMIT :page_size
