@@ -49,3 +49,18 @@ def postgres_url() -> str:
             pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is not reachable ({problem})")
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} not reachable ({problem}); set SPOR_TEST_POSTGRES_URL")
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """Airflow's metadata database for this test session (dag.test needs one), with the spor pool."""
+    import subprocess
+
+    home = Path(os.environ["AIRFLOW_HOME"])
+    if not (home / ".migrated").exists():
+        airflow = [sys.executable, "-m", "airflow"]
+        subprocess.run([*airflow, "db", "migrate"], check=True, capture_output=True, timeout=600)
+        subprocess.run([*airflow, "pools", "import", str(ROOT / "pools.json")], check=True, capture_output=True,
+                       timeout=300)
+        (home / ".migrated").write_text("ok")
+    return home

@@ -1,0 +1,58 @@
+"""spor_nightly end to end with dag.test(): synthetic OPS → opt-out → gate → build → outbox → stand-in."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from nightly_support import environment, load_dag, night_settings, start_night
+from standin.testing import standin_pki  # noqa: F401  (session fixture)
+
+WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
+
+
+def _received(night) -> list[dict]:
+    index = night.env.received / "index.jsonl"
+    if not index.exists():
+        return []
+    return [json.loads(line) for line in index.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+    night = start_night(tmp_path, standin_pki, n=240, seed=11)
+    yield night
+    night.standin.stop()
+
+
+def test_manual_run_without_logical_date_sends_every_buildable_unblocked_treatment_once(night):
+    """R5/R11/R17: a run triggered by hand (no logical date, note 2) sends exactly the manifest's
+    buildable, unblocked treatments that pass the gate; blocked patients never reach the stand-in."""
+    dag = load_dag("spor_nightly")
+    with environment(night_settings(night, WINTER_NIGHT)):
+        run = dag.test(logical_date=None)
+    assert run.state == "success", run.state
+    received = _received(night)
+    sent = {r["behandlingsnummer"] for r in received}
+    manifest = night.manifest
+    assert not sent & set(manifest.blocked()), "a blocked treatment reached SPOR (R11)"
+    assert sent <= manifest.expected_rendered()
+    assert len(received) == len(sent), "a registration was sent twice"
+    assert all(r["outcome"] == "created" for r in received)
+    # the personal identity numbers of the blocked patients are nowhere in what was received
+    blocked_files = [p for p in night.env.received.glob("*.xml") if any(b in p.name for b in manifest.blocked())]
+    assert blocked_files == []
+
+
+def test_second_night_sends_nothing_unchanged(night):
+    """Unchanged content (same C14N hash as SPOR's last final answer) is not sent again."""
+    dag = load_dag("spor_nightly")
+    with environment(night_settings(night, WINTER_NIGHT)):
+        dag.test(logical_date=None)
+    first = len(_received(night))
+    with environment(night_settings(night, "2025-12-02T01:00:00+01:00")):
+        run = dag.test(logical_date=None)
+    assert run.state == "success"
+    assert len(_received(night)) == first
