@@ -6,7 +6,9 @@ Rows are made here (a mix like a real night: request only, planned, cancelled, p
 postop) so the benchmark does not depend on the synthetic-database generator. It prints µs per
 registration for the whole ``build_registration`` call and, measured again on the built
 elements, for its serialise, XSD-validate and C14N-hash steps; "build" is the rest (value
-conversion, rules, element tree). Not a test: numbers vary with machine load.
+conversion, rules, element tree). Times are CPU time of this process (``time.process_time``),
+so other work on a shared machine does not inflate them; the wall-clock total is printed too.
+Not a test: numbers vary with the machine.
 """
 
 from __future__ import annotations
@@ -79,37 +81,40 @@ def main(argv: list[str] | None = None) -> int:
     schema = load_schema()
     build_registration(*rows[0], "SE2321000016-OPA1", schema=schema)  # warm caches (schema, plan)
 
-    totals, ser, val, hsh = [], [], [], []
+    clock = time.process_time
+    totals, walls, ser, val, hsh = [], [], [], [], []
     regs = []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        w0, t0 = time.perf_counter(), clock()
         regs = [build_registration(r, k, "SE2321000016-OPA1", schema=schema) for r, k in rows]
-        totals.append(time.perf_counter() - t0)
+        totals.append(clock() - t0)
+        walls.append(time.perf_counter() - w0)
         elements = [r.element for r in regs]
-        t0 = time.perf_counter()
+        t0 = clock()
         for e in elements:
             element_bytes(e)
-        ser.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        ser.append(clock() - t0)
+        t0 = clock()
         xsd = schema.xsd
         for e in elements:
             xsd.validate(e)
-        val.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        val.append(clock() - t0)
+        t0 = clock()
         for e in elements:
             content_hash(e)
-        hsh.append(time.perf_counter() - t0)
+        hsh.append(clock() - t0)
 
     n = args.n
     total = per_item_us(statistics.median(totals), n)
     s, v, h = (per_item_us(statistics.median(x), n) for x in (ser, val, hsh))
     size = statistics.mean(len(r.xml_bytes) for r in regs)
-    print(f"registrations: {n} (median of {args.repeat} runs), mean message {size:.0f} bytes")
+    print(f"registrations: {n} (median of {args.repeat} runs), mean message {size:.0f} bytes, CPU µs per registration")
     print(f"  build (values, rules, tree): {total - s - v - h:8.1f} µs")
     print(f"  serialise:                  {s:8.1f} µs")
     print(f"  XSD validate:               {v:8.1f} µs")
     print(f"  C14N + sha256:              {h:8.1f} µs")
-    print(f"  total per registration:     {total:8.1f} µs  (target ≤ 500 µs) {'OK' if total <= 500 else 'OVER'}")
+    print(f"  total per registration:     {total:8.1f} µs CPU  (target ≤ 500 µs) {'OK' if total <= 500 else 'OVER'}")
+    print(f"  total, wall clock:          {per_item_us(statistics.median(walls), n):8.1f} µs  (includes waiting for a shared CPU)")
     return 0 if total <= 500 else 1
 
 

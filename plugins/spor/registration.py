@@ -309,6 +309,13 @@ def _codes(bnr: str, column: str, values: Sequence[Any] | None) -> list[str]:
     return out
 
 
+def _add(out: ElementWriter, bnr: str, var: Variable, path: tuple[str, ...], texts: Sequence[str]) -> None:
+    try:
+        out.add(path, texts)
+    except ValueError:  # lxml refuses control characters (e.g. NUL) in text
+        raise BuildError(bnr, var.column or var.label, "type", f"{var.label}: holds characters XML cannot carry") from None
+
+
 def build_registration(
     row: Mapping[str, Any],
     children: Mapping[str, Sequence[str]] | None,
@@ -401,7 +408,7 @@ def build_registration(
     names = plan.names
     out = ElementWriter("postRegistrationRequest", names, schema.namespace)
     out.add(plan.recipient.path, codelists.recipients())  # R20
-    out.add(plan.system_id.path, (sid,))
+    _add(out, bnr, plan.system_id, plan.system_id.path, (sid,))
     performed = False
     for var, path in plan.body_order:
         if var.is_list:
@@ -413,7 +420,7 @@ def build_registration(
         else:
             texts = values.get(var)
         if texts:
-            out.add(path, texts)
+            _add(out, bnr, var, path, texts)
             if not performed and var.part == "genomforande":
                 performed = True
     root = out.root

@@ -115,7 +115,10 @@ def test_r13_order_of_wall_clock_times_is_kept_outside_the_repeated_hour(wall: d
         return
     first, second = datetime.fromisoformat(to_iso(wall)), datetime.fromisoformat(to_iso(later))
     if in_spring_gap(wall) and not in_spring_gap(later):
-        assert first <= second  # 02:30 in the gap is the same instant as 03:30 (ADR 0001)
+        # ADR 0001: 02:30 in the gap is the same instant as 03:30, so order holds from there on
+        assert to_iso(wall) == to_iso(wall + timedelta(hours=1))
+        if later >= wall + timedelta(hours=1):
+            assert first <= second
     else:
         assert first < second
 

@@ -342,6 +342,12 @@ def test_type_errors_are_not_buildable(column: str, bad: str) -> None:
     fails("type", column, row={**row, column: bad})
 
 
+@pytest.mark.parametrize("column", ["akut_prioritet", "operator_hsaid"])
+def test_control_characters_are_not_buildable(column: str) -> None:
+    value = "6\x00" if column == "akut_prioritet" else "SE2321000016-A\x01B"
+    fails("type", column, row=request_row(**{**PERFORMED, column: value}))
+
+
 def test_values_from_pandas_and_numbers() -> None:
     row = pd.Series(request_row(behandlingsnummer=3000001.0, akut=True, v675=36.45, asa=2.0, **{**POSTOP, "v875": "36,9"}))
     reg = build_registration(row, CODES, SYSTEM_ID)
