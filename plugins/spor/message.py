@@ -42,11 +42,21 @@ def content_hash(element: Any) -> str:
     return hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
 
 
-def validate(element: Any, schema: "LoadedSchema", behandlingsnummer: str) -> None:
-    """Raise BuildError(rule='XSD') naming the first failing element (never its value)."""
+def validate(element: Any, schema: "LoadedSchema | None" = None, behandlingsnummer: str | None = None) -> None:
+    """Raise BuildError(rule='XSD') naming the first failing element (never its value).
+
+    ``schema`` defaults to ``load_schema()``; ``behandlingsnummer`` to the one in the element.
+    """
+    if schema is None:
+        from spor.schema import load_schema
+
+        schema = load_schema()
     errors = schema.errors(element)
     if not errors:
         return
+    if behandlingsnummer is None:
+        found = element.xpath("./*[local-name()=$r]/*[local-name()='behandlingsnummer']/text()", r=REGISTRATION_ELEMENT)
+        behandlingsnummer = str(found[0]) if found else "?"
     first = errors[0]
     variable = _variable_for_path(first.path) or first.element
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -89,6 +89,9 @@ def test_validate_names_the_element_never_the_value() -> None:
     assert (err.rule, err.variable, err.behandlingsnummer) == ("XSD", "personnummer", "3000042")
     assert "registrering/patient/personId" in err.reason
     assert PNR[:-1] not in str(err)
+    with pytest.raises(BuildError) as again:  # defaults: the loaded schema, the element's own number
+        validate(reg.element)
+    assert (again.value.rule, again.value.behandlingsnummer) == ("XSD", "3000042")
 
 
 def test_built_message_passes_xmllint(tmp_path: Path) -> None:
