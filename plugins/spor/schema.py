@@ -195,7 +195,8 @@ def load_schema(location: str | Path | None = None) -> LoadedSchema:
         namespace = schema_root.get("targetNamespace", "")
         if schema_root.find(f"{{{_XS_NS}}}element[@name='{REQUEST_ELEMENT}']") is None:
             raise ConfigurationError(f"{xsd_path.name} declares no top-level {REQUEST_ELEMENT} element")
-        xsd = etree.XMLSchema(etree.ElementTree(schema_root) if schema_root.getparent() is None else _detach(schema_root, xsd_path))
+        tree = schema_root.getroottree() if schema_root.getparent() is None else _detach(schema_root, xsd_path)
+        xsd = etree.XMLSchema(tree)
     except etree.XMLSchemaParseError as exc:
         raise ConfigurationError(f"schema at {source} does not compile: {exc}") from None
     except etree.XMLSyntaxError as exc:
