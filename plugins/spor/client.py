@@ -259,7 +259,7 @@ class SporClient:
             response = self.session.post(self.config.endpoint, data=data, headers=self._headers,
                                          timeout=self.config.timeout, allow_redirects=False)
         except requests.exceptions.SSLError as exc:
-            raise self._certificate_error(nr, _ssl_reason(exc) or str(exc.__class__.__name__)) from exc
+            raise self._ssl_error(nr, exc) from exc
         except requests.exceptions.ConnectTimeout as exc:
             raise TransientError(f"{nr}: no connection to SPOR within {self.config.connect_timeout:g} s") from exc
         except requests.exceptions.ReadTimeout as exc:
@@ -325,6 +325,18 @@ class SporClient:
         return CertificateError(f"TLS with SPOR failed ({reason}) while sending {nr}: {cause}"
                                 f"{'; ' + local if local else ''}. {self.config.describe()}")
 
+    def _ssl_error(self, nr: str, exc: BaseException) -> Exception:
+        reason = _ssl_reason(exc)
+        if reason:
+            return self._certificate_error(nr, reason)
+        # An SSL error without an alert (e.g. EOF: the server hung up before its alert was read).
+        alert = self.probe_tls_alert()
+        if alert:
+            return self._certificate_error(nr, alert)
+        if self.probe_handshake_ok():
+            return TransientError(f"{nr}: the TLS connection to SPOR broke off (the handshake itself works)")
+        return self._certificate_error(nr, type(exc).__name__)
+
     def _connection_error(self, nr: str, exc: BaseException) -> Exception:
         reason = _ssl_reason(exc)
         if reason:  # TLS 1.3: the server's verdict on the certificate arrives as an alert on first read
@@ -338,10 +350,19 @@ class SporClient:
             return self._certificate_error(nr, alert)
         return TransientError(f"{nr}: the connection to SPOR was dropped without an answer")
 
+    def probe_handshake_ok(self) -> bool:
+        """True when a fresh TLS handshake with the server succeeds (and is not refused at once)."""
+        return self._probe(wait_s=0.3) == "accepted"
+
     def probe_tls_alert(self, wait_s: float = 1.0) -> str | None:
         """Open a fresh TLS connection, send nothing, and listen: an alert means the certificate was refused."""
+        verdict = self._probe(wait_s)
+        return None if verdict in ("accepted", "unknown") else verdict
+
+    def _probe(self, wait_s: float) -> str:
+        """'accepted', 'unknown' (no connection, proxy, closed) or the TLS alert reason."""
         if self.config.proxy:
-            return None  # would need a CONNECT tunnel; resets through a proxy are treated as transient
+            return "unknown"  # would need a CONNECT tunnel; resets through a proxy count as transient
         parts = urlsplit(self.config.endpoint)
         host, port = parts.hostname or "", parts.port or 443
         try:
@@ -349,16 +370,18 @@ class SporClient:
                 with self.ssl_context.wrap_socket(raw, server_hostname=host) as tls:
                     tls.settimeout(wait_s)
                     try:
-                        tls.recv(1)
+                        data = tls.recv(1)
                     except ssl.SSLError as exc:
-                        return _ssl_reason(exc)
+                        return _ssl_reason(exc) or "unknown"
+                    except TimeoutError:
+                        return "accepted"  # the server kept us and waits for a request
                     except OSError:
-                        return None  # a timeout: the server accepted us and waits for a request
+                        return "unknown"
+                    return "unknown" if not data else "accepted"
         except ssl.SSLError as exc:
-            return _ssl_reason(exc) or exc.reason or "handshake failed"
+            return _ssl_reason(exc) or "unknown"
         except OSError:
-            return None
-        return None
+            return "unknown"
 
 
 class _RefusePlainHttp:

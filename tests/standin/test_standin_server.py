@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import ssl
+import time
 from datetime import datetime
 
 import pytest
@@ -53,6 +54,9 @@ def test_r2_standin_refuses_a_client_without_certificate(standin_factory, standi
     session.cert = None
     with pytest.raises(requests.exceptions.ConnectionError):  # SSLError (1.2) or alert on first read (1.3)
         session.get(server.wsdl_url)
+    deadline = time.monotonic() + 5
+    while not server.server.handshake_failures and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server records it after sending its alert
     assert server.server.handshake_failures  # the server saw and refused it
 
 
