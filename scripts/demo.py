@@ -1,0 +1,114 @@
+"""`make demo`: one night end to end, on this machine, at a fixed night-time clock.
+
+Makes the test PKI, starts the stand-in SPOR service (mutual TLS), fills a synthetic OPS
+database, runs `spor_nightly` once with Airflow's `dag.test()`, prints the run summary and stops
+what it started. Everything lives under `.demo/`; the stand-in's received requests are in
+`.demo/received/`. The clock is simulated (SPOR_CLOCK_START), so the demo behaves the same at
+any time of day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from devenv import LocalEnv, make_ops, make_pki, migrate_airflow  # noqa: E402
+
+NIGHT = "2025-12-01T01:00:00+01:00"  # the night after the synthetic month, winter time
+
+RUN_DAG = """
+import sys
+sys.path[:0] = [{plugins!r}]
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={dag!r})
+if bag.import_errors:
+    raise SystemExit(f"DAG import errors: {{bag.import_errors}}")
+run = bag.dags["spor_nightly"].test(logical_date=None)
+print("SPOR_DEMO_RUN", run.run_id, run.state)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=ROOT / ".demo")
+    parser.add_argument("--treatments", type=int, default=3000)
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="the stand-in's answer latency")
+    parser.add_argument("--night", default=NIGHT, help="simulated start of the run (ISO 8601 with offset)")
+    args = parser.parse_args(argv)
+
+    base = args.dir.resolve()
+    if base.exists():
+        shutil.rmtree(base)
+    base.mkdir(parents=True)
+    env = LocalEnv(base=base)
+
+    step("test PKI (CA, server and client certificates)", lambda: make_pki(env))
+    manifest = step(f"synthetic OPS database with {args.treatments} treatments",
+                    lambda: make_ops(env, n=args.treatments))
+    clock = {"SPOR_CLOCK_START": args.night, "SPOR_CLOCK_ANCHOR": str(time.time()), "SPOR_CLOCK_SPEED": "1"}
+
+    from standin.server import start_subprocess
+
+    standin_env = os.environ | clock | {"PYTHONPATH": str(ROOT / "plugins")}
+    standin = step("stand-in SPOR service (mutual TLS)", lambda: start_subprocess(
+        ["--pki", str(env.pki), "--received", str(env.received), "--port", "0",
+         "--latency-ms", str(args.latency_ms), "--system-ids", ",".join(manifest.units.values())],
+        env=standin_env))
+    try:
+        env.endpoint = standin.url
+        airflow_env = os.environ | env.airflow_settings() | env.connections() | clock
+        airflow_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), airflow_env.get("PYTHONPATH", "")])
+        step("Airflow metadata database and the 'spor' pool", lambda: migrate_airflow(env))
+        print(f"== running spor_nightly at {args.night} (simulated clock) …", flush=True)
+        log_path = base / "spor_nightly.log"
+        with open(log_path, "w") as log_file:
+            proc = subprocess.run(
+                [sys.executable, "-c", RUN_DAG.format(plugins=str(ROOT / "plugins"), dag=str(ROOT / "dags" / "spor_nightly.py"))],
+                env=airflow_env, stdout=log_file, stderr=subprocess.STDOUT, cwd=ROOT)
+        run_line = next((line for line in log_path.read_text().splitlines() if line.startswith("SPOR_DEMO_RUN")), "")
+    finally:
+        standin.stop()
+        print("== stand-in stopped", flush=True)
+
+    if not run_line:
+        print(f"spor_nightly did not finish (exit {proc.returncode}); see {log_path}")
+        return 1
+    _, run_id, state = run_line.split()
+    print_summary(env, run_id)
+    received = len(list(env.received.glob("*.xml")))
+    print(f"\n== spor_nightly {run_id}: {state}")
+    print(f"   stand-in received {received} requests: {env.received}")
+    print(f"   OPS database {env.ops_db}, state database {env.state_db}, Airflow home {env.airflow_home}")
+    print(f"   full run log: {log_path}")
+    return 0 if state == "success" else 1
+
+
+def step(title: str, fn):
+    started = time.perf_counter()
+    print(f"== {title} …", end=" ", flush=True)
+    result = fn()
+    print(f"done ({time.perf_counter() - started:.1f} s)", flush=True)
+    return result
+
+
+def print_summary(env: LocalEnv, run_id: str) -> None:
+    from spor import statedb, summary
+    from spor.ledger import Ledger
+
+    db = statedb.connect(f"sqlite:///{env.state_db}")
+    saved = Ledger(db).load_summary(run_id)
+    print()
+    print(summary.render_text(saved) if saved else json.dumps({"error": "no summary saved"}))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
