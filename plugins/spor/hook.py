@@ -63,13 +63,3 @@ class SporHook(BaseHook):
         except Exception as exc:  # noqa: BLE001 - reported to the user, not raised
             return False, f"{type(exc).__name__}: {exc}"
         return True, f"certificate valid for {status.days_left} more days; {self.get_config().describe()}"
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login"],
-            "relabeling": {"host": "Endpoint URL (or host)", "schema": "Path (when host is a bare host name)",
-                           "password": "Key / PKCS#12 password"},
-            "placeholders": {"extra": '{"environment": "stage", "pkcs12_file": "/secrets/spor.p12", '
-                                      '"ca_bundle": "/secrets/siths-type3-ca-v1.pem"}'},
-        }

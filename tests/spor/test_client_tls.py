@@ -6,11 +6,9 @@ Nothing is mocked: a real HTTPS server with the test PKI, real zeep, real reques
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -221,6 +219,21 @@ def test_one_client_per_process_and_config_shared_by_threads(standin, standin_pk
         t.join()
     assert sorted(a.result_text for a in answers) == sorted(f"Skapade: T{i}-{j}" for i in range(4) for j in range(5))
     client.close()
+
+
+def test_r2_hook_from_airflow_conn_env_sends_with_the_process_client(standin, standin_pki, monkeypatch):
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_SPOR_HOOKTEST", json.dumps({
+        "conn_type": "spor", "host": standin.url, "password": standin_pki.password,
+        "extra": {"environment": "stage", "pkcs12_file": str(standin_pki.client_p12),
+                  "ca_bundle": str(standin_pki.ca_cert), "pool_size": 2}}))
+    from spor.hook import SporHook
+
+    client = SporHook(spor_conn_id="spor_hooktest").get_client()
+    assert SporHook(spor_conn_id="spor_hooktest").get_client() is client  # one per process
+    assert client.pool_size == 2
+    assert client.post(hand_built_registration("H-1")).state is State.CREATED
 
 
 class _ConnectProxy:

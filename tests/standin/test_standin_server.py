@@ -4,7 +4,6 @@ the received-request folder, injected faults. Real HTTPS throughout."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import time
