@@ -62,9 +62,53 @@ def _render_run(args: argparse.Namespace) -> int:
                           units=args.units, stdout=sys.stdout)
 
 
+# --- report --------------------------------------------------------------------------------
+def _state_db(target: str):
+    from spor import statedb
+
+    return statedb.connect(target) if "://" in target else statedb.from_airflow_conn(target)
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", default="spor_state", help="state database: SQLAlchemy URL or Airflow connection id")
+    p.add_argument("--run-id", help="the run (default: list the kept reports)")
+    p.add_argument("--kind", default="quality", help="quality | quality-json | stage-approval | summary")
+    p.add_argument("--out", type=Path, help="write to this file instead of standard output")
+
+
+def _report_run(args: argparse.Namespace) -> int:
+    import json
+
+    from spor import runlog
+    from spor.ledger import Ledger
+    from spor.summary import render_text
+
+    db = _state_db(args.state)
+    if not args.run_id:
+        for run_id, kind, at in runlog.list_reports(db):
+            print(f"{at:%Y-%m-%d %H:%M} {kind:<16} {run_id}")
+        return 0
+    if args.kind == "summary":
+        saved = Ledger(db).load_summary(args.run_id)
+        body = render_text(saved) if saved else None
+    else:
+        found = runlog.load_report(db, args.run_id, args.kind)
+        body = found[1] if found else None
+    if body is None:
+        print(f"no {args.kind} report kept for run {args.run_id}", file=sys.stderr)
+        return 1
+    if args.out:
+        args.out.write_text(body, encoding="utf-8")
+        print(f"written: {args.out}")
+    else:
+        sys.stdout.write(body if body.endswith("\n") else body + "\n")
+    return 0
+
+
 COMMANDS: list[Command] = [
     ("synth", "fill a database with synthetic OPS data (+ manifest)", _synth_args, _synth_run),
     ("render", "build registrations into files; nothing is sent", _render_args, _render_run),
+    ("report", "print a run's quality / stage-approval report or summary from the state database", _report_args, _report_run),
 ]
 
 
