@@ -112,6 +112,38 @@ COMMANDS: list[Command] = [
 ]
 
 
+# --- removal / audit (issue 6: spor.removal_cli) -------------------------------------------
+def _removal_args(p: argparse.ArgumentParser) -> None:
+    from spor.removal_cli import removal_args
+
+    removal_args(p)
+
+
+def _removal_run(args: argparse.Namespace) -> int:
+    from spor.removal_cli import removal_run
+
+    return removal_run(args)
+
+
+def _audit_args(p: argparse.ArgumentParser) -> None:
+    from spor.removal_cli import audit_args
+
+    audit_args(p)
+
+
+def _audit_run(args: argparse.Namespace) -> int:
+    from spor.removal_cli import audit_run
+
+    return audit_run(args)
+
+
+COMMANDS += [
+    ("removal", "removal requests to UCR: list, show ID, sent ID, confirm ID, raise (R11)", _removal_args,
+     _removal_run),
+    ("audit", "what happened to a treatment: blocked, sent, withdrawn, removal requests", _audit_args, _audit_run),
+]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spor", description="OPS -> SPOR tools")
     sub = parser.add_subparsers(dest="command", required=True)

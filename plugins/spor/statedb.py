@@ -224,9 +224,56 @@ def _v2(conn: Connection) -> None:
     metadata.create_all(conn, tables=[extracted, run_event, report])
 
 
+# --- v3: removal requests to UCR (issue 6, R11; spor.removal) ---------------------------------
+#: One request per (cause, source_key, environment): raised exactly once. cause 'sparrlista' has
+#: the block list entry id as source_key; cause 'deleted' (accepted, then deleted in the OPS) has
+#: the behandlingsnummer. ``text`` is the e-mail as raised: treatment numbers, never an identity.
+removal_request = sa.Table(
+    "spor_removal_request", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("cause", sa.String(16), nullable=False),           # sparrlista | deleted
+    sa.Column("source_key", sa.String(64), nullable=False),
+    sa.Column("environment", sa.String(32), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),           # treatment | patient
+    sa.Column("orsak", sa.Text, nullable=True),                  # masked free text from the OPS
+    sa.Column("kanal", sa.Text, nullable=True),
+    sa.Column("datum", sa.String(32), nullable=True),
+    sa.Column("system_ids", sa.Text, nullable=False),            # comma separated
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),          # raised | sent | confirmed
+    sa.Column("raised_at", UtcDateTime, nullable=False),
+    sa.Column("raised_run_id", sa.String(250), nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("sent_to", sa.Text, nullable=True),
+    sa.Column("confirmed_at", UtcDateTime, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.UniqueConstraint("cause", "source_key", "environment", name="uq_spor_removal_request_key"),
+    sa.Index("ix_spor_removal_request_run", "raised_run_id"),
+    sa.Index("ix_spor_removal_request_status", "status"),
+)
+#: The accepted registrations a request covers. ``in_text`` is false for numbers found after the
+#: request was raised (a whole-patient request already asks UCR for all of the patient's data).
+removal_item = sa.Table(
+    "spor_removal_item", metadata,
+    sa.Column("request_id", sa.Integer, sa.ForeignKey("spor_removal_request.id"), primary_key=True),
+    sa.Column("system_id", sa.String(64), primary_key=True),
+    sa.Column("behandlingsnummer", sa.String(64), primary_key=True),
+    sa.Column("environment", sa.String(32), nullable=False),
+    sa.Column("in_text", sa.Boolean, nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Column("added_run_id", sa.String(250), nullable=False),
+    sa.Index("ix_spor_removal_item_key", "environment", "behandlingsnummer"),
+)
+
+
+def _v3(conn: Connection) -> None:
+    metadata.create_all(conn, tables=[removal_request, removal_item])
+
+
 #: Ordered upgrades. To add a table: define it on ``metadata`` and append
 #: ``(N, lambda conn: metadata.create_all(conn, tables=[new_table]))``.
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1), (2, _v2)]
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = [(1, _v1), (2, _v2), (3, _v3)]
 
 
 @dataclass
