@@ -113,8 +113,13 @@ def parse_times(series: "pd.Series") -> "pd.Series":
         if getattr(series.dt, "tz", None) is not None:  # a real instant: its Stockholm wall clock
             return series.dt.tz_convert("Europe/Stockholm").dt.tz_localize(None)
         return series
-    text = series.astype("string").str.strip().str.replace("T", " ", n=1, regex=False)
-    return pd.to_datetime(text, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    fmt = "%Y-%m-%d %H:%M:%S"
+    parsed = pd.to_datetime(series, format=fmt, errors="coerce")
+    retry = series.notna() & parsed.isna()
+    if retry.any():  # the few others: padded, or with 'T' (what spor.localtime also accepts)
+        text = series[retry].astype("string").str.strip().str.replace("T", " ", n=1, regex=False)
+        parsed[retry] = pd.to_datetime(text, format=fmt, errors="coerce")
+    return parsed
 
 
 def wall_clock_to_utc(naive: "pd.Series") -> "pd.Series":

@@ -39,11 +39,14 @@ def identity_failures(prepared: "pd.DataFrame") -> tuple[list[str], list[str], i
     to the GX expectations (mandatory-personnummer, D15-shape) so each defect is reported once.
     """
     bad, reserv, checked = [], [], 0
+    reasons: dict[str, str | None] = {}  # a patient has several treatments: validate each id once
     for bn, pid in zip(prepared[ID_COLUMN], prepared["personnummer"]):
         if pid is None or not isinstance(pid, str):
             continue
         checked += 1
-        reason = validate_person_id(pid)
+        if pid not in reasons:
+            reasons[pid] = validate_person_id(pid)
+        reason = reasons[pid]
         if reason is None or reason == "not 12 digits":
             continue
         (reserv if reason == "reservnummer" else bad).append(bn)
