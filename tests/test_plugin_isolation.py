@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -20,8 +21,9 @@ def _load(folder: Path) -> set[str]:
 
 def test_plugin_loader_skips_the_spor_package():
     loaded = _load(PLUGINS)
-    spor_dir = str(PLUGINS / "spor")
+    spor_dir = str(PLUGINS / "spor") + os.sep
     assert not [n for n in loaded if str(sys.modules[n].__file__).startswith(spor_dir)], loaded
+    assert "spor_reports_plugin" in loaded  # our one plugin file is loaded, under its own name
 
 
 def test_without_airflowignore_the_loader_would_shadow_modules(tmp_path):
@@ -30,6 +32,7 @@ def test_without_airflowignore_the_loader_would_shadow_modules(tmp_path):
     copy = tmp_path / "plugins"
     shutil.copytree(PLUGINS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / ".airflowignore").unlink()
+    (copy / "spor" / "__main__.py").unlink()  # would run the CLI on import: the very hazard
     saved = dict(sys.modules)
     try:
         loaded = _load(copy)
