@@ -205,14 +205,20 @@ def test_gate_fails_closed_when_a_column_is_missing(gate):
         gate(df)
 
 
-def test_gate_fails_closed_when_an_expectation_cannot_run(tmp_path, gate):
+@pytest.mark.parametrize("expectation, message", [
+    ({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"}}, "lacks columns"),
+    # text compared with a number raises inside GX: the gate must not treat it as a pass
+    ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "personnummer", "min_value": 1}},
+     "x could not be evaluated"),
+])
+def test_gate_fails_closed_when_an_expectation_cannot_run(tmp_path, gate, expectation, message):
     import json
 
-    (tmp_path / "s.json").write_text(json.dumps({"name": "s", "expectations": [{
-        "type": "expect_column_values_to_not_be_null", "kwargs": {"column": "no_such_column"},
-        "meta": {"id": "x", "rule": "R0", "severity": "reject", "description": "d"}}]}), encoding="utf-8")
-    with pytest.raises(QualityGateError, match="x could not be evaluated"):
+    expectation["meta"] = {"id": "x", "rule": "R0", "severity": "reject", "description": "d"}
+    (tmp_path / "s.json").write_text(json.dumps({"name": "s", "expectations": [expectation]}), encoding="utf-8")
+    with pytest.raises(QualityGateError, match=message) as err:
         gate(frame([valid_row()]), suites_dir=tmp_path)
+    assert VALID_PNR not in str(err.value)
 
 
 def test_frame_from_treatments_flattens_child_lists():
