@@ -119,3 +119,16 @@ def test_no_identity_number_in_results_report_or_log(synthetic, caplog):
         assert not any(pid in text for pid in ids), name
         assert not PERSON_ID_PATTERN.search(text), name
         assert not re.search(r"(?<!\d)\d{10,12}(?!\d)", text), name  # treatment numbers have 7 digits
+
+
+def test_gate_on_the_extraction_modules_treatments_gives_the_same_verdicts(tmp_path):
+    """End to end with spor.source.SourceReader (helper B's extraction) instead of our reader."""
+    source = pytest.importorskip("spor.source")
+    url = f"sqlite:///{tmp_path}/ops.db"
+    manifest = generate(url, n=1000, seed=3)
+    theirs = [t for batch in source.SourceReader.from_url(url).all() for t in batch
+              if manifest.treatments[t.behandlingsnummer].blocked is None]
+    ours = [t for t in _extract(url) if manifest.treatments[t.behandlingsnummer].blocked is None]
+    a = run_gate(frame_from_treatments(theirs))
+    b = run_gate(frame_from_treatments(ours))
+    assert sorted(a.verdicts) == sorted(b.verdicts) and a.verdicts
