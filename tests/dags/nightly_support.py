@@ -8,14 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from conftest import DAGS, ROOT
-
-import sys
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from devenv import LocalEnv, make_ops  # noqa: E402
+from conftest import DAGS
+from devenv import LocalEnv, make_ops
 
 
 @dataclass
@@ -74,3 +68,96 @@ def night_settings(night: Night, clock_start: str, *, speed: float = 1.0, config
         "AIRFLOW_VAR_SPOR_CONFIG": json.dumps(config or {}),
     })
     return values
+
+
+# --- helpers for the issue-4 acceptance tests (windows, backfill, resend, PII) ---------------------
+def received(night: Night) -> list[dict]:
+    """The stand-in's index: one entry per request it received (receive time on the simulated clock)."""
+    return night.standin.received.index()
+
+
+class EnvClock:
+    """The clock the tasks see (``spor.clock.clock_from_env``), re-read on every call.
+
+    The stand-in runs in this process; giving it this clock makes its ``received_at`` the same
+    simulated time the DAG's tasks use, also after a test moves the clock (ClockScript)."""
+
+    def now(self):
+        from spor.clock import clock_from_env
+
+        return clock_from_env().now()
+
+
+def share_clock(night: Night) -> None:
+    night.standin.server.received.clock = EnvClock()
+
+
+class ClockScript:
+    """Test scaffolding for the simulated clock (``SPOR_CLOCK_*``, read by every task and the stand-in).
+
+    While the run extracts, checks, builds and plans, the clock stands (almost) still at
+    ``prepare_at``; when ``release_task`` starts (its ``on_execute_callback``, public Airflow API)
+    it jumps to ``send_at`` and runs ``speed`` times real time. So what a test asserts about the
+    sending window does not depend on how long the preparation took on this machine. Release at
+    ``plan_batches`` when the run must wait for the window (the sensor's target is computed there
+    from the running clock); release at ``send_batch`` to start sending at an exact position.
+    """
+
+    STOPPED = 1e-6  # "standing still": SimulatedClock needs a speed > 0 for real_instant()
+
+    def __init__(self, prepare_at: str, send_at: str | None = None, *, speed: float = 1.0,
+                 release_task: str = "send_batch"):
+        self.prepare_at, self.send_at = prepare_at, send_at or prepare_at
+        self.speed, self.release_task = speed, release_task
+        self.released_real: float | None = None
+
+    def env(self) -> dict[str, str]:
+        import time
+
+        return {"SPOR_CLOCK_START": self.prepare_at, "SPOR_CLOCK_ANCHOR": str(time.time()),
+                "SPOR_CLOCK_SPEED": str(self.STOPPED)}
+
+    def release(self, context: Any = None) -> None:
+        import time
+
+        if self.released_real is not None:  # mapped tasks call it once per batch
+            return
+        self.released_real = time.time()
+        os.environ.update({"SPOR_CLOCK_START": self.send_at, "SPOR_CLOCK_ANCHOR": str(self.released_real),
+                           "SPOR_CLOCK_SPEED": str(self.speed)})
+
+    def attach(self, dag: Any) -> Any:
+        task = dag.task_dict[self.release_task]
+        if hasattr(task, "partial_kwargs"):  # a mapped task: callbacks live in its partial kwargs
+            task.partial_kwargs["on_execute_callback"] = [self.release]
+        else:
+            task.on_execute_callback = [self.release]
+        return dag
+
+
+def scripted_settings(night: Night, script: ClockScript, *, config: dict | None = None,
+                      spor_extra: dict | None = None) -> dict[str, str]:
+    """``night_settings`` with the clock of ``script``; the stand-in follows the same clock."""
+    values = night_settings(night, script.prepare_at, config=config, spor_extra=spor_extra)
+    values.update(script.env())
+    share_clock(night)
+    return values
+
+
+def outbox(night: Night) -> dict[str, str]:
+    """behandlingsnummer -> wait reason of every registration waiting in the outbox."""
+    import sqlite3
+
+    with sqlite3.connect(night.env.state_db) as conn:
+        return dict(conn.execute("SELECT behandlingsnummer, wait_reason FROM spor_outbox"))
+
+
+def held_back(night: Night, run_id: str | None = None) -> dict[str, str]:
+    """behandlingsnummer -> state of what a run held back (withdrawn, quarantined, ...)."""
+    import sqlite3
+
+    sql, args = "SELECT behandlingsnummer, state FROM spor_held_back", ()
+    if run_id is not None:
+        sql, args = sql + " WHERE run_id = ?", (run_id,)
+    with sqlite3.connect(night.env.state_db) as conn:
+        return dict(conn.execute(sql, args))

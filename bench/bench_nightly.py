@@ -1,0 +1,124 @@
+"""Benchmark: the whole nightly pipeline on N changed treatments against the stand-in at 50 ms.
+
+    .venv/bin/python bench/bench_nightly.py [--treatments 20000] [--latency-ms 50] [--threads 8] [--slots 1]
+
+Runs `spor_nightly` once with `dag.test()` (tasks run one after another in one process, so the
+concurrency of the send phase is the threads of one send task; `--slots` > 1 only matters under a
+real executor) and reports: wall time of each phase (task), send throughput against the ideal
+concurrency / latency, the number of Airflow task instances of the run (it must not grow with the
+number of registrations), and the peak memory (max RSS) of the process that ran the DAG.
+Results are printed and appended as JSON to bench/results/bench_nightly.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+
+from devenv import LocalEnv, make_ops, make_pki, migrate_airflow  # noqa: E402
+
+RUN_DAG = """
+import json, resource, sys, time
+sys.path[:0] = [{plugins!r}]
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={dag!r})
+t0 = time.perf_counter()
+run = bag.dags["spor_nightly"].test(logical_date=None)
+print("BENCH_RUN", json.dumps({{"run_id": run.run_id, "state": str(run.state), "wall_s": time.perf_counter() - t0,
+      "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--treatments", type=int, default=20000)
+    p.add_argument("--latency-ms", type=float, default=50.0)
+    p.add_argument("--threads", type=int, default=8, help="threads per send task")
+    p.add_argument("--slots", type=int, default=1, help="pool slots (concurrent send tasks under an executor)")
+    p.add_argument("--batch-size", type=int, default=2500)
+    p.add_argument("--dir", type=Path, default=None)
+    args = p.parse_args(argv)
+
+    base = args.dir or Path(tempfile.mkdtemp(prefix="spor-bench-nightly-"))
+    env = LocalEnv(base=base)
+    make_pki(env)
+    t = time.perf_counter()
+    manifest = make_ops(env, n=args.treatments)
+    generate_s = time.perf_counter() - t
+    clock = {"SPOR_CLOCK_START": "2025-12-01T00:30:00+01:00", "SPOR_CLOCK_ANCHOR": str(time.time()),
+             "SPOR_CLOCK_SPEED": "1"}
+    from standin.server import start_subprocess
+
+    standin = start_subprocess(
+        ["--pki", str(env.pki), "--received", str(env.received), "--port", "0", "--latency-ms", str(args.latency_ms),
+         "--system-ids", ",".join(manifest.units.values())],
+        env=os.environ | clock | {"PYTHONPATH": str(ROOT / "plugins")})
+    try:
+        env.endpoint = standin.url
+        config = {"threads_per_task": args.threads, "pool_slots": args.slots, "batch_size": args.batch_size}
+        run_env = (os.environ | env.airflow_settings() | env.connections(spor_extra={"pool_size": args.threads})
+                   | clock | {"AIRFLOW_VAR_SPOR_CONFIG": json.dumps(config)})
+        migrate_airflow(env)
+        log = base / "run.log"
+        with open(log, "w") as out:
+            subprocess.run([sys.executable, "-c", RUN_DAG.format(plugins=str(ROOT / "plugins"),
+                                                                  dag=str(ROOT / "dags" / "spor_nightly.py"))],
+                           env=run_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+    finally:
+        standin.stop()
+    line = next((x for x in log.read_text().splitlines() if x.startswith("BENCH_RUN")), None)
+    if line is None:
+        print(f"run did not finish; see {log}")
+        return 1
+    run = json.loads(line.split(" ", 1)[1])
+    phases, instances = _phases(env.airflow_home / "airflow.db", run["run_id"])
+    sent = sum(1 for _ in env.received.glob("*.xml"))
+    send_s = phases.get("send_batch", {}).get("wall_s", 0.0)
+    concurrency = args.threads  # dag.test runs mapped tasks one at a time
+    ideal = concurrency / (args.latency_ms / 1000)
+    result = {
+        "treatments": args.treatments, "sent": sent, "latency_ms": args.latency_ms,
+        "concurrency": concurrency, "batch_size": args.batch_size, "generate_s": round(generate_s, 1),
+        "run_wall_s": round(run["wall_s"], 1), "state": run["state"],
+        "phases": {k: v["wall_s"] for k, v in phases.items()},
+        "send_throughput_per_s": round(sent / send_s, 1) if send_s else None,
+        "ideal_per_s": ideal, "share_of_ideal": round(sent / send_s / ideal, 3) if send_s else None,
+        "task_instances": instances, "max_rss_mb": round(run["max_rss_mb"]),
+    }
+    print(json.dumps(result, indent=1))
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    with open(out_dir / "bench_nightly.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
+    return 0 if run["state"].endswith("success") else 1
+
+
+def _phases(airflow_db: Path, run_id: str) -> tuple[dict, int]:
+    conn = sqlite3.connect(airflow_db)
+    rows = conn.execute(
+        "select task_id, map_index, start_date, end_date from task_instance where run_id = ?", (run_id,)).fetchall()
+    conn.close()
+    from datetime import datetime
+
+    phases: dict[str, dict] = {}
+    for task_id, _map_index, start, end in rows:
+        if not start or not end:
+            continue
+        s, e = datetime.fromisoformat(str(start)), datetime.fromisoformat(str(end))
+        ph = phases.setdefault(task_id, {"start": s, "end": e})
+        ph["start"], ph["end"] = min(ph["start"], s), max(ph["end"], e)
+    return ({k: {"wall_s": round((v["end"] - v["start"]).total_seconds(), 1)} for k, v in phases.items()}, len(rows))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
