@@ -9,13 +9,15 @@ but list it on its fellista) and ``inferred``/``assumption`` flags. Loading into
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import great_expectations as gx
 
-SUITES_DIR = Path(__file__).resolve().parents[3] / "expectations"
+#: The repo's expectations/; a deployment that ships it elsewhere sets SPOR_EXPECTATIONS_DIR.
+SUITES_DIR = Path(os.environ.get("SPOR_EXPECTATIONS_DIR") or Path(__file__).resolve().parents[3] / "expectations")
 SEVERITIES = ("reject", "warn")
 _REQUIRED_META = ("id", "rule", "severity", "description")
 
