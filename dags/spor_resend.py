@@ -17,10 +17,10 @@ without holding a worker slot).
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, task
-from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+from airflow.sdk import Param, dag
 
 from spor import dagtasks
+from spor.dagwiring import pipeline
 
 
 @dag(
@@ -50,24 +50,7 @@ from spor import dagtasks
     },
 )
 def spor_resend():
-    certificate = task(dagtasks.check_certificate, task_id="check_certificate", doc_md=dagtasks.check_certificate.__doc__)()
-    extracted = task(dagtasks.extract_selected, task_id="extract", doc_md=dagtasks.extract_selected.__doc__)()
-    gate = task(dagtasks.quality_gate, task_id="quality_gate", doc_md=dagtasks.quality_gate.__doc__)(extracted)
-    staged = task(dagtasks.build_and_stage, task_id="build_and_stage", doc_md=dagtasks.build_and_stage.__doc__)(extracted, gate)
-    batches = task(dagtasks.plan_batches, task_id="plan_batches", doc_md=dagtasks.plan_batches.__doc__)(staged)
-    wait = DateTimeSensorAsync(
-        task_id="wait_for_window",
-        target_time="{{ ti.xcom_pull(task_ids='plan_batches', key='window_opens_at') }}",
-        doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
-    )
-    sent = task(
-        dagtasks.send_batch, task_id="send_batch", pool="spor", map_index_template="{{ batch_label }}",
-        doc_md=dagtasks.send_batch.__doc__,
-    ).expand(batch=batches)
-    summary = task(dagtasks.summarize, task_id="summarize", trigger_rule="all_done", doc_md=dagtasks.summarize.__doc__)()
-    certificate >> extracted
-    batches >> wait >> sent >> summary
-    staged >> summary
+    pipeline(dagtasks.extract_selected)
 
 
 spor_resend()
