@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -253,6 +254,11 @@ def quality_gate(env: _Env, extracted: dict) -> dict:
     env.ledger.record_held_back(env.run.run_id, items)
     runlog.save_report(env.db, env.run.run_id, "quality", render_report(result, env.run.run_id))
     runlog.save_report(env.db, env.run.run_id, "quality-json", result.to_json(), "application/json")
+    # Mapping coverage per variable, for the stage-approval evidence (R4) built when the run ends.
+    from spor.quality.stage_approval import mapping_coverage
+
+    runlog.save_report(env.db, env.run.run_id, "coverage-json",
+                       json.dumps({"registrations": len(frame), "coverage": mapping_coverage(frame)}), "application/json")
     counts = {"checked": len(result.ids), "quarantined": len(result.quarantined - result.identity_unknown),
               "identity_unknown": len(result.identity_unknown), "warned": len(result.warned),
               "by_rule": result.counts_by_rule()}
@@ -432,6 +438,29 @@ def send_batch(env: _Env, batch: dict) -> dict:
     return {"batch": batch["batch"], **{k: counts[k] for k in ("attempted", "by_state", "waiting_by_reason", "withdrawn", "stopped")}}
 
 
+def _stage_approval(env: _Env, result: dict) -> bool:
+    """Against SPOR stage, every run also keeps the stage-approval evidence (R4): mapping coverage
+    per variable, the quality results and SPOR's answers, as one page the unit sends to SPOR."""
+    try:
+        if env.environment == "production":
+            return False
+    except Exception:  # noqa: BLE001 - no usable SPOR connection: nothing was sent, no evidence
+        return False
+    coverage = runlog.load_report(env.db, env.run.run_id, "coverage-json")
+    gate = runlog.load_report(env.db, env.run.run_id, "quality-json")
+    if coverage is None or gate is None:
+        return False
+    from spor.quality.gate import GateResult
+    from spor.quality.stage_approval import stage_approval_report
+
+    cov = json.loads(coverage[1])
+    answers = {k: v for k, v in result["by_state"].items() if v}
+    page = stage_approval_report(None, GateResult.from_json(gate[1]), answers, run_id=env.run.run_id,
+                                 coverage=cov["coverage"], registrations=cov["registrations"])
+    runlog.save_report(env.db, env.run.run_id, "stage-approval", page)
+    return True
+
+
 @_recorded("summarize")
 def summarize(env: _Env) -> dict:
     """Counts per state of the registration state machine, the treatment numbers that need the
@@ -440,8 +469,13 @@ def summarize(env: _Env) -> dict:
     from spor import summary
 
     extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
-    extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted}}
+    from spor import removal
+
+    extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
+             "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}
     result = summary.build(env.db, env.ledger, env.run, extra)
+    if _stage_approval(env, result):
+        result["reports"].append("stage-approval")
     env.ledger.save_summary(env.run.run_id, result)
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
@@ -452,3 +486,21 @@ def summarize(env: _Env) -> dict:
 
         raise AirflowFailException("; ".join(problems))
     return {k: v for k, v in result["by_state"].items() if v}
+
+
+@_recorded("removal_requests")
+def raise_removal_requests(env: _Env) -> dict:
+    """Raises removal requests to UCR (R11) for data SPOR already accepted: one per block list
+    entry and environment that covers an accepted treatment, and one per accepted treatment since
+    deleted in the OPS (sent by mistake); each exactly once. E-mails every raised request when the
+    Variable `spor_removal_notifier` names an SMTP connection; otherwise they wait for the team
+    (`python -m spor removal list`). Fails, raising nothing, when the block list cannot be read."""
+    from spor import removal
+
+    if env.dry_run:
+        log.info("dry run: no removal request is raised")
+        return {"skipped": "dry run"}
+    counts = removal.nightly_step(env.db, env.reader, run_id=env.run.run_id, clock=env.clock,
+                                  notifier=removal.notifier_from_airflow())
+    log.info("removal requests: %s", counts)
+    return counts

@@ -16,7 +16,8 @@ def _task(fn: Callable, task_id: str, **kwargs):
 
 def pipeline(extract: Callable) -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
-    → send_batch × N (pool ``spor``, labelled "batch N") → summarize (always runs)."""
+    → send_batch × N (pool ``spor``, labelled "batch N") → summarize (always runs); beside them,
+    after extract (the block list was readable): raise_removal_requests (R11)."""
     certificate = _task(dagtasks.check_certificate, "check_certificate")()
     extracted = _task(extract, "extract")()
     gate = _task(dagtasks.quality_gate, "quality_gate")(extracted)
@@ -28,7 +29,8 @@ def pipeline(extract: Callable) -> None:
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
     )
     sent = _task(dagtasks.send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}").expand(batch=batches)
+    removals = _task(dagtasks.raise_removal_requests, "raise_removal_requests")()
     summary = _task(dagtasks.summarize, "summarize", trigger_rule="all_done")()
-    certificate >> extracted
+    certificate >> extracted >> removals >> summary
     batches >> wait >> sent >> summary
     staged >> summary

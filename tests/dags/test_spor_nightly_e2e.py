@@ -44,6 +44,27 @@ def test_manual_run_without_logical_date_sends_every_buildable_unblocked_treatme
     # the personal identity numbers of the blocked patients are nowhere in what was received
     blocked_files = [p for p in night.env.received.glob("*.xml") if any(b in p.name for b in manifest.blocked())]
     assert blocked_files == []
+    _assert_batches_labelled_and_stage_evidence_kept(night, run.run_id)
+
+
+def _assert_batches_labelled_and_stage_evidence_kept(night, run_id):
+    """Map indexes carry batch numbers, never personal data; a stage run keeps the R4 evidence."""
+    import os
+    import sqlite3
+    from pathlib import Path
+
+    from spor import runlog, statedb
+    from spor.identity import PERSON_ID_PATTERN
+
+    meta = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
+    labels = [r[0] for r in meta.execute(
+        "select rendered_map_index from task_instance where run_id = ? and task_id = 'send_batch'", (run_id,))]
+    meta.close()
+    assert labels and all(re.fullmatch(r"batch \d+", label or "") for label in labels), labels
+    db = statedb.connect(f"sqlite:///{night.env.state_db}")
+    page = runlog.load_report(db, run_id, "stage-approval")
+    assert page is not None, "a run against stage keeps the stage-approval evidence (R4)"
+    assert "Mapping coverage" in page[1] and not re.search(PERSON_ID_PATTERN, page[1])
 
 
 def test_second_night_sends_nothing_unchanged(night):

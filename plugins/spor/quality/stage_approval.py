@@ -68,14 +68,16 @@ def _percent(share: float | None) -> str:
 
 
 def stage_approval_data(
-    df: "pd.DataFrame", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str
+    df: "pd.DataFrame | None", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str,
+    coverage: list[dict[str, Any]] | None = None, registrations: int | None = None,
 ) -> dict[str, Any]:
-    """The evidence as a JSON-able dict (PII-free)."""
+    """The evidence as a JSON-able dict (PII-free). Instead of ``df`` a caller that no longer holds
+    the frame passes the ``coverage`` computed earlier (mapping_coverage) and the ``registrations`` count."""
     gate = gate_result.to_dict()
     return {
         "run_id": run_id,
-        "registrations": len(df),
-        "mapping_coverage": mapping_coverage(df),
+        "registrations": len(df) if df is not None else int(registrations or 0),
+        "mapping_coverage": mapping_coverage(df) if df is not None else list(coverage or []),
         "quality": {"summary": gate["summary"], "expectations": gate["expectation_results"],
                     "treatments_by_rule": gate_result.counts_by_rule()},
         "spor_answers": dict(sorted(ledger_counts.items())),
@@ -83,10 +85,12 @@ def stage_approval_data(
 
 
 def stage_approval_report(
-    df: "pd.DataFrame", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str
+    df: "pd.DataFrame | None", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str,
+    coverage: list[dict[str, Any]] | None = None, registrations: int | None = None,
 ) -> str:
     """One self-contained HTML page; the same data as JSON sits in a <script type=application/json>."""
-    data = stage_approval_data(df, gate_result, ledger_counts, run_id=run_id)
+    data = stage_approval_data(df, gate_result, ledger_counts, run_id=run_id, coverage=coverage,
+                               registrations=registrations)
     e = lambda v: escape("" if v is None else str(v), quote=True)  # noqa: E731
     cov_rows = "".join(
         f"<tr><td>{e(r['number'])}</td><td>{e(r['column'])}</td><td>{e(r['name_sv'])}</td><td>{e(r['part'])}</td>"
