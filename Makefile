@@ -22,9 +22,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests
 
-## make bench: benchmarks (not run by the tests)
+## make bench: benchmarks (not run by the tests); numbers in docs/performance.md
 bench: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/run_all.py
+	$(PY) bench/bench_build.py
+	$(PY) bench/bench_send.py -n 800 -c 8
+	$(PY) bench/bench_gate.py
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_nightly.py --treatments 20000
 
 clean:
 	rm -rf .demo
