@@ -10,34 +10,52 @@ from pathlib import Path
 from conftest import PLUGINS
 
 
-def _load(folder: Path) -> set[str]:
+def _under(module, folder: Path) -> bool:
+    return str(getattr(module, "__file__", "") or "").startswith(str(folder) + os.sep)
+
+
+def _load(folder: Path) -> dict[str, str]:
+    """Run Airflow's loader on ``folder``; return {module name: file} of what it imported from there.
+
+    Modules the loader imported before (another test) are taken out first so they show up again;
+    the ``spor`` package itself, imported the normal way, stays.
+    """
     from airflow._shared.plugins_manager.plugins_manager import _load_plugins_from_plugin_directory
 
-    before = set(sys.modules)
+    for name, module in list(sys.modules.items()):
+        if module is not None and _under(module, folder) and name != "spor" and not name.startswith("spor."):
+            del sys.modules[name]
+    before = {name: id(m) for name, m in sys.modules.items()}
     _load_plugins_from_plugin_directory(str(folder))
-    loaded = set(sys.modules) - before
-    return {name for name in loaded if str(getattr(sys.modules[name], "__file__", "") or "").startswith(str(folder))}
+    return {
+        name: str(m.__file__)
+        for name, m in sys.modules.items()
+        if m is not None and before.get(name) != id(m) and _under(m, folder)
+    }
 
 
 def test_plugin_loader_skips_the_spor_package():
     loaded = _load(PLUGINS)
-    spor_dir = str(PLUGINS / "spor") + os.sep
-    assert not [n for n in loaded if str(sys.modules[n].__file__).startswith(spor_dir)], loaded
+    assert not [n for n, f in loaded.items() if _under_path(f, PLUGINS / "spor")], loaded
     assert "spor_reports_plugin" in loaded  # our one plugin file is loaded, under its own name
+
+
+def _under_path(file: str, folder: Path) -> bool:
+    return file.startswith(str(folder) + os.sep)
 
 
 def test_without_airflowignore_the_loader_would_shadow_modules(tmp_path):
     # The guard is meaningful: the same folder without .airflowignore gets spor's files imported
-    # under their bare stem (``__init__`` here), which is what the ignore file prevents.
+    # under their bare stem (``__init__``, ``errors``, ...), which is what the ignore file prevents.
     copy = tmp_path / "plugins"
     shutil.copytree(PLUGINS, copy, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / ".airflowignore").unlink()
     (copy / "spor" / "__main__.py").unlink()  # would run the CLI on import: the very hazard
-    saved = dict(sys.modules)
     try:
         loaded = _load(copy)
-        assert "__init__" in loaded
+        assert "__init__" in loaded and "errors" in loaded
     finally:
-        for name in set(sys.modules) - set(saved):
-            del sys.modules[name]
-        sys.modules.update(saved)
+        # forget only what came from the copy; Airflow's own modules stay imported
+        for name, module in list(sys.modules.items()):
+            if module is not None and _under(module, copy):
+                del sys.modules[name]
