@@ -41,14 +41,15 @@ def environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def start_night(tmp_path: Path, pki, *, n: int = 200, seed: int = 7, latency_ms: float = 0.0, **standin_kwargs: Any) -> Night:
+def start_night(tmp_path: Path, pki, *, n: int = 200, seed: int = 7, latency_ms: float = 0.0, days: int = 30,
+                **standin_kwargs: Any) -> Night:
     from standin.server import StandinConfig, run_in_thread
 
     import shutil
 
     env = LocalEnv(base=tmp_path)
     shutil.copytree(pki.dir, env.pki)  # the session's test PKI, under this night's folder
-    manifest = make_ops(env, n=n, seed=seed)
+    manifest = make_ops(env, n=n, seed=seed, days=days)
     server = run_in_thread(StandinConfig(pki_dir=env.pki, received_dir=env.received, latency_ms=latency_ms,
                                          system_ids=frozenset(manifest.units.values()), **standin_kwargs))
     env.endpoint = server.url
@@ -161,3 +162,88 @@ def held_back(night: Night, run_id: str | None = None) -> dict[str, str]:
         sql, args = sql + " WHERE run_id = ?", (run_id,)
     with sqlite3.connect(night.env.state_db) as conn:
         return dict(conn.execute(sql, args))
+
+
+# --- backfill: the real `airflow backfill create`, its runs executed like dag.test() -----------------
+def sync_dags_to_db() -> None:
+    """Serialize the DAGs folder into the metadata DB (what the DAG processor does; dag.test() does
+    it too) so that `airflow backfill create` finds spor_nightly."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+
+    manager = DagBundlesManager()
+    manager.sync_bundles_to_db()
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name)
+        sync_bag_to_db(bag, bundle.name, bundle.version)
+
+
+def backfill_create(dag_id: str, from_date: str, to_date: str, *, conf: dict | None = None,
+                    reprocess: str = "none") -> list[Any]:
+    """Run the real CLI ``airflow backfill create`` (same AIRFLOW_HOME) and return the DagRuns it
+    created (run type ``backfill``, state queued), oldest first."""
+    import json
+    import subprocess
+
+    from sqlalchemy import select
+
+    from airflow.models.backfill import Backfill
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    sync_dags_to_db()
+    cmd = [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id", dag_id, "--from-date", from_date,
+           "--to-date", to_date, "--reprocess-behavior", reprocess]
+    if conf is not None:
+        cmd += ["--dag-run-conf", json.dumps(conf)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with create_session() as session:
+        backfill = session.scalars(select(Backfill).where(Backfill.dag_id == dag_id)
+                                   .order_by(Backfill.id.desc())).first()
+        runs = session.scalars(select(DagRun).where(DagRun.backfill_id == backfill.id)
+                               .order_by(DagRun.logical_date)).all()
+        session.expunge_all()
+    return list(runs)
+
+
+def run_backfill_run(dag: Any, dag_run: Any) -> Any:
+    """Execute a DagRun created by `backfill create` in this process, with dag.test()'s own loop.
+
+    There is no scheduler here. dag.test() always *creates* a manual run; the one thing replaced
+    is that creation (``airflow.models.dagrun.get_or_create_dagrun``, which dag.test imports at
+    call time): it hands over the backfill's queued run instead, set running as a scheduler would.
+    Everything the tasks see (run type ``backfill``, logical date, conf) is what the CLI created."""
+    from unittest import mock
+
+    from sqlalchemy import select
+
+    import airflow.models.dagrun as dagrun_module
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.state import DagRunState
+
+    def take_over_backfill_run(*, session: Any, **_: Any) -> Any:
+        dr = session.scalar(select(DagRun).where(DagRun.id == dag_run.id))
+        dr.state = DagRunState.RUNNING
+        session.commit()
+        return dr
+
+    with mock.patch.object(dagrun_module, "get_or_create_dagrun", take_over_backfill_run):
+        return dag.test(logical_date=dag_run.logical_date)
+
+
+def finish_backfill(dag_id: str) -> None:
+    """Mark the latest backfill completed, as the scheduler does when its runs are done (only one
+    backfill per DAG may be active)."""
+    from sqlalchemy import select
+
+    from airflow.models.backfill import Backfill
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        for backfill in session.scalars(select(Backfill).where(Backfill.dag_id == dag_id,
+                                                               Backfill.completed_at.is_(None))):
+            backfill.completed_at = timezone.utcnow()
