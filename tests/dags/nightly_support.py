@@ -186,6 +186,7 @@ def backfill_create(dag_id: str, from_date: str, to_date: str, *, conf: dict | N
     created (run type ``backfill``, state queued), oldest first."""
     import json
     import subprocess
+    import sys
 
     from sqlalchemy import select
 
@@ -209,7 +210,7 @@ def backfill_create(dag_id: str, from_date: str, to_date: str, *, conf: dict | N
     return list(runs)
 
 
-def run_backfill_run(dag: Any, dag_run: Any) -> Any:
+def run_backfill_run(the_dag: Any, dag_run: Any) -> Any:
     """Execute a DagRun created by `backfill create` in this process, with dag.test()'s own loop.
 
     There is no scheduler here. dag.test() always *creates* a manual run; the one thing replaced
@@ -224,14 +225,15 @@ def run_backfill_run(dag: Any, dag_run: Any) -> Any:
     from airflow.models.dagrun import DagRun
     from airflow.utils.state import DagRunState
 
-    def take_over_backfill_run(*, session: Any, **_: Any) -> Any:
+    def take_over_backfill_run(*, dag: Any, session: Any, **_: Any) -> Any:
         dr = session.scalar(select(DagRun).where(DagRun.id == dag_run.id))
         dr.state = DagRunState.RUNNING
         session.commit()
+        dr.dag = dag  # as create_dagrun leaves it
         return dr
 
     with mock.patch.object(dagrun_module, "get_or_create_dagrun", take_over_backfill_run):
-        return dag.test(logical_date=dag_run.logical_date)
+        return the_dag.test(logical_date=dag_run.logical_date)
 
 
 def finish_backfill(dag_id: str) -> None:
@@ -247,3 +249,17 @@ def finish_backfill(dag_id: str) -> None:
         for backfill in session.scalars(select(Backfill).where(Backfill.dag_id == dag_id,
                                                                Backfill.completed_at.is_(None))):
             backfill.completed_at = timezone.utcnow()
+
+
+def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    """A task's XCom value from Airflow's metadata DB (what the UI shows)."""
+    from sqlalchemy import select
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(select(XComModel).where(
+            XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,
+            XComModel.task_id == task_id, XComModel.key == key, XComModel.map_index == -1)).first()
+        return None if row is None else XComModel.deserialize_value(row)
