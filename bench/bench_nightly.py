@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=50.0)
     p.add_argument("--threads", type=int, default=8, help="threads per send task")
     p.add_argument("--slots", type=int, default=1, help="pool slots (concurrent send tasks under an executor)")
-    p.add_argument("--batch-size", type=int, default=2500)
+    p.add_argument("--batches", type=int, default=8, help="batches per run (spor_config.batches_per_run)")
     p.add_argument("--dir", type=Path, default=None)
     args = p.parse_args(argv)
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         env=os.environ | clock | {"PYTHONPATH": str(ROOT / "plugins")})
     try:
         env.endpoint = standin.url
-        config = {"threads_per_task": args.threads, "pool_slots": args.slots, "batch_size": args.batch_size}
+        config = {"threads_per_task": args.threads, "pool_slots": args.slots, "batches_per_run": args.batches}
         run_env = (os.environ | env.airflow_settings() | env.connections(spor_extra={"pool_size": args.threads})
                    | clock | {"AIRFLOW_VAR_SPOR_CONFIG": json.dumps(config)})
         migrate_airflow(env)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ideal = concurrency / (args.latency_ms / 1000)
     result = {
         "treatments": args.treatments, "sent": sent, "latency_ms": args.latency_ms,
-        "concurrency": concurrency, "batch_size": args.batch_size, "generate_s": round(generate_s, 1),
+        "concurrency": concurrency, "batches_per_run": args.batches, "generate_s": round(generate_s, 1),
         "run_wall_s": round(run["wall_s"], 1), "state": run["state"],
         "phases": {k: v["wall_s"] for k, v in phases.items()},
         "send_throughput_per_s": round(sent / send_s, 1) if send_s else None,

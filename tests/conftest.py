@@ -17,13 +17,17 @@ for _path in (PLUGINS, ROOT):  # the spor package; standin/ and devenv/ at the t
         sys.path.insert(0, str(_path))
 
 # Airflow reads its configuration at import time: isolate it before anything imports airflow.
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="spor-test-airflow-"))
-os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
-os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(PLUGINS))
-os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
-os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME}/airflow.db")
+# One AIRFLOW_HOME (and metadata database) per test process: pytest-xdist workers inherit the
+# controller's environment, and two workers running dag.test() on one SQLite file collide.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix=f"spor-test-airflow-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
+os.environ.update({
+    "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
+})
 
 POSTGRES_URL = os.environ.get("SPOR_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 

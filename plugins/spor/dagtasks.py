@@ -362,8 +362,8 @@ def _window(env: _Env, started_at: datetime):
 
 @_recorded("plan_batches")
 def plan_batches(env: _Env, staged: dict) -> list[dict]:
-    """Assigns the waiting registrations of this environment to batches (each batch owns its
-    rows; order: highest priority, then oldest waiting, then behandlingsnummer). Estimates from
+    """Assigns the waiting registrations of this environment to at most `batches_per_run` batches
+    (each batch owns its rows; order: highest priority, then oldest waiting, then behandlingsnummer). Estimates from
     the outbox size, the recent latency and the concurrency whether the window is long enough,
     and says so. Returns one small descriptor per batch (numbers only) for the mapped sends."""
     from spor import capacity
@@ -391,8 +391,10 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
         runlog.add(env.db, env.run.run_id, "plan_batches", runlog.INFO,
                    f"nothing sent: the sending window had closed ({reason.value}) when batches were planned")
         return []
-    batch_ids = env.ledger.plan_batches(env.run.run_id, environment, s.batch_size, s.max_batches)
-    log.info("planned %d batches of at most %d for %s", len(batch_ids), s.batch_size, environment)
+    # A fixed number of batches per run (not per N registrations): task instances stay constant.
+    batch_size = max(s.min_batch_size, -(-estimate.outbox_size // s.batches_per_run))
+    batch_ids = env.ledger.plan_batches(env.run.run_id, environment, batch_size, s.batches_per_run)
+    log.info("planned %d batches of at most %d for %s", len(batch_ids), batch_size, environment)
     return [{"batch": n, "batch_id": bid, "planned_at": now.isoformat()} for n, bid in enumerate(batch_ids, start=1)]
 
 

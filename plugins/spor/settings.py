@@ -1,7 +1,7 @@
 """Site settings: connection ids, the deadline, batch sizes. Read inside tasks, never at DAG parse time.
 
 Defaults below; a site overrides any of them with the Airflow Variable ``spor_config`` (JSON), e.g.
-``AIRFLOW_VAR_SPOR_CONFIG='{"deadline": "04:30", "batch_size": 300}'``.
+``AIRFLOW_VAR_SPOR_CONFIG='{"deadline": "04:30", "threads_per_task": 8}'``.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ class Settings:
     )
     deadline: time = time(5, 0)              # nightly sending stops here (R19: before 05:00 = in reports)
     overlap_minutes: int = 120               # re-read this much before the watermark (late commits, autumn hour)
-    batch_size: int = 500                    # registrations per mapped send task
-    max_batches: int = 200                   # stays far below [core] max_map_length (1024)
+    # A run is split into at most this many send tasks, whatever the outbox holds, so the number
+    # of task instances does not grow with the registrations (and stays far below max_map_length).
+    batches_per_run: int = 8
+    min_batch_size: int = 100                # fewer, fuller batches for a small outbox
     pool: str = "spor"
     pool_slots: int = 2                      # keep equal to the pool's slots (capacity estimate)
     threads_per_task: int = 4
