@@ -241,14 +241,15 @@ def finish_backfill(dag_id: str) -> None:
     backfill per DAG may be active)."""
     from sqlalchemy import select
 
+    from datetime import datetime, timezone
+
     from airflow.models.backfill import Backfill
-    from airflow.utils import timezone
     from airflow.utils.session import create_session
 
     with create_session() as session:
         for backfill in session.scalars(select(Backfill).where(Backfill.dag_id == dag_id,
                                                                Backfill.completed_at.is_(None))):
-            backfill.completed_at = timezone.utcnow()
+            backfill.completed_at = datetime.now(timezone.utc)
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
