@@ -263,6 +263,10 @@ class SporClient:
             request.prepare(method="POST", url=self.config.endpoint, headers=self._headers, data=data)
             response = self._adapter.send(request, timeout=self.config.timeout, verify=True,
                                           proxies=self.session.proxies)
+            # Read the body now, as Session.send did: an unread answer (a 503 raised on below)
+            # never returns its connection to the blocking pool, and after pool_size of them
+            # every thread waits forever (found by tests/dags/test_windows_e2e.py, helper G).
+            response.content  # noqa: B018
         except requests.exceptions.SSLError as exc:
             raise self._ssl_error(nr, exc) from exc
         except requests.exceptions.ConnectTimeout as exc:
