@@ -21,7 +21,7 @@ from spor import runinfo as runinfo_mod
 from spor import runlog
 from spor.clock import STOCKHOLM, clock_from_env
 from spor.errors import RunStoppingError
-from spor.runinfo import BACKFILL, RESEND, RunInfo
+from spor.runinfo import BACKFILL, NIGHTLY, RunInfo
 
 log = logging.getLogger("spor")
 
@@ -357,7 +357,8 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
 def _window(env: _Env, started_at: datetime):
     from spor.windows import SendingWindow
 
-    return SendingWindow.for_run(has_deadline=env.run.has_deadline, started_at=started_at, deadline=env.settings.deadline)
+    return SendingWindow.for_run(has_deadline=env.run.has_deadline, started_at=started_at, deadline=env.settings.deadline,
+                                 margin=timedelta(seconds=env.settings.send_margin_seconds))
 
 
 @_recorded("plan_batches")
@@ -371,7 +372,10 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
 
     ti = env.context["ti"]
     now = env.clock.now()
-    window = _window(env, now)
+    # A scheduled night's deadline is the 05:00 after its scheduled time, even when it starts
+    # late; a run started by hand counts from when it plans (ADR 0002).
+    window_from = env.run.run_after if env.run.mode == NIGHTLY and env.run.run_after else now
+    window = _window(env, window_from)
     opens = window.next_open(now)
     ti.xcom_push(key="window_opens_at", value=env.clock.real_instant(opens if opens else now).isoformat())
     if env.dry_run:
@@ -395,7 +399,8 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
     batch_size = max(s.min_batch_size, -(-estimate.outbox_size // s.batches_per_run))
     batch_ids = env.ledger.plan_batches(env.run.run_id, environment, batch_size, s.batches_per_run)
     log.info("planned %d batches of at most %d for %s", len(batch_ids), batch_size, environment)
-    return [{"batch": n, "batch_id": bid, "planned_at": now.isoformat()} for n, bid in enumerate(batch_ids, start=1)]
+    return [{"batch": n, "batch_id": bid, "window_from": window_from.isoformat()}
+            for n, bid in enumerate(batch_ids, start=1)]
 
 
 def _block_check(env: _Env) -> Callable[[list[str]], set[str]]:
@@ -427,7 +432,7 @@ def send_batch(env: _Env, batch: dict) -> dict:
 
     env.context["batch_label"] = f"batch {batch['batch']}"
     stop = runlog.stopped(env.db, env.run.run_id)
-    window = _window(env, datetime.fromisoformat(batch["planned_at"]))
+    window = _window(env, datetime.fromisoformat(batch["window_from"]))
     if stop:
         # Another batch stopped the run: send nothing, leave the rows waiting (released by the loop).
         log.error("not sending batch %s: the run was stopped (%s)", batch["batch"], stop)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Mapping
 
 from spor.clock import STOCKHOLM
@@ -31,10 +31,12 @@ class RunInfo:
 
     @property
     def backfill_day(self) -> date | None:
-        """A backfill run for logical date D extracts the treatments last changed on local day D."""
+        """A backfill run is the night after a day, like the scheduled run it stands in for: the
+        run at 00:30 on local day D+1 extracts the treatments last changed on local day D.
+        So `backfill create --from-date D1 --to-date Dn` covers D1 … Dn−1 (ADR 0002)."""
         if self.mode != BACKFILL or self.logical_date is None:
             return None
-        return self.logical_date.astimezone(STOCKHOLM).date()
+        return self.logical_date.astimezone(STOCKHOLM).date() - timedelta(days=1)
 
 
 def from_context(context: Mapping[str, Any]) -> RunInfo:

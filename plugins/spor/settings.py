@@ -26,6 +26,7 @@ class Settings:
         default_factory=lambda: {"production": "spor_production", "stage": "spor_stage", "stage-test-cert": "spor_stage_test"}
     )
     deadline: time = time(5, 0)              # nightly sending stops here (R19: before 05:00 = in reports)
+    send_margin_seconds: float = 5.0         # stop this long before 05:00 / 05:15: requests must arrive in time
     overlap_minutes: int = 120               # re-read this much before the watermark (late commits, autumn hour)
     # A run is split into at most this many send tasks, whatever the outbox holds, so the number
     # of task instances does not grow with the registrations (and stays far below max_map_length).

@@ -10,6 +10,10 @@ Inside the blackout the reason is BLACKOUT (it wins over DEADLINE). Everything i
 the local wall time of the instant, so the March night is an hour shorter and the October night
 an hour longer, and a 05:00 deadline is the same wall time both nights.
 
+A **margin** (the DAGs use ``spor_config.send_margin_seconds``, default 5 s) stops sending that
+long before each limit: the window is checked just before a request leaves, and the request must
+also *arrive* before 05:00 / 05:15. The model's own default is 0 (exact edges).
+
 Instants returned are in UTC: Python compares and subtracts two datetimes that share one tzinfo
 object by wall clock, which is an hour wrong across a DST change.
 """
@@ -25,6 +29,7 @@ from spor.states import WaitReason
 
 DEFAULT_DEADLINE = time(5, 0)
 DEFAULT_BLACKOUT = (time(5, 15), time(6, 0))
+DEFAULT_MARGIN = timedelta(0)
 
 
 def _in(t: time, start: time, end: time) -> bool:
@@ -49,6 +54,7 @@ class SendingWindow:
     deadline: time = DEFAULT_DEADLINE
     blackout: tuple[time, time] = DEFAULT_BLACKOUT
     tz: ZoneInfo = STOCKHOLM
+    margin: timedelta = DEFAULT_MARGIN
 
     def __post_init__(self) -> None:
         if self.has_deadline and self.started_at is None:
@@ -58,8 +64,10 @@ class SendingWindow:
 
     @classmethod
     def for_run(cls, *, has_deadline: bool, started_at: datetime | None, deadline: time = DEFAULT_DEADLINE,
-                blackout: tuple[time, time] = DEFAULT_BLACKOUT, tz: ZoneInfo = STOCKHOLM) -> "SendingWindow":
-        return cls(has_deadline=has_deadline, started_at=started_at, deadline=deadline, blackout=blackout, tz=tz)
+                blackout: tuple[time, time] = DEFAULT_BLACKOUT, tz: ZoneInfo = STOCKHOLM,
+                margin: timedelta = DEFAULT_MARGIN) -> "SendingWindow":
+        return cls(has_deadline=has_deadline, started_at=started_at, deadline=deadline, blackout=blackout, tz=tz,
+                   margin=margin)
 
     # -- wall-clock helpers --------------------------------------------------------------------
     def _at(self, day: date, t: time) -> datetime:
@@ -88,10 +96,11 @@ class SendingWindow:
         return _in(_aware(now).astimezone(self.tz).time(), *self.blackout)
 
     def reason_blocked(self, now: datetime) -> WaitReason | None:
-        """Why nothing may be sent at ``now`` (BLACKOUT wins over DEADLINE), or None if allowed."""
-        if self.in_blackout(now):
+        """Why nothing may be sent at ``now`` (BLACKOUT wins over DEADLINE), or None if allowed.
+        A request that would arrive within ``margin`` of a limit is already blocked."""
+        if self.in_blackout(now) or self.in_blackout(now + self.margin):
             return WaitReason.BLACKOUT
-        if self.has_deadline and now.astimezone(timezone.utc) >= self.deadline_at:
+        if self.has_deadline and (now + self.margin).astimezone(timezone.utc) >= self.deadline_at:
             return WaitReason.DEADLINE
         return None
 
@@ -106,7 +115,7 @@ class SendingWindow:
         ends = [self._next(now, self.blackout[0])]
         if self.has_deadline:
             ends.append(self.deadline_at)
-        return min(ends)
+        return min(ends) - self.margin
 
     def next_open(self, now: datetime) -> datetime | None:
         """When this run may send again: ``now`` if allowed, the blackout's end if that comes before

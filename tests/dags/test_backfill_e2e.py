@@ -23,6 +23,7 @@ from nightly_support import (ClockScript, backfill_create, environment, finish_b
                              outbox, received, run_backfill_run, scripted_settings, start_night)
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from spor.clock import STOCKHOLM
+from datetime import timedelta
 
 DAYTIME = "2026-01-20T10:00:00+01:00"
 
@@ -52,7 +53,8 @@ def backfill(night, from_date: str, to_date: str, *, conf: dict | None = None, r
             dag = script.attach(load_dag("spor_nightly"))
             with environment(scripted_settings(night, script)):
                 dr = run_backfill_run(dag, created)
-            day = created.logical_date.astimezone(STOCKHOLM).date().isoformat()
+            # the run at 00:30 on local day D+1 is the night after day D
+            day = (created.logical_date.astimezone(STOCKHOLM).date() - timedelta(days=1)).isoformat()
             sent = [r for r in received(night)[before:]]
             done.append((day, dr, sent))
     finally:
@@ -76,9 +78,9 @@ def test_backfill_fills_a_fresh_environment_day_by_day_then_sends_nothing_again_
     exactly the treatments last changed on its day and leaving the nightly watermark alone; the
     same backfill again sends nothing (SPOR's last final answer holds that content); with force in
     the run conf everything goes again."""
-    # The CLI takes dates in Airflow's time zone (UTC): the runs at 00:30 Stockholm on 1-3 November
-    # fall on 31 October 23:30 ... 2 November 23:30 UTC.
-    first = backfill(night, "2025-10-31T12:00:00+00:00", "2025-11-02T23:59:00+00:00")
+    # As the README says: days 1-3 November are --from-date 2025-11-01 --to-date 2025-11-04 (the
+    # runs at 00:30 Stockholm on 2-4 November are the nights after 1-3 November).
+    first = backfill(night, "2025-11-01", "2025-11-04")
     days = [day for day, _, _ in first]
     assert days == ["2025-11-01", "2025-11-02", "2025-11-03"], days
     for day, dr, sent in first:
@@ -91,13 +93,12 @@ def test_backfill_fills_a_fresh_environment_day_by_day_then_sends_nothing_again_
     total = len(received(night))
     assert total > 0
 
-    again = backfill(night, "2025-10-31T12:00:00+00:00", "2025-11-02T23:59:00+00:00", reprocess="completed")
+    again = backfill(night, "2025-11-01", "2025-11-04", reprocess="completed")
     assert [day for day, _, _ in again] == days
     assert all(dr.state == "success" for _, dr, _ in again)
     assert len(received(night)) == total, "a backfill over days already sent sent something again"
 
-    forced = backfill(night, "2025-10-31T12:00:00+00:00", "2025-11-02T23:59:00+00:00", conf={"force": True},
-                      reprocess="completed")
+    forced = backfill(night, "2025-11-01", "2025-11-04", conf={"force": True}, reprocess="completed")
     for day, dr, sent in forced:
         assert dr.state == "success", (day, dr.state)
         got = {r["behandlingsnummer"] for r in sent}

@@ -107,3 +107,19 @@ def test_deadline_run_needs_a_start_and_aware_times():
         SendingWindow.for_run(has_deadline=True, started_at=None)
     with pytest.raises(ValueError):
         MANUAL.allows(datetime(2025, 3, 3, 4, 0))
+
+
+def test_r19_margin_stops_sending_before_each_limit_so_requests_arrive_in_time():
+    """With a margin, a request is not started when it would arrive at or after 05:00 / 05:15."""
+    from datetime import timedelta as _td
+
+    from spor.windows import SendingWindow as _W
+
+    night = _W.for_run(has_deadline=True, started_at=at(2025, 3, 3, 1, 0), margin=_td(seconds=5))
+    assert night.allows(at(2025, 3, 3, 4, 59, 54))
+    assert night.reason_blocked(at(2025, 3, 3, 4, 59, 56)) is WaitReason.DEADLINE
+    assert night.closes_at(at(2025, 3, 3, 4, 0)) == at(2025, 3, 3, 4, 59, 55)
+    manual = _W.for_run(has_deadline=False, started_at=None, margin=_td(seconds=5))
+    assert manual.allows(at(2025, 3, 3, 5, 14, 54))
+    assert manual.reason_blocked(at(2025, 3, 3, 5, 14, 56)) is WaitReason.BLACKOUT
+    assert manual.allows(at(2025, 3, 3, 6, 0))
