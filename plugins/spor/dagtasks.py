@@ -306,6 +306,7 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
     skip = _held_back_ids(env, [State.QUARANTINED.value, State.IDENTITY_UNKNOWN.value])
     held: list = []
     chunk: list[_Built] = []
+    would_send: list[str] = []
     counts = {"built": 0, "staged": 0, "unchanged": 0, "already_waiting": 0, "not_buildable": 0,
               "identity_unknown": 0, "would_send": 0}
 
@@ -315,6 +316,7 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
                 last = env.ledger.last_final(environment, b.system_id, b.behandlingsnummer)
                 if env.run.force or last is None or last[1] != b.content_hash:
                     counts["would_send"] += 1
+                    would_send.append(b.behandlingsnummer)
                 else:
                     counts["unchanged"] += 1
         else:
@@ -346,6 +348,8 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
     env.ledger.record_held_back(env.run.run_id, held)
     handover.clear(env.db, env.run.run_id)
     if env.dry_run:
+        runlog.save_report(env.db, env.run.run_id, "dry-run", json.dumps({"would_send": sorted(would_send)}),
+                           "application/json")
         log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
                  counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
     else:
@@ -480,6 +484,9 @@ def summarize(env: _Env) -> dict:
 
     extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
              "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}
+    dry = runlog.load_report(env.db, env.run.run_id, "dry-run")
+    if dry is not None:
+        extra["dry_run"] = json.loads(dry[1])
     result = summary.build(env.db, env.ledger, env.run, extra)
     if _stage_approval(env, result):
         result["reports"].append("stage-approval")

@@ -61,6 +61,14 @@ def render_text(summary: Mapping[str, Any]) -> str:
     backlog = {k: v for k, v in (summary.get("backlog") or {}).items() if v}
     if backlog:
         lines.append("  outbox backlog (all runs): " + ", ".join(f"{k} {v}" for k, v in backlog.items()))
+    dry = summary.get("dry_run")
+    if dry is not None:
+        numbers = dry.get("would_send", [])
+        lines.append(f"  DRY RUN: nothing was sent; {len(numbers)} would be sent:")
+        for i in range(0, min(len(numbers), ATTENTION_SHOWN), 10):
+            lines.append("    " + " ".join(numbers[i:i + 10]))
+        if len(numbers) > ATTENTION_SHOWN:
+            lines.append(f"    ... {len(numbers) - ATTENTION_SHOWN} more (python -m spor report --kind dry-run)")
     removals = summary.get("removal_requests")
     if removals:
         lines.append(f"  removal requests raised tonight (R11): {len(removals)}")

@@ -76,6 +76,12 @@ def test_resend_dry_run_sends_nothing_and_reports_what_would_be_sent(night):
     built = xcom(dr, "build_and_stage")
     assert built["would_send"] == len(chosen), built
     assert built["staged"] == 0
+    # ... and the summary lists exactly which treatment numbers would be sent
+    from spor import statedb
+    from spor.ledger import Ledger
+
+    saved = Ledger(statedb.connect(f"sqlite:///{night.env.state_db}")).load_summary(dr.run_id)
+    assert saved["dry_run"]["would_send"] == sorted(chosen)
 
 
 def test_resend_by_changed_date_range_and_unit_sends_that_units_changes_of_those_days(night):
