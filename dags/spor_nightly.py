@@ -27,11 +27,10 @@ answer (`--dag-run-conf '{"force": true}'` sends them anyway).
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag
 
 from spor import dagtasks
-from spor.dagwiring import pipeline
+from spor.dagwiring import DAG_DEFAULTS, pipeline
 
 SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
 
@@ -39,12 +38,8 @@ SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
 @dag(
     dag_id="spor_nightly",
     schedule=SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    tags=["spor"],
-    default_args={"retries": 0},
+    **DAG_DEFAULTS,
     params={
         "force": Param(False, type="boolean", description="Send even when SPOR already has this content."),
     },

@@ -16,22 +16,17 @@ without holding a worker slot).
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag
 
 from spor import dagtasks
-from spor.dagwiring import pipeline
+from spor.dagwiring import DAG_DEFAULTS, pipeline
 
 
 @dag(
     dag_id="spor_resend",
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
-    catchup=False,
-    max_active_runs=1,
     doc_md=__doc__,
-    tags=["spor"],
-    default_args={"retries": 0},
+    **DAG_DEFAULTS,
     params={
         "behandlingsnummer": Param(
             [], type="array", items={"type": "string"}, title="Treatment numbers",

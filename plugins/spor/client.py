@@ -27,7 +27,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 from urllib.parse import urlsplit
 
 from spor.connection import SporConnectionConfig
@@ -105,43 +105,35 @@ _TLS_CAUSES = (
 )
 
 
-def _ssl_reason(exc: BaseException | None) -> str | None:
-    """The reason of an ssl.SSLError anywhere in the exception's chain or arguments (e.g. an alert)."""
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """Every exception reachable from ``exc`` once: causes, contexts, exception arguments, and the
+    ``reason`` / ``original_error`` that urllib3 wraps (MaxRetryError, ProtocolError)."""
     seen: set[int] = set()
-    stack = [exc]
+    stack: list[Any] = [exc]
     while stack:
         e = stack.pop()
         if e is None or id(e) in seen or not isinstance(e, BaseException):
             continue
         seen.add(id(e))
+        yield e
+        stack.extend([e.__cause__, e.__context__, *[a for a in e.args if isinstance(a, BaseException)]])
+        stack.extend(v for v in (getattr(e, "reason", None), getattr(e, "original_error", None))
+                     if isinstance(v, BaseException))
+
+
+def _ssl_reason(exc: BaseException | None) -> str | None:
+    """The reason of an ssl.SSLError anywhere in the exception's chain or arguments (e.g. an alert)."""
+    for e in _chain(exc):
         if isinstance(e, ssl.SSLError):
             reason = e.reason or ""
             text = f"{reason} {e}".upper()
             if any(key in text for key, _ in _TLS_CAUSES) or "ALERT" in text:
                 return reason or str(e)
-        stack.extend([e.__cause__, e.__context__, *[a for a in e.args if isinstance(a, BaseException)]])
-        for attr in ("reason", "original_error"):  # urllib3 MaxRetryError.reason, ProtocolError args
-            value = getattr(e, attr, None)
-            if isinstance(value, BaseException):
-                stack.append(value)
     return None
 
 
 def _has(exc: BaseException | None, kinds: tuple[type, ...]) -> bool:
-    seen: set[int] = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen or not isinstance(e, BaseException):
-            continue
-        seen.add(id(e))
-        if isinstance(e, kinds):
-            return True
-        stack.extend([e.__cause__, e.__context__, *[a for a in e.args if isinstance(a, BaseException)]])
-        value = getattr(e, "reason", None)
-        if isinstance(value, BaseException):
-            stack.append(value)
-    return False
+    return any(isinstance(e, kinds) for e in _chain(exc))
 
 
 def likely_cause(reason: str) -> str:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
+import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import task
 
 from spor import dagtasks
+
+
+#: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
+#: outbox carry the work over), no Airflow task retries (the send loop retries within the window).
+DAG_DEFAULTS: dict[str, Any] = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
+    "catchup": False,
+    "max_active_runs": 1,
+    "tags": ["spor"],
+    "default_args": {"retries": 0},
+}
 
 
 def _task(fn: Callable, task_id: str, **kwargs):
