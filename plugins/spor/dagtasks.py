@@ -395,6 +395,7 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
         log.warning("%s", estimate.warning)
     if opens is None:
         reason = window.reason_blocked(now) or WaitReason.DEADLINE
+        env.ledger.mark_unplanned_waiting(environment, reason)
         log.warning("nothing is sent: the window of this run has closed (%s); everything waits for the next run", reason.value)
         runlog.add(env.db, env.run.run_id, "plan_batches", runlog.INFO,
                    f"nothing sent: the sending window had closed ({reason.value}) when batches were planned")

@@ -437,6 +437,13 @@ class Ledger:
                                   .values(wait_reason=WaitReason(reason).value, batch_id=None)).rowcount
         return n
 
+    def mark_unplanned_waiting(self, environment: str, reason: WaitReason) -> int:
+        """Every row of ``environment`` that no batch owns waits with ``reason`` (the window closed
+        before batches could be planned)."""
+        with self.db.write() as conn:
+            return conn.execute(outbox.update().where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
+                                .values(wait_reason=WaitReason(reason).value)).rowcount
+
     def withdraw(self, run_id: str, regs: Iterable[StagedRegistration], *, rule: str = "R11",
                  reason: str = "blocked (opt-out) after it was staged") -> int:
         """Take blocked registrations out of the outbox (payload deleted) and record them WITHDRAWN."""
