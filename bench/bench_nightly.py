@@ -33,7 +33,7 @@ sys.path[:0] = [{plugins!r}]
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={dag!r})
 t0 = time.perf_counter()
-run = bag.dags["spor_nightly"].test(logical_date=None)
+run = bag.dags["spor_nightly"].test(logical_date=None, use_executor={use_executor})
 print("BENCH_RUN", json.dumps({{"run_id": run.run_id, "state": str(run.state), "wall_s": time.perf_counter() - t0,
       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slots", type=int, default=1, help="pool slots (concurrent send tasks under an executor)")
     p.add_argument("--batches", type=int, default=8, help="batches per run (spor_config.batches_per_run)")
     p.add_argument("--dir", type=Path, default=None)
+    p.add_argument("--executor", action="store_true",
+                   help="run the tasks through LocalExecutor (send tasks in parallel, up to --slots)")
     args = p.parse_args(argv)
 
     base = args.dir or Path(tempfile.mkdtemp(prefix="spor-bench-nightly-"))
@@ -68,12 +70,32 @@ def main(argv: list[str] | None = None) -> int:
         config = {"threads_per_task": args.threads, "pool_slots": args.slots, "batches_per_run": args.batches}
         run_env = (os.environ | env.airflow_settings() | env.connections(spor_extra={"pool_size": args.threads})
                    | clock | {"AIRFLOW_VAR_SPOR_CONFIG": json.dumps(config)})
+        if args.executor:
+            run_env |= {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor", "AIRFLOW__CORE__PARALLELISM": str(args.slots + 1)}
         migrate_airflow(env)
+        if args.executor:  # the shipped pool file has the default slots; size it as asked
+            subprocess.run([sys.executable, "-m", "airflow", "pools", "set", "spor", str(args.slots), "bench"],
+                           env=run_env, check=True, capture_output=True)
+        api = None
+        if args.executor:  # executor workers reach Airflow through its execution API server
+            port = _free_port()
+            run_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+            api = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--port", str(port)], env=run_env,
+                                   stdout=open(base / "api-server.log", "w"), stderr=subprocess.STDOUT, cwd=ROOT)
+            _wait_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=120)
+            # the deferrable wait_for_window needs a triggerer under a real executor
+            triggerer = subprocess.Popen([sys.executable, "-m", "airflow", "triggerer"], env=run_env,
+                                         stdout=open(base / "triggerer.log", "w"), stderr=subprocess.STDOUT, cwd=ROOT)
         log = base / "run.log"
         with open(log, "w") as out:
             subprocess.run([sys.executable, "-c", RUN_DAG.format(plugins=str(ROOT / "plugins"),
-                                                                  dag=str(ROOT / "dags" / "spor_nightly.py"))],
+                                                                  dag=str(ROOT / "dags" / "spor_nightly.py"),
+                                                                  use_executor=args.executor)],
                            env=run_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+            if api is not None:
+                for proc in (triggerer, api):
+                    proc.terminate()
+                    proc.wait(30)
     finally:
         standin.stop()
     line = next((x for x in log.read_text().splitlines() if x.startswith("BENCH_RUN")), None)
@@ -84,11 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     phases, instances = _phases(env.airflow_home / "airflow.db", run["run_id"])
     sent = sum(1 for _ in env.received.glob("*.xml"))
     send_s = phases.get("send_batch", {}).get("wall_s", 0.0)
-    concurrency = args.threads  # dag.test runs mapped tasks one at a time
+    # dag.test runs mapped tasks one at a time; under the executor up to --slots run in parallel
+    concurrency = args.threads * (args.slots if args.executor else 1)
     ideal = concurrency / (args.latency_ms / 1000)
     result = {
         "treatments": args.treatments, "sent": sent, "latency_ms": args.latency_ms,
-        "concurrency": concurrency, "batches_per_run": args.batches, "generate_s": round(generate_s, 1),
+        "concurrency": concurrency, "executor": "LocalExecutor" if args.executor else "dag.test", "batches_per_run": args.batches, "generate_s": round(generate_s, 1),
         "run_wall_s": round(run["wall_s"], 1), "state": run["state"],
         "phases": {k: v["wall_s"] for k, v in phases.items()},
         "send_throughput_per_s": round(sent / send_s, 1) if send_s else None,
@@ -101,6 +124,27 @@ def main(argv: list[str] | None = None) -> int:
     with open(out_dir / "bench_nightly.jsonl", "a") as f:
         f.write(json.dumps(result) + "\n")
     return 0 if run["state"].endswith("success") else 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except Exception:  # noqa: BLE001 - not up yet
+            time.sleep(1)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
 def _phases(airflow_db: Path, run_id: str) -> tuple[dict, int]:
