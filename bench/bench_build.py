@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
-from spor.identity import luhn_check_digit  # noqa: E402
-from spor.message import content_hash, element_bytes  # noqa: E402
-from spor.registration import build_registration  # noqa: E402
-from spor.schema import load_schema  # noqa: E402
+from spor.build.identity import luhn_check_digit  # noqa: E402
+from spor.build.message import content_hash, element_bytes  # noqa: E402
+from spor.build.registration import build_registration  # noqa: E402
+from spor.build.schema_files import load_schema  # noqa: E402
 
 FMT = "%Y-%m-%d %H:%M:%S"
 KVA = ("JAB30", "JEA00", "NFB49", "NGB49", "NFJ59", "LCD11", "PAH10", "QDB99")

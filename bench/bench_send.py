@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--in-process", action="store_true", help="run the stand-in in a thread of this process")
     args = p.parse_args(argv)
 
-    from spor.client import SporClient
+    from spor.transport.client import SporClient
     from standin.make_pki import make_pki
     from standin.server import StandinConfig, run_in_thread, start_subprocess
     from standin.testing import hand_built_registration, spor_config

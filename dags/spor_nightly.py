@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, Param, dag
 
-from spor import dagtasks
-from spor.dagwiring import DAG_DEFAULTS, pipeline
+from spor.tasks import dagtasks
+from spor.pipeline import DAG_DEFAULTS, pipeline
 
 SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
 

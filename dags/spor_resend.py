@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from spor import dagtasks
-from spor.dagwiring import DAG_DEFAULTS, pipeline
+from spor.tasks import dagtasks
+from spor.pipeline import DAG_DEFAULTS, pipeline
 
 
 @dag(

@@ -29,7 +29,7 @@ def _state_db():
         sys.path.insert(0, plugins)
     from airflow.models.connection import Connection
 
-    from spor import statedb
+    from spor.state import database as statedb
 
     conn_id = os.environ.get("SPOR_STATE_CONN_ID", statedb.DEFAULT_CONN_ID)
     try:
@@ -43,9 +43,9 @@ def _state_db():
 
 def render_page(db, dag_id: str, run_id: str, kind: str) -> str | None:
     """The report page for one run, or None when nothing is kept for it."""
-    from spor import runlog
-    from spor.ledger import Ledger
-    from spor.summary import render_text
+    from spor.state import runlog
+    from spor.state.ledger import Ledger
+    from spor.state.summary import render_text
 
     if kind == "summary":
         saved = Ledger(db).load_summary(run_id)
@@ -60,7 +60,7 @@ def render_page(db, dag_id: str, run_id: str, kind: str) -> str | None:
 
 
 def index_page(db, dag_id: str, run_id: str) -> str:
-    from spor import runlog
+    from spor.state import runlog
 
     kept = {kind for _run, kind, _at in runlog.list_reports(db, run_id)} | {"summary"}
     links = "".join(

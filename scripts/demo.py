@@ -101,8 +101,9 @@ def step(title: str, fn):
 
 
 def print_summary(env: LocalEnv, run_id: str) -> None:
-    from spor import statedb, summary
-    from spor.ledger import Ledger
+    from spor.state import database as statedb
+    from spor.state import summary
+    from spor.state.ledger import Ledger
 
     db = statedb.connect(f"sqlite:///{env.state_db}")
     saved = Ledger(db).load_summary(run_id)

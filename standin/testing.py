@@ -58,7 +58,7 @@ def standin(standin_factory: Callable[..., RunningStandin]) -> RunningStandin:
 def spor_config(server: RunningStandin | str, pki: Pki, *, form: str = "pem", client: str = "client",
                 environment: str = "stage", **overrides: Any):
     """A connection config for the stand-in with the chosen certificate form and client certificate."""
-    from spor.connection import SporConnectionConfig
+    from spor.transport.connection import SporConnectionConfig
 
     url = server if isinstance(server, str) else server.url
     cert, key = pki.dir / f"{client}.pem", pki.dir / f"{client}.key"
@@ -91,7 +91,7 @@ def hand_built_registration(behandlingsnummer: str, *, system_id: str = KNOWN_SY
     from lxml import etree
 
     if namespace is None:
-        from spor.schema import load_schema
+        from spor.build.schema_files import load_schema
 
         namespace = load_schema().namespace
 

@@ -7,7 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from conftest import PLUGINS
+from tests.conftest import PLUGINS
 
 
 def _under(module, folder: Path) -> bool:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PLUGINS  # noqa: F401  (puts plugins/ on sys.path)
+from tests.conftest import PLUGINS  # noqa: F401  (puts plugins/ on sys.path)
 
 
 @pytest.fixture
 def client(tmp_path, monkeypatch, airflow_db):
     from fastapi.testclient import TestClient
 
-    from spor import runlog, statedb
+    from spor.state import runlog
+
+    from spor.state import database as statedb
 
     url = f"sqlite:///{tmp_path / 'state.sqlite'}"
     monkeypatch.setenv("AIRFLOW_CONN_SPOR_STATE", f'{{"conn_type": "sqlite", "host": "{tmp_path / "state.sqlite"}"}}')

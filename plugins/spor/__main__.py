@@ -1,7 +1,7 @@
-"""``python -m spor <command>`` (with plugins/ on PYTHONPATH): see spor.cli."""
+"""``python -m spor <command>`` (with plugins/ on PYTHONPATH): see spor.cli.main."""
 
 import sys
 
-from spor.cli import main
+from spor.cli.main import main
 
 sys.exit(main())

@@ -43,7 +43,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from spor.identity import luhn_check_digit
+from spor.build.identity import luhn_check_digit
 
 __all__ = [
     "DEFAULT_UNITS",
@@ -605,7 +605,7 @@ def generate(
     """
     import sqlalchemy as sa
 
-    from spor.contract import CONTRACT_TABLES, apply_contract, dialect_of, engine_for
+    from spor.extract.contract import CONTRACT_TABLES, apply_contract, dialect_of, engine_for
 
     if n < 1 or days < 1:
         raise ValueError("n and days must be at least 1")

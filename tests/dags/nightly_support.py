@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from conftest import DAGS
+from tests.conftest import DAGS
 from devenv import LocalEnv, make_ops
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 import pytest
 
-from nightly_support import (ClockScript, backfill_create, environment, finish_backfill, held_back, load_dag,
+from tests.dags.nightly_support import (ClockScript, backfill_create, environment, finish_backfill, held_back, load_dag,
                              outbox, received, run_backfill_run, scripted_settings, start_night)
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from spor.clock import STOCKHOLM

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from nightly_support import ClockScript, environment, held_back, load_dag, outbox, received, scripted_settings, start_night
+from tests.dags.nightly_support import ClockScript, environment, held_back, load_dag, outbox, received, scripted_settings, start_night
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 def stage_only() -> ClockScript:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import DAGS, PLUGINS, ROOT
+from tests.conftest import DAGS, PLUGINS, ROOT
 
 DAG_FILES = sorted(p for p in DAGS.glob("*.py"))
 

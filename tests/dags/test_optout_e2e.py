@@ -11,7 +11,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from nightly_support import environment, load_dag, night_settings, start_night
+from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 FIRST_NIGHT = "2025-12-01T01:00:00+01:00"
@@ -37,7 +37,7 @@ def _run(night, dag, clock_start: str):
 
 
 def _state(night):
-    from spor import statedb
+    from spor.state import database as statedb
 
     return statedb.connect(f"sqlite:///{night.env.state_db}")
 
@@ -74,7 +74,7 @@ def _assert_never_received(night, numbers: set[str], pnrs: set[str]) -> None:
 
 def _accepted(night) -> dict[str, str]:
     """behandlingsnummer -> personnummer (12 digits) of what SPOR accepted, from ledger + OPS."""
-    from spor.statedb import last_final
+    from spor.state.database import last_final
 
     db = _state(night)
     try:
@@ -88,7 +88,7 @@ def _accepted(night) -> dict[str, str]:
 
 
 def _requests(night):
-    from spor import removal
+    from spor.removal import requests as removal
 
     db = _state(night)
     try:
@@ -141,7 +141,7 @@ def test_r11_blocked_and_deltar_ej_never_reach_spor_and_a_late_block_yields_one_
     assert request.behandlingsnummer == sorted(numbers, key=int)
     assert "ALLA patientens registreringar" in request.text and pnr not in request.text
     assert request.raised_run_id == run2.run_id
-    from spor.ledger import Ledger
+    from spor.state.ledger import Ledger
 
     db = _state(night)
     try:
@@ -166,9 +166,9 @@ def test_r11_registration_staged_but_not_sent_when_its_block_arrives_is_never_se
     """R11: staged in the outbox (the first run reached the deadline before sending), then a
     whole-patient and a treatment block arrive; the next night withdraws them before the batch
     goes, records why, and sends the rest."""
-    from spor.statedb import held_back, outbox
+    from spor.state.database import held_back, outbox
 
-    from nightly_support import ClockScript, scripted_settings
+    from tests.dags.nightly_support import ClockScript, scripted_settings
 
     script = ClockScript(PREPARED_AT, SENDING_AT, speed=5)
     with environment(scripted_settings(night, script)):
@@ -215,7 +215,7 @@ def test_r11_registration_staged_but_not_sent_when_its_block_arrives_is_never_se
 def test_r11_unreadable_block_list_sends_nothing_and_the_run_says_why(night):
     """R11 fail closed: with spor_sparrlista unreadable the run fails, nothing reaches the stand-in,
     and the run's events name the block list."""
-    from spor import runlog
+    from spor.state import runlog
 
     _ops(night, "ALTER TABLE spor_sparrlista RENAME TO spor_sparrlista_moved")
     dag = load_dag("spor_nightly")

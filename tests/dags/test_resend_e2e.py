@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from nightly_support import ClockScript, environment, held_back, load_dag, outbox, received, scripted_settings, start_night, xcom
+from tests.dags.nightly_support import ClockScript, environment, held_back, load_dag, outbox, received, scripted_settings, start_night, xcom
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 DAYTIME = "2026-01-20T10:00:00+01:00"
@@ -77,8 +77,8 @@ def test_resend_dry_run_sends_nothing_and_reports_what_would_be_sent(night):
     assert built["would_send"] == len(chosen), built
     assert built["staged"] == 0
     # ... and the summary lists exactly which treatment numbers would be sent
-    from spor import statedb
-    from spor.ledger import Ledger
+    from spor.state import database as statedb
+    from spor.state.ledger import Ledger
 
     saved = Ledger(statedb.connect(f"sqlite:///{night.env.state_db}")).load_summary(dr.run_id)
     assert saved["dry_run"]["would_send"] == sorted(chosen)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from nightly_support import environment, load_dag, night_settings, start_night
+from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
@@ -53,8 +53,10 @@ def _assert_batches_labelled_and_stage_evidence_kept(night, run_id):
     import sqlite3
     from pathlib import Path
 
-    from spor import runlog, statedb
-    from spor.identity import PERSON_ID_PATTERN
+    from spor.state import runlog
+
+    from spor.state import database as statedb
+    from spor.build.identity import PERSON_ID_PATTERN
 
     meta = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
     labels = [r[0] for r in meta.execute(

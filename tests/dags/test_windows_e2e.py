@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from nightly_support import ClockScript, load_dag, outbox, received, scripted_settings, environment, start_night
+from tests.dags.nightly_support import ClockScript, load_dag, outbox, received, scripted_settings, environment, start_night
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 #: A request passes the product's window check and then crosses the wire; the stand-in stamps it

@@ -2,7 +2,7 @@
 
 ``state_db`` runs each test on SQLite (a file, WAL) and on PostgreSQL (a unique schema per test,
 dropped afterwards). ``FakeRegistration`` / ``ScriptedClient`` are test doubles standing in for the
-message module's Registration and spor.client.SporClient in unit tests of the loop; integration
+message module's Registration and spor.transport.client.SporClient in unit tests of the loop; integration
 tests use the real client against the real stand-in.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from spor import statedb
+from spor.state import database as statedb
 from spor.clock import STOCKHOLM, FixedClock
 from spor.errors import CertificateError, TransientError
 from spor.states import State
@@ -76,7 +76,7 @@ class FakeRegistration:
 
 @dataclass
 class FakeAnswer:
-    """TEST DOUBLE of spor.client.SporAnswer."""
+    """TEST DOUBLE of spor.transport.client.SporAnswer."""
 
     state: State
     result_code: str | None = "OK"
@@ -103,7 +103,7 @@ def malformed(type_: str = "kvakod") -> FakeAnswer:
 
 @dataclass
 class ScriptedClient:
-    """TEST DOUBLE of spor.client.SporClient: answers from a script, records when each request was
+    """TEST DOUBLE of spor.transport.client.SporClient: answers from a script, records when each request was
     made on the injected clock. ``script[bn]`` is a list consumed per call: FakeAnswer, an exception
     instance, or a callable(bn) -> FakeAnswer; ``default`` answers everything else."""
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from personnummer import personnummer
 import pytest
 
-from spor.identity import validate_person_id
+from spor.build.identity import validate_person_id
 from spor.synthetic import DEFAULT_UNITS, Manifest, generate
 
 KVA = re.compile(r"^[A-ZÅÄÖ]{2}\d{3}$|^[A-ZÅÄÖ]{3}\d{2}$")
@@ -185,7 +185,7 @@ def test_generate_refuses_a_filled_database_unless_replace(tmp_path):
 
 
 def test_cli_synth_writes_db_and_manifest(tmp_path):
-    from conftest import PLUGINS, ROOT
+    from tests.conftest import PLUGINS, ROOT
 
     manifest = tmp_path / "out" / "m.json"
     result = subprocess.run(

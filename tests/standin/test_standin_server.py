@@ -12,7 +12,7 @@ from datetime import datetime
 import pytest
 import requests
 
-from spor.client import SporClient
+from spor.transport.client import SporClient
 from spor.states import State
 from standin.faults import FaultPlan
 from standin.server import start_subprocess

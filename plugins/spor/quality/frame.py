@@ -34,7 +34,7 @@ DEFAULT_RECIPIENT = "SPOR"
 
 
 class TreatmentLike(Protocol):
-    """What ``spor.source.Treatment`` offers: the spor_behandling row and its child code lists."""
+    """What ``spor.extract.source.Treatment`` offers: the spor_behandling row and its child code lists."""
 
     behandlingsnummer: str
     row: dict[str, Any]
@@ -116,14 +116,14 @@ def parse_times(series: "pd.Series") -> "pd.Series":
     fmt = "%Y-%m-%d %H:%M:%S"
     parsed = pd.to_datetime(series, format=fmt, errors="coerce")
     retry = series.notna() & parsed.isna()
-    if retry.any():  # the few others: padded, or with 'T' (what spor.localtime also accepts)
+    if retry.any():  # the few others: padded, or with 'T' (what spor.build.localtime also accepts)
         text = series[retry].astype("string").str.strip().str.replace("T", " ", n=1, regex=False)
         parsed[retry] = pd.to_datetime(text, format=fmt, errors="coerce")
     return parsed
 
 
 def wall_clock_to_utc(naive: "pd.Series") -> "pd.Series":
-    """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.localtime):
+    """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.build.localtime):
     a spring-gap time is read with the offset before the gap, a repeated autumn hour is its first
     occurrence. Comparing these instants compares what SPOR receives."""
     import numpy as np

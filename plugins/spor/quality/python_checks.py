@@ -1,6 +1,6 @@
 """Checks GX cannot express, reported in the same per-row verdict format as the suites.
 
-- D15: the identity number's date, serial and check digit (``spor.identity.validate_person_id``);
+- D15: the identity number's date, serial and check digit (``spor.build.identity.validate_person_id``);
 - identity-unknown: a reservnummer. SPOR would refuse it, so it is not sent; the caller holds it as
   State.IDENTITY_UNKNOWN (``GateResult.identity_unknown``) rather than quarantining it;
 - D18: a time the OPS gave that is not a wall-clock time, so no ISO 8601 time can be built.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spor.identity import validate_person_id
+from spor.build.identity import validate_person_id
 from spor.quality.frame import ID_COLUMN, TIME_COLUMNS
 
 if TYPE_CHECKING:
@@ -20,10 +20,10 @@ if TYPE_CHECKING:
 
 PYTHON_CHECKS: tuple[dict[str, Any], ...] = (
     {"id": "D15-identity", "rule": "D15", "severity": "reject", "inferred": False, "assumption": False,
-     "type": "python:spor.identity.validate_person_id",
+     "type": "python:spor.build.identity.validate_person_id",
      "description": "12-digit personnummer/samordningsnummer with a real date (day - 60 for samordningsnummer), serial and Luhn check digit"},
     {"id": "identity-unknown", "rule": "identity-unknown", "severity": "reject", "inferred": False, "assumption": False,
-     "type": "python:spor.identity.validate_person_id",
+     "type": "python:spor.build.identity.validate_person_id",
      "description": "reservnummer: held back (identity unknown) until the OPS records a real personnummer"},
     {"id": "D18-tid", "rule": "D18", "severity": "reject", "inferred": False, "assumption": False,
      "type": "python:spor.quality.frame.parse_times",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from quality_rows import VALID_PNR, VALID_SAMORDNING, frame, valid_row
+from tests.spor.quality.quality_rows import VALID_PNR, VALID_SAMORDNING, frame, valid_row
 from spor.quality import QualityGateError, frame_from_treatments, run_gate
 from spor.quality.python_checks import PYTHON_CHECKS
 from spor.quality.suites import load_suite_dicts

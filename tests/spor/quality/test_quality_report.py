@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from quality_rows import VALID_PNR, frame, valid_row
-from spor.identity import PERSON_ID_PATTERN
+from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
+from spor.build.identity import PERSON_ID_PATTERN
 from spor.quality import render_report, run_gate
 from spor.quality.suites import load_suite_dicts
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from spor.identity import PERSON_ID_PATTERN
+from spor.build.identity import PERSON_ID_PATTERN
 from spor.quality import frame_from_treatments, render_report, run_gate, stage_approval_report
 
 pytest.importorskip("spor.synthetic")
@@ -30,7 +30,7 @@ ONLY_SPOR_SEES = {"unit-mapping"}
 
 
 @dataclass
-class _Treatment:  # the shape of spor.source.Treatment (behandlingsnummer, row, children)
+class _Treatment:  # the shape of spor.extract.source.Treatment (behandlingsnummer, row, children)
     behandlingsnummer: str
     row: dict[str, Any]
     children: dict[str, list[str]] = field(default_factory=dict)
@@ -122,8 +122,8 @@ def test_no_identity_number_in_results_report_or_log(synthetic, caplog):
 
 
 def test_gate_on_the_extraction_modules_treatments_gives_the_same_verdicts(tmp_path):
-    """End to end with spor.source.SourceReader (helper B's extraction) instead of our reader."""
-    source = pytest.importorskip("spor.source")
+    """End to end with spor.extract.source.SourceReader (helper B's extraction) instead of our reader."""
+    source = pytest.importorskip("spor.extract.source")
     url = f"sqlite:///{tmp_path}/ops.db"
     manifest = generate(url, n=1000, seed=3)
     theirs = [t for batch in source.SourceReader.from_url(url).all() for t in batch

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from quality_rows import VALID_PNR, frame, valid_row
-from spor.identity import PERSON_ID_PATTERN
+from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
+from spor.build.identity import PERSON_ID_PATTERN
 from spor.quality import run_gate, stage_approval_data, stage_approval_report
 
 LEDGER = {"sent": 4, "created": 2, "updated": 1, "rejected": 1}

@@ -1,0 +1,129 @@
+"""``python -m spor removal ...`` and ``python -m spor audit ...`` (registered in spor.cli.main).
+
+Output names request ids, treatment numbers, statuses and times; never an identity number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+STATE_HELP = "state database: SQLAlchemy URL or Airflow connection id (default: connection spor_state)"
+OPS_HELP = "OPS database: SQLAlchemy URL or Airflow connection id (default: connection spor_ops)"
+
+
+def _state(target: str | None) -> Any:
+    from spor.state import database as statedb
+
+    if target and "://" in target:
+        return statedb.connect(target)
+    return statedb.from_airflow_conn(target or statedb.DEFAULT_CONN_ID)
+
+
+def _reader(target: str | None) -> Any:
+    from spor.extract.source import SourceReader
+
+    return SourceReader.from_target(target or "spor_ops")
+
+
+# --- removal ------------------------------------------------------------------------------
+def removal_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state", help=STATE_HELP)
+    sub = p.add_subparsers(dest="action", required=True)
+    ls = sub.add_parser("list", help="removal requests, newest last")
+    ls.add_argument("--status", choices=("raised", "sent", "confirmed"))
+    ls.add_argument("--environment")
+    show = sub.add_parser("show", help="print the e-mail text of a request (for drift@ucr.uu.se)")
+    show.add_argument("id", type=int)
+    sent = sub.add_parser("sent", help="mark a request as e-mailed to UCR by hand")
+    sent.add_argument("id", type=int)
+    sent.add_argument("--to", default="drift@ucr.uu.se")
+    conf = sub.add_parser("confirm", help="mark a request as confirmed by UCR (data deleted)")
+    conf.add_argument("id", type=int)
+    conf.add_argument("--note", help="e.g. UCR's ticket number")
+    rais = sub.add_parser("raise", help="raise what is due now (as the nightly run does); nothing is e-mailed")
+    rais.add_argument("--ops", help=OPS_HELP)
+    rais.add_argument("--environment", help="only this SPOR environment (default: every environment)")
+
+
+def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from spor.removal import requests as removal
+
+    out = out or sys.stdout
+    db = _state(args.state)
+    try:
+        if args.action == "list":
+            found = removal.list_requests(db, status=args.status, environment=args.environment)
+            if not found:
+                print("no removal requests" + (f" with status {args.status}" if args.status else ""), file=out)
+            for r in found:
+                late = f" (+{len(r.late)} found later)" if r.late else ""
+                print(f"{r.id:>5} {r.status:<9} {r.environment:<15} {r.scope:<9} {r.cause:<10} "
+                      f"raised {r.raised_at:%Y-%m-%d} treatments {', '.join(r.behandlingsnummer)}{late}", file=out)
+            return 0
+        if args.action == "raise":
+            import uuid
+
+            raised = removal.raise_removal_requests(db, _reader(args.ops), run_id=f"cli__{uuid.uuid4().hex[:12]}",
+                                                    environment=args.environment)
+            print(f"raised {len(raised)} removal request(s)", file=out)
+            for r in raised:
+                print(f"  request {r.id}: {r.scope} ({r.environment}) treatments {', '.join(r.behandlingsnummer)}",
+                      file=out)
+            return 0
+        try:
+            if args.action == "show":
+                r = removal.get(db, args.id)
+                if r is None:
+                    raise KeyError(f"removal request {args.id} does not exist")
+                print(f"Request {r.id} — status {r.status}; raised {r.raised_at:%Y-%m-%d %H:%M} UTC "
+                      f"(run {r.raised_run_id})", file=out)
+                if r.sent_at:
+                    print(f"sent {r.sent_at:%Y-%m-%d %H:%M} UTC to {r.sent_to}", file=out)
+                if r.confirmed_at:
+                    print(f"confirmed {r.confirmed_at:%Y-%m-%d %H:%M} UTC {r.note or ''}".rstrip(), file=out)
+                if r.late:
+                    print(f"found after it was raised (not in the text; covered when the scope is the whole "
+                          f"patient): {', '.join(r.late)}", file=out)
+                print(f"\nÄmne: {r.subject}\n", file=out)
+                print(r.text, file=out, end="")
+                return 0
+            if args.action == "sent":
+                r = removal.mark_sent(db, args.id, to=args.to)
+                print(f"request {r.id} marked sent to {r.sent_to}", file=out)
+                return 0
+            if args.action == "confirm":
+                r = removal.confirm(db, args.id, note=args.note)
+                print(f"request {r.id} marked confirmed by UCR", file=out)
+                return 0
+        except (KeyError, ValueError) as exc:
+            print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            return 2
+        raise AssertionError(args.action)
+    finally:
+        db.dispose()
+
+
+# --- audit --------------------------------------------------------------------------------
+def audit_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--behandlingsnummer", required=True, nargs="+", metavar="N")
+    p.add_argument("--state", help=STATE_HELP)
+    p.add_argument("--ops", help=OPS_HELP)
+    p.add_argument("--no-ops", action="store_true", help="state database only (block list not checked)")
+
+
+def audit_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from spor.removal.audit import audit, render_audit
+
+    out = out or sys.stdout
+    db = _state(args.state)
+    reader = None if args.no_ops else _reader(args.ops)
+    try:
+        for i, bnr in enumerate(args.behandlingsnummer):
+            if i:
+                print(file=out)
+            print(render_audit(audit(db, reader, bnr)), file=out)
+    finally:
+        db.dispose()
+    return 0

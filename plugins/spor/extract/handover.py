@@ -1,0 +1,95 @@
+"""Hand-over of extracted treatments between the tasks of one run, through the state database.
+
+Workers may be different machines (architecture: tasks share nothing on local disk), and XCom
+must never carry personal data, so ``extract`` writes the allowed (unblocked) treatments here,
+``quality_gate`` and ``build_and_stage`` read them, and ``build_and_stage`` deletes them again.
+The state database is protected like the OPS database; nothing here reaches logs or XCom.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+
+from spor.state.database import StateDB, extracted
+
+
+@dataclass(frozen=True)
+class HandedOver:
+    behandlingsnummer: str
+    row: Mapping[str, Any]
+    children: Mapping[str, Sequence[str]]
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
+    return str(value)
+
+
+def put(db: StateDB, run_id: str, treatments: Iterable[Any], *, chunk: int = 1000) -> int:
+    """Store treatments (objects with .behandlingsnummer, .row, .children) for this run. Idempotent."""
+    count = 0
+    rows: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if not rows:
+            return
+        with db.write() as conn:
+            conn.execute(
+                extracted.delete().where(
+                    extracted.c.run_id == run_id,
+                    extracted.c.behandlingsnummer.in_([r["behandlingsnummer"] for r in rows]),
+                )
+            )
+            conn.execute(extracted.insert(), rows)
+        rows.clear()
+
+    for t in treatments:
+        payload = {
+            "row": {k: _jsonable(v) for k, v in t.row.items()},
+            "children": {k: list(v) for k, v in t.children.items()},
+        }
+        rows.append({"run_id": run_id, "behandlingsnummer": str(t.behandlingsnummer), "payload": json.dumps(payload)})
+        count += 1
+        if len(rows) >= chunk:
+            flush()
+    flush()
+    return count
+
+
+def iterate(db: StateDB, run_id: str, *, exclude: Iterable[str] = (), chunk: int = 2000) -> Iterator[HandedOver]:
+    """The run's treatments in behandlingsnummer order, skipping ``exclude``; bounded memory."""
+    skip = set(exclude)
+    last = ""
+    while True:
+        with db.read() as conn:
+            batch = conn.execute(
+                sa.select(extracted.c.behandlingsnummer, extracted.c.payload)
+                .where(extracted.c.run_id == run_id, extracted.c.behandlingsnummer > last)
+                .order_by(extracted.c.behandlingsnummer)
+                .limit(chunk)
+            ).all()
+        if not batch:
+            return
+        for nr, payload in batch:
+            last = nr
+            if nr in skip:
+                continue
+            data = json.loads(payload)
+            yield HandedOver(nr, data["row"], data["children"])
+
+
+def count(db: StateDB, run_id: str) -> int:
+    with db.read() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(extracted).where(extracted.c.run_id == run_id)).scalar_one()
+
+
+def clear(db: StateDB, run_id: str) -> None:
+    with db.write() as conn:
+        conn.execute(extracted.delete().where(extracted.c.run_id == run_id))

@@ -1,0 +1,1 @@
+"""Airflow hooks: the SPOR RegistrationService connection."""

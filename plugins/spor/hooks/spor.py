@@ -1,0 +1,65 @@
+"""Airflow hook for SPOR's RegistrationService.
+
+    hook = SporHook(spor_conn_id="spor_default")
+    client = hook.get_client(pool_size=8)   # one per worker process and connection, reused
+    status = hook.check_certificate(now=clock.now())
+
+The connection is a generic Airflow connection (or conn_type ``spor``) with the fields of
+docs/connection.md in its Extra JSON; the UI and ``AIRFLOW_CONN_SPOR_DEFAULT`` work the same.
+Airflow is imported only here; ``spor.transport.connection`` and ``spor.transport.client`` work without it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from spor.transport.connection import SporConnectionConfig
+
+if TYPE_CHECKING:
+    from spor.transport.certificate import CertStatus
+    from spor.transport.client import SporClient
+
+
+class SporHook(BaseHook):
+    conn_name_attr = "spor_conn_id"
+    default_conn_name = "spor_default"
+    conn_type = "spor"
+    hook_name = "SPOR RegistrationService"
+
+    def __init__(self, spor_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spor_conn_id = spor_conn_id
+        self._config: SporConnectionConfig | None = None
+
+    def get_config(self) -> SporConnectionConfig:
+        if self._config is None:
+            conn = self.get_connection(self.spor_conn_id)
+            self._config = SporConnectionConfig.from_connection(conn, conn_id=self.spor_conn_id)
+        return self._config
+
+    def get_conn(self) -> "SporClient":
+        return self.get_client()
+
+    def get_client(self, pool_size: int | None = None) -> "SporClient":
+        from spor.transport.client import get_client
+
+        return get_client(self.get_config(), pool_size=pool_size)
+
+    def check_certificate(self, *, now: datetime, warn_days: int = 30) -> "CertStatus":
+        from spor.transport.certificate import check_certificate
+
+        return check_certificate(self.get_config(), now=now, warn_days=warn_days)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """For the UI's Test button: the certificate is usable and the WSDL loads over mutual TLS."""
+        from datetime import timezone
+
+        try:
+            status = self.check_certificate(now=datetime.now(timezone.utc))
+            self.get_client(pool_size=1)
+        except Exception as exc:  # noqa: BLE001 - reported to the user, not raised
+            return False, f"{type(exc).__name__}: {exc}"
+        return True, f"certificate valid for {status.days_left} more days; {self.get_config().describe()}"

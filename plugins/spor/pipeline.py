@@ -1,0 +1,48 @@
+"""The task chain both DAGs share; only the extraction differs (changed since the watermark, or chosen)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pendulum
+from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
+from airflow.sdk import task
+
+from spor.tasks import dagtasks
+
+
+#: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
+#: outbox carry the work over), no Airflow task retries (the send loop retries within the window).
+DAG_DEFAULTS: dict[str, Any] = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
+    "catchup": False,
+    "max_active_runs": 1,
+    "tags": ["spor"],
+    "default_args": {"retries": 0},
+}
+
+
+def _task(fn: Callable, task_id: str, **kwargs):
+    return task(fn, task_id=task_id, doc_md=fn.__doc__, **kwargs)
+
+
+def pipeline(extract: Callable) -> None:
+    """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
+    → send_batch × N (pool ``spor``, labelled "batch N") → summarize (always runs); beside them,
+    after extract (the block list was readable): raise_removal_requests (R11)."""
+    certificate = _task(dagtasks.check_certificate, "check_certificate")()
+    extracted = _task(extract, "extract")()
+    gate = _task(dagtasks.quality_gate, "quality_gate")(extracted)
+    staged = _task(dagtasks.build_and_stage, "build_and_stage")(extracted, gate)
+    batches = _task(dagtasks.plan_batches, "plan_batches")(staged)
+    wait = DateTimeSensorAsync(
+        task_id="wait_for_window",
+        target_time="{{ ti.xcom_pull(task_ids='plan_batches', key='window_opens_at') }}",
+        doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
+    )
+    sent = _task(dagtasks.send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}").expand(batch=batches)
+    removals = _task(dagtasks.raise_removal_requests, "raise_removal_requests")()
+    summary = _task(dagtasks.summarize, "summarize", trigger_rule="all_done")()
+    certificate >> extracted >> removals >> summary
+    batches >> wait >> sent >> summary
+    staged >> summary

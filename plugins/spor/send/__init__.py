@@ -1,0 +1,1 @@
+"""Sending a planned batch: the send loop, the sending windows, the capacity estimate."""

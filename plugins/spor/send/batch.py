@@ -1,0 +1,274 @@
+"""Send one planned batch: block list re-read, window checked before every request, bounded retries,
+certificate and systemic stops. One client shared by a small thread pool (the client never retries).
+
+``send_batch`` records every attempt in the ledger *before* the request and the answer right
+after it, so a crash in between leaves the registration waiting in the outbox (sent again later).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time as _time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Protocol
+
+from spor.clock import Clock
+from spor.errors import CertificateError, SystemicError, TransientError
+from spor.state.ledger import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, Ledger, StagedRegistration
+from spor.states import State, WaitReason
+from spor.state.database import StateDB
+from spor.send.windows import SendingWindow
+
+BlockCheck = Callable[[list[str]], "set[str]"]
+Sleeper = Callable[[float], None]
+
+#: SPOR's text for an unknown SystemId (R17): "... Systemet SE13-137 som angivits i SystemId hittas inte".
+UNKNOWN_SYSTEM_ID = re.compile(r"SystemId\s+hittas\s+inte", re.IGNORECASE)
+
+
+class Client(Protocol):
+    def post(self, registration: Any) -> Any:
+        """Send one registration; returns an answer with ``state``, ``result_code``, ... (spor.transport.client)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff for transient errors, per registration and run.
+
+    ``max_attempts`` counts the first try. The n-th wait is ``base_delay_s * factor**(n-1)``
+    capped at ``max_delay_s``. A wait that would end at or after ``window.closes_at`` is not
+    started: the registration is left WAITING(TRANSIENT) for the next run instead.
+    """
+
+    max_attempts: int = 4
+    base_delay_s: float = 2.0
+    factor: float = 2.0
+    max_delay_s: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        return min(self.max_delay_s, self.base_delay_s * self.factor ** max(0, failures - 1))
+
+
+@dataclass(frozen=True)
+class SystemicRule:
+    """Stop the run when its first ``first_k`` final answers (or all of them, in a run planned
+    with fewer registrations) are all ERROR for an unknown SystemId, or all malformed for the
+    same type/element."""
+
+    first_k: int = 20
+
+    def verdict(self, answers: list[Any]) -> str | None:
+        if not answers:
+            return None
+        n = len(answers)
+        if all(a.outcome == State.REJECTED.value and UNKNOWN_SYSTEM_ID.search(a.result_text or "")
+               for a in answers):
+            return (f"Systemic stop: the first {n} answers of this run were all ERROR 'SystemId hittas inte' "
+                    f"(e.g. {answers[0].result_text!r}). Configuration mismatch: check the unit-to-SystemId "
+                    f"mapping and that the connection points at the right SPOR environment. "
+                    f"The remaining registrations wait in the outbox.")
+        keys = {(a.fault_type or a.fault_rule or "") for a in answers if a.outcome == State.MALFORMED.value}
+        if all(a.outcome == State.MALFORMED.value for a in answers) and len(keys) == 1:
+            a = answers[0]
+            return (f"Systemic stop: the first {n} answers of this run were all HTTP {a.http_status or 500} "
+                    f"schema faults for type {a.fault_type or '?'} ({a.fault_rule or 'unknown rule'}). "
+                    f"Schema mismatch: our XSD/WSDL or message builder does not match SPOR's. "
+                    f"The remaining registrations wait in the outbox.")
+        return None
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    run_id: str
+    environment: str
+    attempted: int = 0                                   # requests that went out (incl. retries)
+    by_state: dict[str, int] = field(default_factory=dict)   # final answers in this call
+    waiting_by_reason: dict[str, int] = field(default_factory=dict)
+    withdrawn: int = 0
+    stopped: str | None = None                           # deadline | blackout | certificate | systemic
+    elapsed_s: float = 0.0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class _Run:
+    """Shared state of one send_batch call across its threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.stop_reason: WaitReason | None = None
+        self.stopped: str | None = None
+        self.error: BaseException | None = None
+        self.systemic_decided = False
+        self.answers: Counter[str] = Counter()
+        self.leftover: dict[int, WaitReason] = {}
+        self.attempted = 0
+
+    def halt(self, stopped: str, reason: WaitReason | None = None, error: BaseException | None = None) -> None:
+        with self.lock:
+            if self.stopped is None:
+                self.stopped, self.stop_reason = stopped, reason
+            if error is not None and self.error is None:
+                self.error = error
+        self.stop.set()
+
+
+def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
+               block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
+               systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None) -> BatchResult:
+    """Send what batch ``batch_id`` still owns. Returns counts; raises ``CertificateError`` or
+    ``SystemicError`` (after recording what was sent) to stop the run; ``block_check`` errors
+    (e.g. ``BlockListUnavailable``) propagate before anything is sent."""
+    started = _time.monotonic()
+    ledger = Ledger(db)
+    info = ledger.claim(batch_id)
+    result = BatchResult(batch_id=batch_id, run_id=info.run_id, environment=info.environment)
+    run = _Run()
+    try:
+        regs = ledger.iter_batch(batch_id)
+        planned = max(1, ledger.run_planned(info.run_id))
+        threshold = min(systemic.first_k, planned)
+        verdict = _judge(ledger, info.run_id, systemic, threshold, run)
+        if verdict:
+            raise SystemicError(verdict)
+
+        reason = window.reason_blocked(clock.now())
+        if reason is not None:
+            run.halt(reason.value, reason)
+            run.leftover.update({r.outbox_id: reason for r in regs})
+            regs = []
+        if regs:
+            # Re-read the block list just before sending (R11): blocked since staging → withdrawn.
+            blocked = set(block_check([r.behandlingsnummer for r in regs]))
+            out = [r for r in regs if r.behandlingsnummer in blocked]
+            if out:
+                result.withdrawn = ledger.withdraw(info.run_id, out)
+            regs = [r for r in regs if r.behandlingsnummer not in blocked]
+
+        queue: deque[StagedRegistration] = deque(regs)
+        wait = sleeper or (lambda s: run.stop.wait(s))
+
+        def worker() -> None:
+            while not run.stop.is_set():
+                with run.lock:
+                    if not queue:
+                        return
+                    reg = queue.popleft()
+                try:
+                    _send_one(reg, ledger=ledger, client=client, clock=clock, window=window, retry=retry,
+                              run=run, run_id=info.run_id, batch_id=batch_id, wait=wait,
+                              systemic=systemic, threshold=threshold)
+                except BaseException as exc:  # noqa: BLE001 - a bug: stop, keep the row waiting, re-raise
+                    run.leftover.setdefault(reg.outbox_id, WaitReason.TRANSIENT)
+                    run.halt("error", None, exc)
+
+        if regs:
+            with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"spor-batch-{batch_id}") as pool:
+                for f in [pool.submit(worker) for _ in range(max(1, min(threads, len(regs))))]:
+                    f.result()
+        # Not attempted because the run stopped: wait with the window's reason, else as they were.
+        for reg in queue:
+            run.leftover.setdefault(reg.outbox_id, run.stop_reason or WaitReason(reg.wait_reason))
+        if run.error is None and not run.systemic_decided and not ledger_has_open_batches(ledger, info.run_id, batch_id):
+            # A run with fewer answers than first_k: judge on all of them.
+            verdict = _judge(ledger, info.run_id, systemic, 1, run, use_all=True)
+            if verdict:
+                run.halt("systemic", None, SystemicError(verdict))
+    finally:
+        by_reason: dict[WaitReason, list[int]] = {}
+        for oid, why in run.leftover.items():
+            by_reason.setdefault(why, []).append(oid)
+        for why, ids in by_reason.items():
+            ledger.mark_waiting(ids, why)
+        ledger.finish_batch(batch_id)
+        result.attempted = run.attempted
+        result.by_state = dict(run.answers)
+        result.waiting_by_reason = {w.value: len(ids) for w, ids in by_reason.items()}
+        result.stopped = run.stopped
+        result.elapsed_s = round(_time.monotonic() - started, 3)
+    if run.error is not None:
+        raise run.error
+    return result
+
+
+def ledger_has_open_batches(ledger: Ledger, run_id: str, this_batch: int) -> bool:
+    import sqlalchemy as sa
+
+    from spor.state.database import batch
+
+    with ledger.db.read() as conn:
+        return bool(conn.execute(sa.select(sa.func.count()).select_from(batch).where(
+            batch.c.run_id == run_id, batch.c.id != this_batch, batch.c.finished_at.is_(None))).scalar())
+
+
+def _judge(ledger: Ledger, run_id: str, rule: SystemicRule, threshold: int, run: _Run,
+           use_all: bool = False) -> str | None:
+    """Decide once per run whether its first answers are systemic. None while undecided/healthy."""
+    if run.systemic_decided:
+        return None
+    answers = ledger.run_answers(run_id, rule.first_k)
+    if not use_all and len(answers) < threshold:
+        return None
+    if use_all and not answers:
+        return None
+    with run.lock:
+        run.systemic_decided = True
+    return rule.verdict(answers if use_all else answers[:threshold])
+
+
+def _send_one(reg: StagedRegistration, *, ledger: Ledger, client: Client, clock: Clock, window: SendingWindow,
+              retry: RetryPolicy, run: _Run, run_id: str, batch_id: int, wait: Sleeper,
+              systemic: SystemicRule, threshold: int) -> None:
+    failures = 0
+    while True:
+        blocked = window.reason_blocked(clock.now())
+        if blocked is not None:
+            run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else blocked
+            run.halt(blocked.value, blocked)
+            return
+        if run.stop.is_set():
+            run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else WaitReason(reg.wait_reason)
+            return
+        ledger_id = ledger.record_attempt(reg, run_id=run_id, batch_id=batch_id)
+        if ledger_id is None:  # another batch owns it now (lease expired): not ours to send
+            return
+        with run.lock:
+            run.attempted += 1
+        t0 = _time.monotonic()
+        try:
+            answer = client.post(reg)
+        except CertificateError as exc:
+            ledger.record_failure(ledger_id, reg, outcome=OUTCOME_CERTIFICATE, detail=type(exc).__name__,
+                                  elapsed_s=_time.monotonic() - t0)
+            run.leftover[reg.outbox_id] = WaitReason(reg.wait_reason)
+            run.halt("certificate", None, exc)
+            return
+        except TransientError as exc:
+            ledger.record_failure(ledger_id, reg, outcome=OUTCOME_TRANSIENT, detail=f"{type(exc).__name__}: {exc}",
+                                  elapsed_s=_time.monotonic() - t0)
+            failures += 1
+            if failures >= retry.max_attempts:
+                run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
+                return
+            delay = retry.delay(failures)
+            now = clock.now()
+            if now.timestamp() + delay >= window.closes_at(now).timestamp():
+                run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
+                return
+            wait(delay)
+            continue
+        ledger.record_answer(ledger_id, reg, answer)
+        with run.lock:
+            run.answers[State(answer.state).value] += 1
+        if not run.systemic_decided:
+            verdict = _judge(ledger, run_id, systemic, threshold, run)
+            if verdict:
+                run.halt("systemic", None, SystemicError(verdict))
+        return
+

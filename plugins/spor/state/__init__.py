@@ -1,0 +1,1 @@
+"""The state database: tables, outbox and ledger, run log and run summary."""

@@ -1,0 +1,77 @@
+"""Run events and reports in the state database: what a run's summary needs beyond the ledger.
+
+Messages are written by our own code and carry behandlingsnummer, rules and counts only. For an
+exception we did not raise on purpose only its type is kept: its text could quote patient data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from spor.errors import SporError
+from spor.state.database import StateDB, report, run_event
+
+STOP, FAILURE, CAPACITY, INFO = "stop", "failure", "capacity", "info"
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    task: str
+    kind: str
+    message: str
+    data: dict[str, Any] | None
+
+
+def describe(exc: BaseException) -> str:
+    """A PII-safe description of an exception."""
+    if isinstance(exc, SporError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__} (details withheld from logs: see the task log of the failing task)"
+
+
+def add(db: StateDB, run_id: str, task: str, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
+    with db.write() as conn:
+        conn.execute(run_event.insert().values(
+            run_id=run_id, task=task, kind=kind, message=message,
+            data_json=None if data is None else json.dumps(data, sort_keys=True, default=str), at=db.now()))
+
+
+def events(db: StateDB, run_id: str, kind: str | None = None) -> list[RunEvent]:
+    query = sa.select(run_event).where(run_event.c.run_id == run_id).order_by(run_event.c.id)
+    if kind:
+        query = query.where(run_event.c.kind == kind)
+    with db.read() as conn:
+        return [RunEvent(r.task, r.kind, r.message, json.loads(r.data_json) if r.data_json else None)
+                for r in conn.execute(query)]
+
+
+def stopped(db: StateDB, run_id: str) -> str | None:
+    """The message of the first run-stopping event, if the run was stopped."""
+    found = events(db, run_id, STOP)
+    return found[0].message if found else None
+
+
+def save_report(db: StateDB, run_id: str, kind: str, body: str, content_type: str = "text/html") -> None:
+    with db.write() as conn:
+        conn.execute(report.delete().where(report.c.run_id == run_id, report.c.kind == kind))
+        conn.execute(report.insert().values(run_id=run_id, kind=kind, content_type=content_type, body=body,
+                                            created_at=db.now()))
+
+
+def load_report(db: StateDB, run_id: str, kind: str) -> tuple[str, str] | None:
+    with db.read() as conn:
+        row = conn.execute(sa.select(report.c.content_type, report.c.body)
+                           .where(report.c.run_id == run_id, report.c.kind == kind)).first()
+    return None if row is None else (row.content_type, row.body)
+
+
+def list_reports(db: StateDB, run_id: str | None = None, limit: int = 100) -> list[tuple[str, str, Any]]:
+    query = sa.select(report.c.run_id, report.c.kind, report.c.created_at).order_by(report.c.created_at.desc()).limit(limit)
+    if run_id:
+        query = query.where(report.c.run_id == run_id)
+    with db.read() as conn:
+        return [(r.run_id, r.kind, r.created_at) for r in conn.execute(query)]

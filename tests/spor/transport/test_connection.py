@@ -1,0 +1,80 @@
+"""The SPOR connection: the same fields from the UI and from AIRFLOW_CONN_* (issue 3, point 1; R2, R3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spor.transport.connection import SporConnectionConfig
+from spor.errors import ConfigurationError
+
+STAGE = "https://test-integration.ucr.uu.se/spor/ws/4_1/RegistrationService"
+BASE = {"environment": "stage", "pkcs12_file": "/secrets/spor.p12", "ca_bundle": "/secrets/siths-type3.pem"}
+
+
+def test_r3_endpoint_from_host_url_and_password_as_key_password():
+    config = SporConnectionConfig.from_mapping(BASE, host=STAGE, password="s3cret", conn_id="spor_stage")
+    assert config.endpoint == STAGE and config.environment == "stage"
+    assert config.key_password == "s3cret" and config.certificate_form == "pkcs12"
+    assert config.timeout == (10.0, 60.0) and config.pool_size == 8
+
+
+def test_r3_endpoint_from_host_port_and_path_like_the_ui_form():
+    config = SporConnectionConfig.from_mapping(BASE, host="test-integration.ucr.uu.se", port=443,
+                                               schema="/spor/ws/4_1/RegistrationService")
+    assert config.endpoint == "https://test-integration.ucr.uu.se:443/spor/ws/4_1/RegistrationService"
+
+
+def test_extra_as_json_string_with_numbers_as_text_and_old_ui_prefixes():
+    extra = json.dumps({**BASE, "endpoint": STAGE, "read_timeout": "30", "extra__spor__pool_size": "4",
+                        "proxy": "http://proxy.region.se:8080"})
+    config = SporConnectionConfig.from_mapping(extra)
+    assert (config.read_timeout, config.pool_size, config.proxy) == (30.0, 4, "http://proxy.region.se:8080")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"environment": "prod"}, "environment must be one of"),
+    ({"environment": None}, "missing environment"),
+    ({"endpoint": "http://test-integration.ucr.uu.se/x"}, "https://"),
+    ({"cert_file": "/secrets/c.pem"}, "exactly one form"),
+    ({"pkcs12_file": None}, "exactly one form"),
+    ({"ca_bundle": None}, "SITHS Type 3 CA v1"),
+    ({"pool_size": 0}, "pool_size"),
+    ({"read_timeout": "soon"}, "read_timeout must be a number"),
+    ({"proxy": "proxy:8080"}, "proxy must be a URL"),
+    ({"certfile": "/x"}, "unknown extra field 'certfile'"),
+])
+def test_invalid_connections_are_refused_with_the_field_named(change, message):
+    extra = {**BASE, "endpoint": STAGE, **change}
+    with pytest.raises(ConfigurationError, match=message):
+        SporConnectionConfig.from_mapping(extra, conn_id="spor_default")
+
+
+def test_secrets_stay_out_of_repr_and_describe():
+    config = SporConnectionConfig.from_mapping(
+        {"environment": "stage", "endpoint": STAGE, "cert_pem": "CERTDATA", "key_pem": "KEYDATA",
+         "ca_pem": "CADATA", "key_password": "PASSWORD1"})
+    for text in (repr(config), config.describe()):
+        assert "KEYDATA" not in text and "PASSWORD1" not in text and "CERTDATA" not in text
+
+
+def test_r2_hook_reads_airflow_conn_environment_variable_json(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SPOR_ENVTEST", json.dumps(
+        {"conn_type": "spor", "host": STAGE, "password": "p12pass", "extra": BASE}))
+    from spor.hooks.spor import SporHook
+
+    config = SporHook(spor_conn_id="spor_envtest").get_config()
+    assert config == SporConnectionConfig.from_mapping(BASE, host=STAGE, password="p12pass", conn_id="spor_envtest")
+
+
+def test_r2_hook_reads_generic_connection_with_extra_like_the_ui(monkeypatch):
+    # The UI stores a generic connection: host + path in schema, the rest in Extra.
+    monkeypatch.setenv("AIRFLOW_CONN_SPOR_UITEST", json.dumps(
+        {"conn_type": "generic", "host": "ucrtestserv01.ucr.uu.se", "schema": "spor/ws/4_1/RegistrationService",
+         "extra": json.dumps({**BASE, "environment": "stage-test-cert"})}))
+    from spor.hooks.spor import SporHook
+
+    config = SporHook(spor_conn_id="spor_uitest").get_config()
+    assert config.endpoint == "https://ucrtestserv01.ucr.uu.se/spor/ws/4_1/RegistrationService"
+    assert config.environment == "stage-test-cert"
