@@ -6,10 +6,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test venv bench clean
 
-$(STAMP): requirements.txt constraints.txt
+# The pinned tree from requirements.txt, then the project itself (editable: the package from
+# plugins/, and the repository root for the stand-in, demo and benchmarks that stay out of the wheel).
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)

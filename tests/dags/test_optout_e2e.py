@@ -74,7 +74,7 @@ def _assert_never_received(night, numbers: set[str], pnrs: set[str]) -> None:
 
 def _accepted(night) -> dict[str, str]:
     """behandlingsnummer -> personnummer (12 digits) of what SPOR accepted, from ledger + OPS."""
-    from spor.state.database import last_final
+    from spor.state.tables import last_final
 
     db = _state(night)
     try:
@@ -166,7 +166,7 @@ def test_r11_registration_staged_but_not_sent_when_its_block_arrives_is_never_se
     """R11: staged in the outbox (the first run reached the deadline before sending), then a
     whole-patient and a treatment block arrive; the next night withdraws them before the batch
     goes, records why, and sends the rest."""
-    from spor.state.database import held_back, outbox
+    from spor.state.tables import held_back, outbox
 
     from tests.dags.nightly_support import ClockScript, scripted_settings
 

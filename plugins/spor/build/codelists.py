@@ -12,7 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-CODELISTS_JSON = Path(__file__).resolve().parents[1] / "data" / "codelists.json"
+from spor.resources import location
+
+CODELISTS_JSON = location("data") / "codelists.json"
 
 
 @lru_cache(maxsize=4)

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spor.errors import ConfigurationError
+from spor.resources import shipped
 
 if TYPE_CHECKING:  # lxml is imported lazily: DAG files import this package
     from lxml import etree
 
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "schema"
+SHIPPED_DIR = shipped("schema")
 SHIPPED_WSDL = SHIPPED_DIR / "RegistrationService-4_1.wsdl"
 LOCATION_ENV = "SPOR_SCHEMA_LOCATION"
 REQUEST_ELEMENT = "postRegistrationRequest"

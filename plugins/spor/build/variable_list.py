@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-VARIABLES_CSV = Path(__file__).resolve().parents[1] / "data" / "variables.csv"
+from spor.resources import location
+
+VARIABLES_CSV = location("data") / "variables.csv"
 
 PARTS = ("header", "registration", "patient", "anmalan", "planering", "strykning", "genomforande", "postop")
 LIST_TYPES = ("kva-list", "icd-list", "code-list")

@@ -63,12 +63,6 @@ def _render_run(args: argparse.Namespace) -> int:
 
 
 # --- report --------------------------------------------------------------------------------
-def _state_db(target: str):
-    from spor.state import database as statedb
-
-    return statedb.connect(target) if "://" in target else statedb.from_airflow_conn(target)
-
-
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", default="spor_state", help="state database: SQLAlchemy URL or Airflow connection id")
     p.add_argument("--run-id", help="the run (default: list the kept reports)")
@@ -83,7 +77,9 @@ def _report_run(args: argparse.Namespace) -> int:
     from spor.state.ledger import Ledger
     from spor.state.summary import render_text
 
-    db = _state_db(args.state)
+    from spor.hooks.state import state_db
+
+    db = state_db(args.state)
     if not args.run_id:
         for run_id, kind, at in runlog.list_reports(db):
             print(f"{at:%Y-%m-%d %H:%M} {kind:<16} {run_id}")

@@ -9,16 +9,10 @@ import argparse
 import sys
 from typing import Any, TextIO
 
+from spor.hooks.state import state_db
+
 STATE_HELP = "state database: SQLAlchemy URL or Airflow connection id (default: connection spor_state)"
 OPS_HELP = "OPS database: SQLAlchemy URL or Airflow connection id (default: connection spor_ops)"
-
-
-def _state(target: str | None) -> Any:
-    from spor.state import database as statedb
-
-    if target and "://" in target:
-        return statedb.connect(target)
-    return statedb.from_airflow_conn(target or statedb.DEFAULT_CONN_ID)
 
 
 def _reader(target: str | None) -> Any:
@@ -51,7 +45,7 @@ def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from spor.removal import requests as removal
 
     out = out or sys.stdout
-    db = _state(args.state)
+    db = state_db(args.state)
     try:
         if args.action == "list":
             found = removal.list_requests(db, status=args.status, environment=args.environment)
@@ -117,7 +111,7 @@ def audit_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from spor.removal.audit import audit, render_audit
 
     out = out or sys.stdout
-    db = _state(args.state)
+    db = state_db(args.state)
     reader = None if args.no_ops else _reader(args.ops)
     try:
         for i, bnr in enumerate(args.behandlingsnummer):

@@ -1,14 +1,15 @@
 """Where the source-contract SQL lives, and applying its reference DDL (docs/source-contract.md).
 
-The SQL files sit in the repository's ``sql/`` folder (``sql/contract``, ``sql/extract``). A
-deployment that puts them elsewhere sets ``SPOR_SQL_DIR``.
+The SQL files (``sql/contract``, ``sql/extract``) ship with the package (:mod:`spor.resources`);
+a site that keeps its own copy sets ``SPOR_SQL_DIR``.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
+
+from spor.resources import location
 
 __all__ = ["sql_dir", "read_sql", "contract_ddl", "apply_contract", "engine_for", "dialect_of"]
 
@@ -23,8 +24,7 @@ CONTRACT_TABLES = (
 
 
 def sql_dir() -> Path:
-    env = os.environ.get("SPOR_SQL_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "sql"
+    return location("sql")
 
 
 def read_sql(relative: str) -> str:

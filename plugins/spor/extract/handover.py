@@ -14,7 +14,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 
-from spor.state.database import StateDB, extracted
+from spor.state.database import StateDB
+
+from spor.state.tables import extracted
 
 
 @dataclass(frozen=True)

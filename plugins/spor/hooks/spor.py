@@ -4,8 +4,9 @@
     client = hook.get_client(pool_size=8)   # one per worker process and connection, reused
     status = hook.check_certificate(now=clock.now())
 
-The connection is a generic Airflow connection (or conn_type ``spor``) with the fields of
-docs/connection.md in its Extra JSON; the UI and ``AIRFLOW_CONN_SPOR_DEFAULT`` work the same.
+The connection type ``spor`` has its own form in the UI (declared in :mod:`spor.get_provider_info`);
+``AIRFLOW_CONN_SPOR_DEFAULT`` or a secrets backend give the same fields as Extra JSON
+(docs/connection.md).
 Airflow is imported only here; ``spor.transport.connection`` and ``spor.transport.client`` work without it.
 """
 
@@ -54,12 +55,13 @@ class SporHook(BaseHook):
         return check_certificate(self.get_config(), now=now, warn_days=warn_days)
 
     def test_connection(self) -> tuple[bool, str]:
-        """For the UI's Test button: the certificate is usable and the WSDL loads over mutual TLS."""
-        from datetime import timezone
+        """The UI's Test button (run by the API server) and ``spor check-connection`` (on a worker):
+        the certificate and key locally, then one mutual-TLS request that changes nothing at SPOR."""
+        from spor.transport.reachability import check_reachability
 
         try:
-            status = self.check_certificate(now=datetime.now(timezone.utc))
-            self.get_client(pool_size=1)
+            config = self.get_config()
         except Exception as exc:  # noqa: BLE001 - reported to the user, not raised
-            return False, f"{type(exc).__name__}: {exc}"
-        return True, f"certificate valid for {status.days_left} more days; {self.get_config().describe()}"
+            return False, f"connection {self.spor_conn_id}: {exc}"
+        verdict = check_reachability(config)
+        return verdict.ok, verdict.message

@@ -13,7 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-CODELISTS_PATH = Path(__file__).resolve().parents[1] / "data" / "codelists.json"
+from spor.resources import location
+
+CODELISTS_PATH = location("data") / "codelists.json"
 SUITE_FILE = "spor_codelists.json"
 
 # (code list, gate column, rule, severity, why). Severity follows our model of SPOR's schema

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spor.resources import location
 from spor.quality.report import STYLE, expectations_html, summary_html
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from spor.quality.gate import GateResult
 
-VARIABLES_PATH = Path(__file__).resolve().parents[1] / "data" / "variables.csv"
+VARIABLES_PATH = location("data") / "variables.csv"
 
 
 def _variables() -> list[dict[str, str]]:

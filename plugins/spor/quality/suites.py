@@ -9,15 +9,16 @@ but list it on its fellista) and ``inferred``/``assumption`` flags. Loading into
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from spor.resources import location
 
 if TYPE_CHECKING:
     import great_expectations as gx
 
-#: The repo's expectations/; a deployment that ships it elsewhere sets SPOR_EXPECTATIONS_DIR.
-SUITES_DIR = Path(os.environ.get("SPOR_EXPECTATIONS_DIR") or Path(__file__).resolve().parents[3] / "expectations")
+#: The shipped suites, or the site's own folder (SPOR_EXPECTATIONS_DIR).
+SUITES_DIR = location("expectations")
 SEVERITIES = ("reject", "warn")
 _REQUIRED_META = ("id", "rule", "severity", "description")
 

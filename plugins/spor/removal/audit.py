@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from spor.removal import requests as removal
 from spor.build.identity import mask_person_ids
 from spor.extract.optout import BlockEntry, read_block_list
-from spor.state.database import StateDB, held_back, last_final, ledger, outbox
+from spor.state.database import StateDB
+from spor.state.tables import held_back, last_final, ledger, outbox
 
 __all__ = ["Audit", "audit", "render_audit"]
 

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from spor.clock import STOCKHOLM, Clock
 from spor.build.identity import mask_person_ids
 from spor.extract.optout import BlockEntry, BlockList, read_block_list
-from spor.state.database import StateDB, last_final, ledger, removal_item, removal_request
+from spor.state.database import StateDB
+from spor.state.tables import last_final, ledger, removal_item, removal_request
 from spor.states import ACCEPTED
 
 __all__ = [

@@ -200,7 +200,7 @@ def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, wind
 def ledger_has_open_batches(ledger: Ledger, run_id: str, this_batch: int) -> bool:
     import sqlalchemy as sa
 
-    from spor.state.database import batch
+    from spor.state.tables import batch
 
     with ledger.db.read() as conn:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(batch).where(

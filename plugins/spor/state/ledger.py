@@ -26,9 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from spor.states import ACCEPTED, FINAL_ANSWERS, HELD_BACK, State, WaitReason
-from spor.state.database import (
-    StateDB, batch, held_back, last_final, ledger, outbox, run_summary, stage_log, watermark,
-)
+from spor.state.database import StateDB
+from spor.state.tables import batch, held_back, last_final, ledger, outbox, run_summary, stage_log, watermark
 
 #: Not a registration state: the quality gate warned but the registration is sent (issue 5).
 WARNED = "warned"

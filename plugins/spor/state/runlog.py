@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from spor.errors import SporError
-from spor.state.database import StateDB, report, run_event
+from spor.state.database import StateDB
+from spor.state.tables import report, run_event
 
 STOP, FAILURE, CAPACITY, INFO = "stop", "failure", "capacity", "info"
 

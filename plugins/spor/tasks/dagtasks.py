@@ -41,9 +41,9 @@ class _Env:
 
     @functools.cached_property
     def db(self):
-        from spor.state import database as statedb
+        from spor.hooks.state import state_db
 
-        return statedb.from_airflow_conn(self.settings.state_conn_id, clock=self.clock)
+        return state_db(self.settings.state_conn_id, clock=self.clock)
 
     @functools.cached_property
     def ledger(self):
@@ -281,7 +281,7 @@ class _Built:
 def _held_back_ids(env: _Env, states: Iterable[str]) -> set[str]:
     import sqlalchemy as sa
 
-    from spor.state.database import held_back
+    from spor.state.tables import held_back
 
     with env.db.read() as conn:
         return {r[0] for r in conn.execute(sa.select(held_back.c.behandlingsnummer).where(

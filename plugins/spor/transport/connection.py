@@ -23,13 +23,14 @@ EXTRA_FIELDS = (
     "cert_file", "key_file",          # PEM files on the worker
     "cert_pem", "key_pem",            # PEM content (e.g. from a secrets backend)
     "pkcs12_file",                    # PKCS#12 (.p12/.pfx) file; its password is the connection password
+    "pkcs12_b64",                     # the same file's content in base64 (secrets backends hand out content)
     "key_password",                   # password of an encrypted key or of the PKCS#12 (default: connection password)
     "ca_bundle", "ca_pem",            # CA to trust for SPOR's server certificate (pinned: nothing else)
     "proxy",                          # explicit HTTPS proxy, e.g. http://proxy.region.se:8080
     "wsdl_location",                  # default: the WSDL shipped with the package (spor.build.schema_files)
     "connect_timeout", "read_timeout", "pool_size",
 )
-_SECRET = frozenset({"key_pem", "key_password"})
+_SECRET = frozenset({"key_pem", "key_password", "pkcs12_b64"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class SporConnectionConfig:
     cert_pem: str | None = field(default=None, repr=False)
     key_pem: str | None = field(default=None, repr=False)
     pkcs12_file: str | None = None
+    pkcs12_b64: str | None = field(default=None, repr=False)
     key_password: str | None = field(default=None, repr=False)
     ca_bundle: str | None = None
     ca_pem: str | None = field(default=None, repr=False)
@@ -61,11 +63,12 @@ class SporConnectionConfig:
             ("PEM files (cert_file)", bool(self.cert_file)),
             ("PEM content (cert_pem)", bool(self.cert_pem)),
             ("PKCS#12 (pkcs12_file)", bool(self.pkcs12_file)),
+            ("PKCS#12 content (pkcs12_b64)", bool(self.pkcs12_b64)),
         ) if present]
         if len(forms) != 1:
             raise ConfigurationError(
                 f"{where}: give the client certificate in exactly one form: cert_file [+ key_file], "
-                f"cert_pem [+ key_pem], or pkcs12_file (found: {', '.join(forms) or 'none'})")
+                f"cert_pem [+ key_pem], pkcs12_file or pkcs12_b64 (found: {', '.join(forms) or 'none'})")
         if self.key_file and not self.cert_file or self.key_pem and not self.cert_pem:
             raise ConfigurationError(f"{where}: a key without its certificate")
         if not (self.ca_bundle or self.ca_pem):
@@ -127,11 +130,13 @@ class SporConnectionConfig:
 
     @property
     def certificate_form(self) -> str:
-        return "pkcs12" if self.pkcs12_file else "pem_content" if self.cert_pem else "pem_files"
+        if self.pkcs12_file or self.pkcs12_b64:
+            return "pkcs12"
+        return "pem_content" if self.cert_pem else "pem_files"
 
     def describe(self) -> str:
         """A one-line summary safe for logs: no key, password or PEM content."""
-        cert = self.pkcs12_file or self.cert_file or "PEM content"
+        cert = self.pkcs12_file or self.cert_file or ("PKCS#12 content" if self.pkcs12_b64 else "PEM content")
         return (f"SPOR {self.environment} at {self.endpoint} (certificate: {cert}; "
                 f"CA: {self.ca_bundle or 'PEM content'}; proxy: {self.proxy or 'none'})")
 

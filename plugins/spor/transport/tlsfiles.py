@@ -1,4 +1,4 @@
-"""Client key material: read it in any of the three forms, and hand it to ``ssl`` safely.
+"""Client key material: read it in any of its forms (PEM files, PEM content, PKCS#12 file or content), and hand it to ``ssl`` safely.
 
 Python's ``ssl`` loads certificates and keys only from files (engineering note 31). PEM files on
 the worker are loaded where they are. PEM content (from a secrets backend) and PKCS#12 are written
@@ -57,6 +57,16 @@ def _read(path: str, what: str) -> bytes:
         raise ConfigurationError(f"cannot read the {what} at {path}: {exc.strerror}") from None
 
 
+def _from_base64(text: str) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigurationError("pkcs12_b64 is not base64 (encode the .p12/.pfx file, e.g. base64 -w0 client.p12)") from None
+
+
 def load_credentials(config: "SporConnectionConfig") -> Credentials:
     """The client certificate and key as ``cryptography`` objects (for checks and PKCS#12)."""
     from cryptography import x509
@@ -64,15 +74,16 @@ def load_credentials(config: "SporConnectionConfig") -> Credentials:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     password = config.key_password.encode() if config.key_password else None
-    if config.pkcs12_file:
-        data = _read(config.pkcs12_file, "PKCS#12 file")
+    if config.pkcs12_file or config.pkcs12_b64:
+        what = f"the PKCS#12 file {config.pkcs12_file}" if config.pkcs12_file else "the PKCS#12 content (pkcs12_b64)"
+        data = _read(config.pkcs12_file, "PKCS#12 file") if config.pkcs12_file else _from_base64(config.pkcs12_b64)
         try:
             key, cert, extra = pkcs12.load_key_and_certificates(data, password)
         except ValueError:
             raise CertificateError(
-                f"cannot open the PKCS#12 file {config.pkcs12_file}: wrong password (connection password / key_password) or not PKCS#12") from None
+                f"cannot open {what}: wrong password (connection password / key_password) or not PKCS#12") from None
         if cert is None or key is None:
-            raise CertificateError(f"the PKCS#12 file {config.pkcs12_file} holds no certificate with its key")
+            raise CertificateError(f"{what} holds no certificate with its key")
         return Credentials(cert, key, tuple(extra or ()))
     if config.cert_pem:
         cert_data = config.cert_pem.encode()

@@ -21,7 +21,7 @@ from spor.transport.client import SporClient
 from spor.clock import SimulatedClock
 from spor.state.ledger import Ledger
 from spor.send.batch import SystemicRule, send_batch
-from spor.state.database import ledger as ledger_t, outbox
+from spor.state.tables import ledger as ledger_t, outbox
 from spor.send.windows import SendingWindow
 from standin.testing import (  # noqa: F401 - fixtures
     KNOWN_SYSTEM_ID, hand_built_registration, spor_config, standin, standin_factory, standin_pki,

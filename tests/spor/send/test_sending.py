@@ -14,7 +14,7 @@ from spor.errors import BlockListUnavailable, CertificateError, SystemicError
 from spor.state.ledger import Ledger
 from spor.send.batch import RetryPolicy, SystemicRule, send_batch
 from spor.states import WaitReason
-from spor.state.database import ledger as ledger_t, outbox
+from spor.state.tables import ledger as ledger_t, outbox
 from spor.send.windows import SendingWindow
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     FakeRegistration, ScriptedClient, cert_rejected, clock, created, malformed, state_db, transient, unknown_system,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from spor.state.ledger import DEFAULT_LEASE, WARNED, HeldBackItem, Ledger
 from spor.states import State, WaitReason
-from spor.state.database import ledger as ledger_t, outbox
+from spor.state.tables import ledger as ledger_t, outbox
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     FakeAnswer, FakeRegistration, clock, created, malformed, state_db, unknown_system,
 )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from spor.state import database as statedb
 from spor.clock import SimulatedClock
 from spor.state.ledger import Ledger
-from spor.state.database import ledger as ledger_t
+from spor.state.tables import ledger as ledger_t
 from standin.testing import standin_factory, standin_pki  # noqa: F401 - fixtures
 from tests.spor.state_fixtures import NIGHT
 from tests.spor.send.test_crash_recovery import WORKER, build

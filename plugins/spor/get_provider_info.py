@@ -1,0 +1,86 @@
+"""What Airflow learns about this package as a provider (entry point ``apache_airflow_provider``).
+
+The connection type ``spor`` gets its own form in Admin → Connections: the fields below are Extra
+keys that :class:`spor.transport.connection.SporConnectionConfig` reads (it refuses unknown keys),
+the host field is relabelled as the endpoint, and fields that do not apply are hidden. Airflow
+reads this without importing the hook, so it stays free of heavy imports.
+"""
+
+from __future__ import annotations
+
+from spor import __version__
+
+ENDPOINTS = {
+    "production": "https://integration.ucr.uu.se/spor/ws/4_1/RegistrationService",
+    "stage": "https://test-integration.ucr.uu.se/spor/ws/4_1/RegistrationService",
+    "stage-test-cert": "https://ucrtestserv01.ucr.uu.se/spor/ws/4_1/RegistrationService",
+}
+
+
+def _text(label: str, description: str, *, secret: bool = False) -> dict:
+    schema: dict = {"type": ["string", "null"]}
+    if secret:
+        schema["format"] = "password"  # Airflow masks it in the form and in logs
+    return {"label": label, "description": description, "schema": schema}
+
+
+def _number(label: str, description: str, kind: str, default: float) -> dict:
+    return {"label": label, "description": description, "schema": {"type": [kind, "null"], "default": default}}
+
+
+CONN_FIELDS = {
+    "environment": {
+        "label": "SPOR environment",
+        "description": "Which SPOR this connection reaches; the ledger keeps each environment apart.",
+        "schema": {"type": ["string", "null"], "enum": ["production", "stage", "stage-test-cert", None]},
+    },
+    "cert_file": _text("Certificate file (PEM)", "Path on the worker of the SITHS function certificate, PEM, chain after it."),
+    "key_file": _text("Key file (PEM)", "Path on the worker of its private key (encrypted: put the password in Password)."),
+    "cert_pem": _text("Certificate (PEM content)", "The certificate as PEM text, e.g. from a secrets backend."),
+    "key_pem": _text("Key (PEM content)", "The private key as PEM text.", secret=True),
+    "pkcs12_file": _text("PKCS#12 file", "Path on the worker of a .p12/.pfx; its password goes in Password."),
+    "pkcs12_b64": _text("PKCS#12 (base64 content)", "The .p12/.pfx file encoded in base64, e.g. from a secrets backend.",
+                        secret=True),
+    "ca_bundle": _text("CA file (PEM)", "The only CA trusted for SPOR's server: SITHS Type 3 CA v1 (PP for stage-test-cert)."),
+    "ca_pem": _text("CA (PEM content)", "The same CA as PEM text."),
+    "proxy": _text("HTTPS proxy", "Explicit proxy URL, e.g. http://proxy.region.se:8080 (environment proxies are ignored)."),
+    "wsdl_location": _text("WSDL location", "Folder or .wsdl file of UCR's WSDL; empty = the WSDL shipped with the package."),
+    "connect_timeout": _number("Connect timeout (s)", "Seconds to open a connection.", "number", 10),
+    "read_timeout": _number("Read timeout (s)", "Seconds to wait for SPOR's answer.", "number", 60),
+    "pool_size": _number("Connection pool size", "Keep-alive connections per worker process (≥ threads per task).",
+                         "integer", 8),
+}
+
+UI_FIELD_BEHAVIOUR = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"host": "Endpoint URL", "password": "Key or PKCS#12 password"},
+    "placeholders": {
+        "host": ENDPOINTS["stage"],
+        "password": "password of an encrypted key or of the PKCS#12",
+        "environment": "stage",
+        "cert_file": "/opt/airflow/secrets/spor/client.pem",
+        "key_file": "/opt/airflow/secrets/spor/client.key",
+        "ca_bundle": "/opt/airflow/secrets/spor/siths-type3-ca-v1.pem",
+        "proxy": "http://proxy.region.se:8080",
+    },
+}
+
+
+def get_provider_info() -> dict:
+    return {
+        "package-name": "spor-airflow",
+        "name": "SPOR",
+        "description": "Send a hospital's operations to SPOR, the Swedish Perioperative Register "
+                       "(RegistrationService 4.1, SOAP over mutual TLS).",
+        "versions": [__version__],
+        "connection-types": [
+            {
+                "connection-type": "spor",
+                "hook-class-name": "spor.hooks.spor.SporHook",
+                "hook-name": "SPOR RegistrationService",
+                "conn-fields": CONN_FIELDS,
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+        "hooks": [{"integration-name": "SPOR", "python-modules": ["spor.hooks.spor", "spor.hooks.state"]}],
+    }
