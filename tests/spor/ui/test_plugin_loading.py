@@ -1,4 +1,6 @@
-"""Engineering note 16: Airflow's plugin loader must never import plugins/spor/* as top-level modules."""
+"""Airflow's plugin loader must never import plugins/spor/* as top-level modules; the UI plugin loads
+by entry point in an Airflow whose plugins folder does not hold this repository, and once when it
+does (git-sync deployments)."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def _load(folder: Path) -> dict[str, str]:
 def test_plugin_loader_skips_the_spor_package():
     loaded = _load(PLUGINS)
     assert not [n for n, f in loaded.items() if _under_path(f, PLUGINS / "spor")], loaded
-    assert "spor_reports_plugin" in loaded  # our one plugin file is loaded, under its own name
+    assert "spor_ui_plugin" in loaded  # our one plugin file is loaded, under its own name
 
 
 def _under_path(file: str, folder: Path) -> bool:
@@ -59,3 +61,27 @@ def test_without_airflowignore_the_loader_would_shadow_modules(tmp_path):
         for name, module in list(sys.modules.items()):
             if module is not None and _under(module, copy):
                 del sys.modules[name]
+
+
+def _plugins_listed(plugins_folder: Path, home: Path) -> list[dict]:
+    import json
+    import subprocess
+
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder)}
+    out = subprocess.run([sys.executable, "-m", "airflow", "plugins", "-o", "json"], env=env, capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    return json.loads(out[out.index("["):]) if "[" in out else []
+
+
+def test_installed_package_registers_the_ui_plugin_by_entry_point_without_a_plugins_folder(tmp_path):
+    empty = tmp_path / "plugins"
+    empty.mkdir()
+    listed = _plugins_listed(empty, tmp_path / "home")
+    spor = [p for p in listed if p["name"] == "spor"]
+    assert len(spor) == 1 and "spor.ui.plugin:SporUiPlugin" in spor[0]["source"]
+    assert spor[0]["external_views"][0]["destination"] == "dag_run"
+
+
+def test_repo_plugins_folder_beside_the_installed_package_registers_it_once(tmp_path):
+    listed = _plugins_listed(PLUGINS, tmp_path / "home")
+    assert [p["name"] for p in listed].count("spor") == 1
