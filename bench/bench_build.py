@@ -19,14 +19,11 @@ import statistics
 import sys
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-
-from spor.build.identity import luhn_check_digit  # noqa: E402
-from spor.build.message import content_hash, element_bytes  # noqa: E402
-from spor.build.registration import build_registration  # noqa: E402
-from spor.build.schema_files import load_schema  # noqa: E402
+from spor.build.identity import luhn_check_digit
+from spor.build.message import content_hash, element_bytes
+from spor.build.registration import build_registration
+from spor.build.schema_files import load_schema
 
 FMT = "%Y-%m-%d %H:%M:%S"
 KVA = ("JAB30", "JEA00", "NFB49", "NGB49", "NFJ59", "LCD11", "PAH10", "QDB99")

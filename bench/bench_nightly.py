@@ -22,14 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+from devenv import LocalEnv, make_ops, make_pki, migrate_airflow
 
-from devenv import LocalEnv, make_ops, make_pki, migrate_airflow  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RUN_DAG = """
 import json, resource, sys, time
-sys.path[:0] = [{plugins!r}]
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={dag!r})
 t0 = time.perf_counter()
@@ -64,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     standin = start_subprocess(
         ["--pki", str(env.pki), "--received", str(env.received), "--port", "0", "--latency-ms", str(args.latency_ms),
          "--system-ids", ",".join(manifest.units.values())],
-        env=os.environ | clock | {"PYTHONPATH": str(ROOT / "plugins")})
+        env=os.environ | clock)
     try:
         env.endpoint = standin.url
         config = {"threads_per_task": args.threads, "pool_slots": args.slots, "batches_per_run": args.batches}

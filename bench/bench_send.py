@@ -19,8 +19,6 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,9 +111,3 @@ def migrate_airflow(env: LocalEnv) -> None:
     subprocess.run([*airflow, "db", "migrate"], env=environ, check=True, capture_output=True)
     subprocess.run([*airflow, "pools", "import", str(ROOT / "pools.json")], env=environ, check=True,
                    capture_output=True)
-
-
-def ensure_paths() -> None:
-    for p in (str(PLUGINS), str(ROOT)):
-        if p not in sys.path:
-            sys.path.insert(0, p)

@@ -18,16 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+from devenv import LocalEnv, make_ops, make_pki, migrate_airflow
 
-from devenv import LocalEnv, make_ops, make_pki, migrate_airflow  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 NIGHT = "2025-12-01T01:00:00+01:00"  # the night after the synthetic month, winter time
 
 RUN_DAG = """
-import sys
-sys.path[:0] = [{plugins!r}]
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={dag!r})
 if bag.import_errors:
@@ -58,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from standin.server import start_subprocess
 
-    standin_env = os.environ | clock | {"PYTHONPATH": str(ROOT / "plugins")}
+    standin_env = os.environ | clock
     standin = step("stand-in SPOR service (mutual TLS)", lambda: start_subprocess(
         ["--pki", str(env.pki), "--received", str(env.received), "--port", "0",
          "--latency-ms", str(args.latency_ms), "--system-ids", ",".join(manifest.units.values())],
@@ -66,7 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         env.endpoint = standin.url
         airflow_env = os.environ | env.airflow_settings() | env.connections() | clock
-        airflow_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "plugins"), airflow_env.get("PYTHONPATH", "")])
         step("Airflow metadata database and the 'spor' pool", lambda: migrate_airflow(env))
         print(f"== running spor_nightly at {args.night} (simulated clock) …", flush=True)
         log_path = base / "spor_nightly.log"

@@ -55,13 +55,6 @@ class StandinConfig:
     path: str = SERVICE_PATH
 
 
-def _ensure_plugins_on_path() -> None:
-    try:
-        import spor  # noqa: F401
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-
-
 def server_ssl_context(pki_dir: Path, tls_min: str = "1.2", tls_max: str | None = None) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki_dir / "server.pem", pki_dir / "server.key")
@@ -80,7 +73,6 @@ class StandinServer(ThreadingHTTPServer):
     handshake_timeout_s = 10.0
 
     def __init__(self, config: StandinConfig):
-        _ensure_plugins_on_path()
         from spor.clock import clock_from_env
         from spor.build.schema_files import REQUEST_ELEMENT, load_schema
 

@@ -12,9 +12,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "plugins"
 DAGS = ROOT / "dags"
-for _path in (PLUGINS, ROOT):  # the spor package; standin/ and devenv/ at the top level
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
 
 # Airflow reads its configuration at import time: isolate it before anything imports airflow.
 # One AIRFLOW_HOME (and metadata database) per test process: pytest-xdist workers inherit the

@@ -7,14 +7,13 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import DAGS, PLUGINS, ROOT
+from tests.conftest import DAGS, ROOT
 
 DAG_FILES = sorted(p for p in DAGS.glob("*.py"))
 
 PARSE_PROBE = textwrap.dedent(
     """
     import json, socket, sqlite3, sys, time
-    sys.path.insert(0, {plugins!r})
     import airflow  # noqa: F401  (its own import cost is not the DAG file's)
     from airflow.dag_processing.dagbag import DagBag
 
@@ -45,7 +44,7 @@ PARSE_PROBE = textwrap.dedent(
 
 
 def _parse(path) -> dict:
-    code = PARSE_PROBE.format(plugins=str(PLUGINS), path=str(path), pools=str(ROOT / "pools.json"))
+    code = PARSE_PROBE.format(path=str(path), pools=str(ROOT / "pools.json"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])

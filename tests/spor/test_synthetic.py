@@ -185,13 +185,13 @@ def test_generate_refuses_a_filled_database_unless_replace(tmp_path):
 
 
 def test_cli_synth_writes_db_and_manifest(tmp_path):
-    from tests.conftest import PLUGINS, ROOT
+    from tests.conftest import ROOT
 
     manifest = tmp_path / "out" / "m.json"
     result = subprocess.run(
         [sys.executable, "-m", "spor", "synth", "--db", f"sqlite:///{tmp_path / 'ops.sqlite'}",
          "--n", "120", "--seed", "5", "--manifest", str(manifest)],
-        cwd=ROOT, env={"PYTHONPATH": str(PLUGINS), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "generated 120 treatments" in result.stdout

@@ -27,7 +27,7 @@ LINE = re.compile(r"^not built: (\S+) state=(\S+) rule=(\S+) variable=(\S+) reas
 
 
 def _render(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    base = {"PYTHONPATH": str(PLUGINS), "PATH": "/usr/bin:/bin"}
+    base = {"PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-m", "spor", "render", *args], cwd=ROOT, env={**base, **(env or {})},
                           capture_output=True, text=True, timeout=300)
 

@@ -72,7 +72,7 @@ def test_audit_cli_prints_no_identity_and_works_without_the_ops(state_db, ops, t
 
     import spor.cli.removal as rc
 
-    monkeypatch.setattr(rc, "_state", lambda _t: _NoDispose(state_db))
+    monkeypatch.setattr(rc, "state_db", lambda _t: _NoDispose(state_db))
     monkeypatch.setattr(rc, "_reader", lambda _t: ops.reader)
     parser = argparse.ArgumentParser()
     audit_args(parser)

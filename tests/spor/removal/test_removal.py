@@ -88,12 +88,12 @@ def cli(db, *argv: str) -> tuple[int, str]:
     args.state = None
     import spor.cli.removal as rc
 
-    original = rc._state
-    rc._state = lambda _target: _Undisposed(db)  # the test's state DB (its schema) instead of a connection id
+    original = rc.state_db
+    rc.state_db = lambda _target: _Undisposed(db)  # the test's state DB (its schema) instead of a connection id
     try:
         return removal_run(args, out), out.getvalue()
     finally:
-        rc._state = original
+        rc.state_db = original
 
 
 class _Undisposed:
