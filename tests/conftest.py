@@ -27,13 +27,14 @@ os.environ.update({
 })
 
 POSTGRES_URL = os.environ.get("SPOR_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("SPOR_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
-def _postgres_reachable() -> str | None:
+def _reachable(url: str) -> str | None:
     try:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(POSTGRES_URL)
+        engine = sa.create_engine(url)
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
         engine.dispose()
@@ -45,12 +46,43 @@ def _postgres_reachable() -> str | None:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of a real PostgreSQL. In CI (CI=true) its absence fails the test; elsewhere it skips."""
-    problem = _postgres_reachable()
+    problem = _reachable(POSTGRES_URL)
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is not reachable ({problem})")
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} not reachable ({problem}); set SPOR_TEST_POSTGRES_URL")
     return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def mariadb_url() -> str:
+    """URL of a real MariaDB (or MySQL). In CI (CI=true) its absence fails the test; elsewhere it skips."""
+    problem = _reachable(MARIADB_URL)
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but MariaDB at {MARIADB_URL} is not reachable ({problem})")
+        pytest.skip(f"MariaDB at {MARIADB_URL} not reachable ({problem}); set SPOR_TEST_MARIADB_URL")
+    return MARIADB_URL
+
+
+@pytest.fixture
+def mariadb_database(mariadb_url):
+    """URL of a new, uniquely named MariaDB database for one test, dropped afterwards (xdist
+    workers run side by side on one server)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"spor_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(mariadb_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        yield sa.engine.make_url(mariadb_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

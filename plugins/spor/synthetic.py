@@ -645,7 +645,7 @@ def generate(
             conn.execute(sa.insert(table("spor_sparrlista", sparr[0].keys())), sparr)
         # Child inserts fired the last-changed triggers; put the planned andrad_tid back.
         kind = "timestamp" if pg else "text"
-        conn.execute(sa.text(f"CREATE TEMPORARY TABLE spor_synth_andrad (behandlingsnummer text PRIMARY KEY, andrad_tid {kind})"))
+        conn.execute(sa.text(f"CREATE TEMPORARY TABLE spor_synth_andrad (behandlingsnummer varchar(64) PRIMARY KEY, andrad_tid {kind})"))
         conn.execute(sa.insert(table("spor_synth_andrad", ("behandlingsnummer", "andrad_tid"))),
                      [{"behandlingsnummer": r["behandlingsnummer"], "andrad_tid": r["andrad_tid"]} for r in rows])
         conn.execute(sa.text(

@@ -6,12 +6,14 @@ a site that keeps its own copy sets ``SPOR_SQL_DIR``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from spor.resources import location
 
-__all__ = ["sql_dir", "read_sql", "contract_ddl", "apply_contract", "engine_for", "dialect_of"]
+__all__ = ["sql_dir", "read_sql", "contract_ddl", "apply_contract", "engine_for", "dialect_of",
+           "split_statements", "DIALECTS"]
 
 CONTRACT_TABLES = (
     "spor_behandling",
@@ -31,11 +33,41 @@ def read_sql(relative: str) -> str:
     return (sql_dir() / relative).read_text(encoding="utf-8")
 
 
+DIALECTS = ("sqlite", "postgresql", "mysql")
+
+
 def contract_ddl(dialect: str) -> str:
-    """The reference DDL for 'sqlite' or 'postgresql'."""
-    if dialect not in ("sqlite", "postgresql"):
-        raise ValueError(f"no reference DDL for dialect {dialect!r} (sqlite, postgresql)")
+    """The reference DDL for 'sqlite', 'postgresql' or 'mysql' (MariaDB and MySQL)."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"no reference DDL for dialect {dialect!r} ({', '.join(DIALECTS)})")
     return read_sql(f"contract/{dialect}.sql")
+
+
+_SPLIT = re.compile(r"'(?:[^'\\]|''|\\.)*'|--[^\n]*|;", re.S)
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of a script whose statements end with ``;`` (comments dropped).
+
+    Quoted text may hold ``;`` and ``--``. Bodies with inner ``;`` (BEGIN..END, $$) are not
+    supported: the MariaDB/MySQL reference DDL has none, because a server applies one statement
+    per call there and DELIMITER is only a command of its command-line client.
+    """
+    statements: list[str] = []
+    current: list[str] = []
+    pos = 0
+    for m in _SPLIT.finditer(script):
+        current.append(script[pos:m.start()])
+        token = m.group(0)
+        if token == ";":
+            statements.append("".join(current))
+            current = []
+        elif not token.startswith("--"):
+            current.append(token)
+        pos = m.end()
+    current.append(script[pos:])
+    statements.append("".join(current))
+    return [s.strip() for s in statements if s.strip()]
 
 
 def engine_for(target: Any):
@@ -49,7 +81,9 @@ def engine_for(target: Any):
 
 def dialect_of(engine) -> str:
     name = engine.dialect.name
-    return "postgresql" if name.startswith("postgres") else name
+    if name.startswith("postgres"):
+        return "postgresql"
+    return "mysql" if name in ("mysql", "mariadb") else name
 
 
 def apply_contract(target: Any) -> None:
@@ -62,6 +96,11 @@ def apply_contract(target: Any) -> None:
         driver = raw.driver_connection
         if dialect == "sqlite":
             driver.executescript(ddl)  # triggers hold ';' inside BEGIN..END: let sqlite split
+        elif dialect == "mysql":
+            cur = raw.cursor()  # the server takes one statement per call
+            for statement in split_statements(ddl):
+                cur.execute(statement)
+            cur.close()
         else:
             cur = raw.cursor()
             cur.execute(ddl)  # psycopg sends the whole script; $$ bodies stay intact

@@ -9,7 +9,7 @@ factory (``DbApiHook.get_conn`` from common-sql, ``engine.raw_connection`` from 
 Output is batches (lists) of ``Treatment`` of at most ``page_size`` rows, read page by page with
 keyset pagination, so memory stays bounded for 100k+ rows on any driver.
 
-Values are normalised so that SQLite and PostgreSQL give the same thing: times as
+Values are normalised so that SQLite, PostgreSQL and MariaDB/MySQL give the same thing: times as
 ``'YYYY-MM-DD HH:MM:SS'`` Stockholm wall-clock strings (as the contract stores them), numbers
 as int/float, text as str, NULL as None.
 """
@@ -33,6 +33,8 @@ __all__ = [
     "bind",
     "wall_clock",
     "paramstyle_of",
+    "mysql_engine",
+    "MYSQL_CONN_TYPES",
 ]
 
 #: The list variables (child views), keys of Treatment.children; names as in variables.csv.
@@ -166,6 +168,26 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+# --- MariaDB / MySQL connections ---------------------------------------------------------------
+#: Airflow connection types read through PyMySQL. The mysql provider's hook needs mysqlclient, a C
+#: extension that does not install without the MySQL client headers; PyMySQL is pure Python.
+MYSQL_CONN_TYPES = frozenset({"mysql", "mariadb"})
+
+
+def mysql_engine(conn: Any):
+    """A SQLAlchemy Engine (``mysql+pymysql``) for an Airflow connection's host, port, login,
+    password and schema (the database). Scalar extras become PyMySQL connect arguments
+    (``charset``, ``ssl_ca``, ...); an unknown one fails on connect, naming it."""
+    import sqlalchemy as sa
+
+    extra = conn.extra_dejson or {}
+    url = sa.engine.URL.create(
+        "mysql+pymysql", username=conn.login or None, password=conn.password or None,
+        host=conn.host or None, port=conn.port or None, database=conn.schema or None,
+        query={k: str(v) for k, v in extra.items() if isinstance(v, (str, int, float, bool))})
+    return sa.create_engine(url)  # the URL object, not its text: str(url) hides the password
+
+
 # --- the reader ----------------------------------------------------------------------------
 class SourceReader:
     """Reads the source contract through one DB-API connection per call."""
@@ -193,10 +215,14 @@ class SourceReader:
 
     @classmethod
     def from_conn_id(cls, conn_id: str, *, page_size: int = 1000) -> "SourceReader":
-        """From an Airflow connection id (its provider hook; imported lazily)."""
+        """From an Airflow connection id: its provider hook (imported lazily), except a ``mysql``
+        connection (MariaDB, MySQL), which is read through PyMySQL (``mysql_engine``)."""
         from airflow.sdk import BaseHook
 
-        return cls.from_hook(BaseHook.get_connection(conn_id).get_hook(), page_size=page_size)
+        conn = BaseHook.get_connection(conn_id)
+        if conn.conn_type in MYSQL_CONN_TYPES:
+            return cls.from_url(mysql_engine(conn), page_size=page_size)
+        return cls.from_hook(conn.get_hook(), page_size=page_size)
 
     @classmethod
     def from_target(cls, target: str, *, page_size: int = 1000) -> "SourceReader":

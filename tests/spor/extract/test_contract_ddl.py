@@ -1,16 +1,15 @@
-"""The source contract's reference DDL applies on SQLite and PostgreSQL, and its last-changed rule
-holds: andrad_tid moves when the row or any child row is inserted, updated or deleted
-(docs/source-contract.md, 'last-changed rule'; R5/R6: a change anywhere means a resend)."""
+"""The source contract's reference DDL applies on SQLite, PostgreSQL and MariaDB, and its
+last-changed rule holds: andrad_tid moves when the row or any child row is inserted, updated or
+deleted (docs/source-contract.md, 'last-changed rule'; R5/R6: a change anywhere means a resend)."""
 
 from __future__ import annotations
 
 import sqlite3
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from spor.extract.contract import CONTRACT_TABLES, apply_contract
+from spor.extract.contract import CONTRACT_TABLES, apply_contract, read_sql, split_statements
 
 OLD = "2000-01-01 00:00:00"
 
@@ -39,30 +38,9 @@ CHILD_STATEMENTS = {
 
 
 @pytest.fixture
-def pg_engine(postgres_url):
-    """A fresh schema per test, first on search_path, dropped afterwards."""
-    schema = f"spor_ddl_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = sa.create_engine(postgres_url, connect_args={"options": f"-csearch_path={schema}"})
-    yield engine
-    engine.dispose()
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
-@pytest.fixture
-def sqlite_engine(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'ops.sqlite'}")
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request):
-    return request.getfixturevalue("sqlite_engine" if request.param == "sqlite" else "pg_engine")
+def engine(ops_engine):
+    """SQLite, PostgreSQL and MariaDB in turn (tests/spor/extract/conftest.py)."""
+    return ops_engine
 
 
 def _andrad(conn) -> str:
@@ -124,3 +102,30 @@ def test_sqlite_triggers_do_not_loop_with_recursive_triggers_on(tmp_path):
     (value,) = conn.execute("SELECT andrad_tid FROM spor_behandling").fetchone()
     assert value != OLD
     conn.close()
+
+
+def test_deleting_a_treatment_with_child_rows_succeeds(engine):
+    """On MariaDB a trigger may not update the table its statement writes: cascaded child deletes
+    must not try to stamp the treatment being deleted (InnoDB fires no triggers for them)."""
+    apply_contract(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO spor_behandling (behandlingsnummer, enhet, andrad_tid) VALUES ('B1', 'OP-A', :t)"), {"t": OLD})
+        conn.execute(sa.text("INSERT INTO spor_diagnos (behandlingsnummer, ordning, kod) VALUES ('B1', 1, 'K35.8')"))
+        conn.execute(sa.text("DELETE FROM spor_behandling WHERE behandlingsnummer = 'B1'"))
+        assert conn.execute(sa.text("SELECT count(*) FROM spor_behandling")).scalar_one() == 0
+
+
+def test_split_statements_keeps_quoted_semicolons_and_drops_comments():
+    script = "CREATE TABLE t (a text); -- a comment; with 'quotes\nINSERT INTO t VALUES ('x;y', 'it''s -- no comment');\n"
+    assert split_statements(script) == [
+        "CREATE TABLE t (a text)",
+        "INSERT INTO t VALUES ('x;y', 'it''s -- no comment')",
+    ]
+
+
+def test_mysql_reference_ddl_is_one_statement_per_semicolon():
+    """No BEGIN..END bodies: the statements reach the server one by one without a DELIMITER."""
+    statements = split_statements(read_sql("contract/mysql.sql"))
+    assert not [s for s in statements if "BEGIN" in s.upper().split()]
+    assert sum(s.startswith("CREATE TRIGGER") for s in statements) == 13
+    assert sum(s.startswith("CREATE TABLE") for s in statements) == len(CONTRACT_TABLES)

@@ -8,6 +8,7 @@ import sqlite3
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
 from spor.errors import BlockListUnavailable, RunStoppingError
 from spor.extract.optout import BlockList, apply, normalise_person_id, read_block_list
@@ -86,15 +87,12 @@ def test_r11_unreadable_block_list_stops_the_run_without_personal_data():
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
 
-def test_r11_missing_table_in_a_real_database_fails_closed(tmp_path):
-    db = tmp_path / "ops.sqlite"
-    generate(f"sqlite:///{db}", n=20, seed=1)
-    conn = sqlite3.connect(db)
-    conn.execute("DROP TABLE spor_sparrlista")
-    conn.commit()
-    conn.close()
+def test_r11_missing_table_in_a_real_database_fails_closed(ops_engine):
+    generate(ops_engine, n=20, seed=1)
+    with ops_engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE spor_sparrlista"))
     with pytest.raises(BlockListUnavailable, match="could not be read"):
-        read_block_list(SourceReader.from_url(f"sqlite:///{db}"))
+        read_block_list(SourceReader.from_url(ops_engine))
 
 
 def test_r11_entry_naming_nobody_fails_closed():
@@ -108,10 +106,9 @@ def test_block_list_and_entries_never_show_identity_numbers():
     assert bl.match(PNR, "1").orsak == "patientens begäran"  # the entry is there for the ledger
 
 
-def test_r11_d20_generated_database_blocks_exactly_the_manifests_blocked_set(tmp_path):
-    db = tmp_path / "ops.sqlite"
-    manifest = generate(f"sqlite:///{db}", n=2000, seed=9)
-    reader = SourceReader.from_url(f"sqlite:///{db}", page_size=300)
+def test_r11_d20_generated_database_blocks_exactly_the_manifests_blocked_set(ops_engine):
+    manifest = generate(ops_engine, n=2000, seed=9)
+    reader = SourceReader.from_url(ops_engine, page_size=300)
     bl = read_block_list(reader)
     allowed_ids, blocked = set(), {}
     for batch in reader.all():
