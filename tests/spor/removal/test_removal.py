@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from spor.removal import requests as removal
+from spor.removal import matching, model, nightly, status, store
 
 from spor.state import runlog
 
@@ -119,7 +119,7 @@ def test_r11_whole_patient_request_states_scope_accepted_numbers_reason_and_chan
     accept(state_db, PROD, "1003", answer=unknown_system)  # rejected: SPOR does not hold it
     ops.block(7, PATIENT)
 
-    raised = removal.raise_removal_requests(state_db, ops.reader, run_id="night2")
+    raised = nightly.raise_removal_requests(state_db, ops.reader, run_id="night2")
 
     assert len(raised) == 1
     r = raised[0]
@@ -149,7 +149,7 @@ def test_r11_treatment_entry_request_names_one_treatment_and_a_never_accepted_on
     ops.block(1, PATIENT, "2001", orsak="skickad av misstag", kanal="upptäckt vid granskning")
     ops.block(2, PATIENT, "2003")  # never sent
 
-    raised = removal.raise_removal_requests(state_db, ops.reader, run_id="r")
+    raised = nightly.raise_removal_requests(state_db, ops.reader, run_id="r")
 
     assert [(r.block_entry_id, r.scope, r.behandlingsnummer) for r in raised] == [("1", "treatment", ["2001"])]
     text = raised[0].text
@@ -167,22 +167,22 @@ def test_r11_raised_exactly_once_and_a_later_found_treatment_joins_the_same_requ
     ops.treatment("3002", PATIENT)
     accept(state_db, PROD, "3001")
     ops.block(5, PATIENT)
-    first = removal.raise_removal_requests(state_db, ops.reader, run_id="n1")
+    first = nightly.raise_removal_requests(state_db, ops.reader, run_id="n1")
     assert len(first) == 1
-    assert removal.raise_removal_requests(state_db, ops.reader, run_id="n2") == []
+    assert nightly.raise_removal_requests(state_db, ops.reader, run_id="n2") == []
 
     accept(state_db, PROD, "3002", run_id="n0-late")  # e.g. recorded from an older ledger import
-    result = removal.raise_and_report(state_db, ops.reader, run_id="n3")
+    result = nightly.raise_and_report(state_db, ops.reader, run_id="n3")
     assert result.raised == [] and result.extended == 1
-    again = removal.list_requests(state_db)
+    again = store.list_requests(state_db)
     assert len(again) == 1
     assert again[0].behandlingsnummer == ["3001", "3002"] and again[0].late == ["3002"]
     assert again[0].text == first[0].text
-    assert removal.raise_removal_requests(state_db, ops.reader, run_id="n4") == []
-    assert removal.raised_in_run(state_db, "n1") == [{"id": first[0].id, "scope": "patient",
+    assert nightly.raise_removal_requests(state_db, ops.reader, run_id="n4") == []
+    assert store.raised_in_run(state_db, "n1") == [{"id": first[0].id, "scope": "patient",
                                                       "behandlingsnummer": ["3001", "3002"], "environment": PROD,
                                                       "status": "raised", "cause": "sparrlista"}]
-    assert removal.raised_in_run(state_db, "n3") == []
+    assert store.raised_in_run(state_db, "n3") == []
 
 
 def test_r11_one_request_per_environment_naming_it(state_db, ops):
@@ -191,11 +191,11 @@ def test_r11_one_request_per_environment_naming_it(state_db, ops):
     accept(state_db, PROD, "4001")
     accept(state_db, STAGE, "4001")
     ops.block(9, PATIENT)
-    raised = removal.raise_removal_requests(state_db, ops.reader, run_id="r")
+    raised = nightly.raise_removal_requests(state_db, ops.reader, run_id="r")
     assert sorted(r.environment for r in raised) == [PROD, STAGE]
     stage = next(r for r in raised if r.environment == STAGE)
     assert "Miljö: stage (test-integration.ucr.uu.se)" in stage.text
-    assert removal.raise_removal_requests(state_db, ops.reader, run_id="r2", environment=PROD) == []
+    assert nightly.raise_removal_requests(state_db, ops.reader, run_id="r2", environment=PROD) == []
 
 
 def test_r11_treatment_deleted_in_ops_after_acceptance_gets_request_sent_by_mistake(state_db, ops, clock):
@@ -204,34 +204,34 @@ def test_r11_treatment_deleted_in_ops_after_acceptance_gets_request_sent_by_mist
     ops.treatment("5001", PATIENT)
     ops.treatment("5002", OTHER)
     accept(state_db, PROD, "5001", "5002")
-    assert removal.raise_removal_requests(state_db, ops.reader, run_id="r1") == []
+    assert nightly.raise_removal_requests(state_db, ops.reader, run_id="r1") == []
     ops.sql("DELETE FROM spor_behandling WHERE behandlingsnummer = '5001'")
 
-    raised = removal.raise_removal_requests(state_db, ops.reader, run_id="r2")
+    raised = nightly.raise_removal_requests(state_db, ops.reader, run_id="r2")
 
     assert [(r.cause, r.scope, r.behandlingsnummer) for r in raised] == [("deleted", "treatment", ["5001"])]
-    assert raised[0].orsak == removal.DELETED_REASON == "skickad av misstag / borttagen i OPS"
+    assert raised[0].orsak == model.DELETED_REASON == "skickad av misstag / borttagen i OPS"
     assert "Anledning: skickad av misstag / borttagen i OPS" in raised[0].text
     assert f"Datum: {clock.now().date().isoformat()}" in raised[0].text
-    assert removal.raise_removal_requests(state_db, ops.reader, run_id="r3") == []
+    assert nightly.raise_removal_requests(state_db, ops.reader, run_id="r3") == []
 
 
 def test_r11_treatment_entry_for_a_deleted_treatment_is_one_request_not_two(state_db, ops):
     ops.treatment("5101", PATIENT)
     accept(state_db, PROD, "5101")
     ops.block(3, PATIENT, "5101")
-    assert len(removal.raise_removal_requests(state_db, ops.reader, run_id="r1")) == 1
+    assert len(nightly.raise_removal_requests(state_db, ops.reader, run_id="r1")) == 1
     ops.sql("DELETE FROM spor_behandling WHERE behandlingsnummer = '5101'")
-    assert removal.raise_removal_requests(state_db, ops.reader, run_id="r2") == []
+    assert nightly.raise_removal_requests(state_db, ops.reader, run_id="r2") == []
 
 
 def test_r11_many_treatments_missing_from_ops_look_like_a_broken_view_and_raise_nothing(state_db, ops):
     """Fail safe: an empty or mis-pointed OPS view must not e-mail UCR hundreds of deletions."""
-    numbers = [str(6000 + i) for i in range(removal.DELETED_MAX + 1)]
+    numbers = [str(6000 + i) for i in range(matching.DELETED_MAX + 1)]
     accept(state_db, PROD, *numbers)  # none of them is in the (empty) OPS
-    counts = removal.nightly_step(state_db, ops.reader, run_id="r1")
+    counts = nightly.nightly_step(state_db, ops.reader, run_id="r1")
     assert counts["raised"] == 0 and counts["deleted_suspect"] == len(numbers)
-    assert removal.list_requests(state_db) == []
+    assert store.list_requests(state_db) == []
     notes = [e.message for e in runlog.events(state_db, "r1", runlog.INFO)]
     assert any("look" in n and "broken OPS view" in n for n in notes)
 
@@ -241,8 +241,8 @@ def test_r11_unreadable_block_list_raises_nothing_and_says_why(state_db, ops):
     accept(state_db, PROD, "7001")
     ops.sql("ALTER TABLE spor_sparrlista RENAME TO spor_sparrlista_gone")
     with pytest.raises(BlockListUnavailable, match="spor_sparrlista"):
-        removal.nightly_step(state_db, ops.reader, run_id="r1")
-    assert removal.list_requests(state_db) == []
+        nightly.nightly_step(state_db, ops.reader, run_id="r1")
+    assert store.list_requests(state_db) == []
 
 
 # --- statuses, CLI, no identity ---------------------------------------------------------------
@@ -255,9 +255,9 @@ def test_status_raised_sent_confirmed_and_cli_shows_the_email_without_identity(s
     accept(state_db, PROD, "8001", "8002")
     ops.block(11, PATIENT, orsak=f"patienten ({PATIENT}) vill lämna registret", kanal="telefon 19701063-2391")
     caplog.set_level(logging.DEBUG, logger="spor")
-    counts = removal.nightly_step(state_db, ops.reader, run_id="n1")
+    counts = nightly.nightly_step(state_db, ops.reader, run_id="n1")
     assert counts["raised"] == 1 and counts["pending"] == 1 and counts["sent"] == 0
-    (r,) = removal.list_requests(state_db, status="raised")
+    (r,) = store.list_requests(state_db, status="raised")
     assert "Anledning: patienten (############) vill lämna registret" in r.text
 
     code, listed = cli(state_db, "list", "--status", "raised")
@@ -265,14 +265,14 @@ def test_status_raised_sent_confirmed_and_cli_shows_the_email_without_identity(s
     code, shown = cli(state_db, "show", str(r.id))
     assert code == 0 and r.text in shown and "Ämne: SPOR: begäran om borttagning" in shown
     code, out = cli(state_db, "confirm", str(r.id), "--note", "UCR ärende 123")
-    assert code == 0 and removal.get(state_db, r.id).status == "confirmed"
+    assert code == 0 and store.get(state_db, r.id).status == "confirmed"
     code, _ = cli(state_db, "sent", str(r.id))
     assert code == 2, "a confirmed request cannot go back to sent"
     code, _ = cli(state_db, "show", "999")
     assert code == 2
 
     text = summary.render_text({"dag_id": "spor_nightly", "run_id": "n1", "mode": "manual", "by_state": {},
-                                "waiting_by_reason": {}, "removal_requests": removal.raised_in_run(state_db, "n1"),
+                                "waiting_by_reason": {}, "removal_requests": store.raised_in_run(state_db, "n1"),
                                 "notes": [f"{e.task}: {e.message}" for e in runlog.events(state_db, "n1")]})
     assert f"request {r.id}: patient — treatments 8001, 8002" in text
     for output in (listed, shown, out, text, caplog.text, r.text, r.subject, str(r.orsak), str(r.kanal)):
@@ -283,15 +283,15 @@ def test_mark_sent_then_confirm_and_illegal_transitions(state_db, ops):
     ops.treatment("8101", PATIENT)
     accept(state_db, PROD, "8101")
     ops.block(12, PATIENT, "8101")
-    (r,) = removal.raise_removal_requests(state_db, ops.reader, run_id="n1")
-    sent = removal.mark_sent(state_db, r.id)
+    (r,) = nightly.raise_removal_requests(state_db, ops.reader, run_id="n1")
+    sent = status.mark_sent(state_db, r.id)
     assert sent.status == "sent" and sent.sent_to == "drift@ucr.uu.se" and sent.sent_at is not None
     with pytest.raises(ValueError):
-        removal.mark_sent(state_db, r.id)
-    done = removal.confirm(state_db, r.id, note="ticket 42")
+        status.mark_sent(state_db, r.id)
+    done = status.confirm(state_db, r.id, note="ticket 42")
     assert (done.status, done.note) == ("confirmed", "ticket 42") and done.confirmed_at is not None
     with pytest.raises(KeyError):
-        removal.confirm(state_db, 12345)
+        status.confirm(state_db, 12345)
 
 
 # --- delivery through a real SMTP server ------------------------------------------------------
@@ -356,21 +356,21 @@ def test_r11_delivery_by_airflow_smtp_connection_marks_sent_and_a_failure_stays_
     ops.block(21, PATIENT)
     monkeypatch.setenv("AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER",
                        '{"smtp_conn_id": "spor_smtp_test", "to": ["drift@ucr.uu.se"], "cc": ["spor-team@sjukhus.example"]}')
-    notifier = removal.notifier_from_airflow()
+    notifier = nightly.notifier_from_airflow()
     assert notifier is not None
 
     # the server is down first: nothing is marked sent
     monkeypatch.setenv("AIRFLOW_CONN_SPOR_SMTP_DOWN", '{"conn_type": "smtp", "host": "127.0.0.1", "port": 9, '
                        '"extra": {"disable_tls": true, "disable_ssl": true, "from_email": "x@y.example", "retry_limit": 0, "timeout": 2}}')
-    down = removal.notifier_from_config({"smtp_conn_id": "spor_smtp_down"})
-    counts = removal.nightly_step(state_db, ops.reader, run_id="n1", notifier=down)
+    down = nightly.notifier_from_config({"smtp_conn_id": "spor_smtp_down"})
+    counts = nightly.nightly_step(state_db, ops.reader, run_id="n1", notifier=down)
     assert counts["raised"] == 1 and counts["failed"] == 1 and counts["sent"] == 0
-    (r,) = removal.list_requests(state_db, status="raised")
+    (r,) = store.list_requests(state_db, status="raised")
 
-    counts = removal.nightly_step(state_db, ops.reader, run_id="n2", notifier=notifier)
+    counts = nightly.nightly_step(state_db, ops.reader, run_id="n2", notifier=notifier)
     assert counts["raised"] == 0 and counts["sent"] == 1
-    assert removal.get(state_db, r.id).status == "sent"
-    assert "drift@ucr.uu.se" in removal.get(state_db, r.id).sent_to
+    assert store.get(state_db, r.id).status == "sent"
+    assert "drift@ucr.uu.se" in store.get(state_db, r.id).sent_to
     (rcpt, data), = smtp_server.messages
     assert rcpt == ["drift@ucr.uu.se", "spor-team@sjukhus.example"]
     msg = email.message_from_bytes(data, policy=policy.default)
@@ -378,17 +378,17 @@ def test_r11_delivery_by_airflow_smtp_connection_marks_sent_and_a_failure_stays_
     body = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
     assert "9001, 9002" in body and "ALLA patientens registreringar" in body
     no_identity(data.decode("utf-8", "replace") + body)
-    assert removal.nightly_step(state_db, ops.reader, run_id="n3", notifier=notifier)["sent"] == 0
+    assert nightly.nightly_step(state_db, ops.reader, run_id="n3", notifier=notifier)["sent"] == 0
     assert len(smtp_server.messages) == 1, "a sent request is not e-mailed again"
 
 
 def test_notifier_configuration_is_checked():
     from spor.errors import ConfigurationError
 
-    assert removal.notifier_from_config(None) is None and removal.notifier_from_config("") is None
+    assert nightly.notifier_from_config(None) is None and nightly.notifier_from_config("") is None
     with pytest.raises(ConfigurationError):
-        removal.notifier_from_config({"to": ["drift@ucr.uu.se"]})
+        nightly.notifier_from_config({"to": ["drift@ucr.uu.se"]})
     with pytest.raises(ConfigurationError):
-        removal.notifier_from_config({"smtp_conn_id": "x", "recipient": "a@b"})
-    n = removal.notifier_from_config('{"smtp_conn_id": "x"}')
+        nightly.notifier_from_config({"smtp_conn_id": "x", "recipient": "a@b"})
+    n = nightly.notifier_from_config('{"smtp_conn_id": "x"}')
     assert n.to == ("drift@ucr.uu.se",)
