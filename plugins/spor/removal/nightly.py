@@ -9,25 +9,26 @@ e-mail went, so a failed e-mail stays raised and is tried again the next night.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from spor.clock import STOCKHOLM, Clock
 from spor.extract.optout import BlockList
+from spor.notifications.setting import NOTIFIER_VARIABLE, EmailSetting, email_setting, email_setting_from_airflow
 from spor.removal.matching import OpsReader, find_removals
 from spor.removal.model import RAISED, UCR_ADDRESS, RemovalRequest, number_key
 from spor.removal.status import mark_sent
 from spor.removal.store import list_requests, load, store_group
 from spor.state.database import StateDB, removal_request
 
-__all__ = ["NOTIFIER_VARIABLE", "RaiseResult", "SmtpNotifier", "deliver", "nightly_step", "notifier_from_airflow",
+if TYPE_CHECKING:
+    from spor.notifications.email import SporEmailNotifier
+
+__all__ = ["RaiseResult", "Sender", "deliver", "nightly_step", "notifier_from_airflow",
            "notifier_from_config", "raise_and_report", "raise_removal_requests"]
 
 log = logging.getLogger("spor")
-
-NOTIFIER_VARIABLE = "spor_removal_notifier"
 
 
 @dataclass
@@ -83,60 +84,35 @@ def raise_and_report(db: StateDB, reader_or_block_list: OpsReader | BlockList, *
 
 
 # --- delivery -------------------------------------------------------------------------------
-Notifier = Callable[[str, str], str]
-"""``notifier(subject, text) -> recipient description``; raises when the message was not sent."""
+class Sender(Protocol):
+    """What delivery needs of a notifier (:class:`spor.notifications.email.SporEmailNotifier` has it)."""
+
+    def send(self, subject: str, text: str) -> str:
+        """E-mail one message; return a description of its recipients; raise when it was not sent."""
 
 
-@dataclass(frozen=True)
-class SmtpNotifier:
-    """E-mail through an Airflow SMTP connection (apache-airflow-providers-smtp, imported lazily)."""
-
-    smtp_conn_id: str
-    to: tuple[str, ...] = (UCR_ADDRESS,)
-    cc: tuple[str, ...] = ()
-    from_email: str | None = None
-
-    def __call__(self, subject: str, text: str) -> str:
-        import html
-
-        from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-        with SmtpHook(smtp_conn_id=self.smtp_conn_id) as hook:
-            hook.send_email_smtp(to=list(self.to), cc=list(self.cc) or None, subject=subject,
-                                 from_email=self.from_email,
-                                 html_content=f"<pre>{html.escape(text)}</pre>")
-        return ", ".join(self.to + self.cc)
-
-
-def notifier_from_config(config: Any) -> SmtpNotifier | None:
-    """From the Variable's JSON: ``{"smtp_conn_id": "smtp_default", "to": ["drift@ucr.uu.se"],
-    "cc": [...], "from_email": "..."}``. Empty/None: no notifier."""
-    if not config:
+def _for_ucr(setting: EmailSetting | None) -> SporEmailNotifier | None:
+    if setting is None:
         return None
-    if isinstance(config, str):
-        config = json.loads(config)
-    from spor.errors import ConfigurationError
+    from spor.notifications.email import SporEmailNotifier
 
-    unknown = set(config) - {"smtp_conn_id", "to", "cc", "from_email"}
-    if unknown or not config.get("smtp_conn_id"):
-        raise ConfigurationError(f"{NOTIFIER_VARIABLE}: needs smtp_conn_id; unknown keys {sorted(unknown)}")
-
-    def addresses(v: Any) -> tuple[str, ...]:
-        return tuple([v] if isinstance(v, str) else (v or ()))
-
-    return SmtpNotifier(smtp_conn_id=config["smtp_conn_id"], to=addresses(config.get("to")) or (UCR_ADDRESS,),
-                        cc=addresses(config.get("cc")), from_email=config.get("from_email"))
+    return SporEmailNotifier(setting=setting, to=setting.to or (UCR_ADDRESS,))
 
 
-def notifier_from_airflow() -> SmtpNotifier | None:
+def notifier_from_config(config: Any) -> SporEmailNotifier | None:
+    """The removal notifier from the Variable's JSON: ``{"smtp_conn_id": "smtp_default", "to":
+    ["drift@ucr.uu.se"], "cc": [...], "from_email": "..."}`` (``to`` defaults to UCR's operations
+    desk). Empty/None: no notifier."""
+    return _for_ucr(email_setting(config))
+
+
+def notifier_from_airflow() -> SporEmailNotifier | None:
     """The notifier the team configured in the Airflow Variable ``spor_removal_notifier``, or None."""
-    from airflow.sdk import Variable
-
-    return notifier_from_config(Variable.get(NOTIFIER_VARIABLE, default=None))
+    return _for_ucr(email_setting_from_airflow())
 
 
 def deliver(db: StateDB, requests: Iterable[RemovalRequest] | None = None, *,
-            notifier: Notifier | None = None) -> dict[str, int]:
+            notifier: Sender | None = None) -> dict[str, int]:
     """E-mail raised requests (default: every raised one, so a failed e-mail is tried again next
     run) and mark each sent right after its e-mail went. Without a notifier nothing changes: the
     requests stay raised and the summary and ``python -m spor removal list`` show them."""
@@ -147,7 +123,7 @@ def deliver(db: StateDB, requests: Iterable[RemovalRequest] | None = None, *,
         return counts
     for r in todo:
         try:
-            to = notifier(r.subject, r.text)
+            to = notifier.send(r.subject, r.text)
         except Exception as exc:  # noqa: BLE001 - one failed e-mail must not stop the others
             counts["failed"] += 1
             log.warning("removal request %s could not be e-mailed (%s); it stays raised and is tried again",
@@ -161,7 +137,7 @@ def deliver(db: StateDB, requests: Iterable[RemovalRequest] | None = None, *,
 
 # --- the nightly task body ------------------------------------------------------------------
 def nightly_step(db: StateDB, reader: OpsReader, *, run_id: str, clock: Clock | None = None,
-                 notifier: Notifier | None = None, environment: str | None = None) -> dict[str, Any]:
+                 notifier: Sender | None = None, environment: str | None = None) -> dict[str, Any]:
     """Raise what is due, deliver every raised request when a notifier is configured, and note
     in the run log what the team must do. Returns counts only (XCom-safe)."""
     from spor.state import runlog

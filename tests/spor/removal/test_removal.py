@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
-import socketserver
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from spor.build.identity import PERSON_ID_PATTERN
 from spor.state.ledger import Ledger
 from spor.cli.removal import removal_args, removal_run
 from spor.extract.source import SourceReader
+from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
 from tests.spor.state_fixtures import FakeRegistration, clock, created, state_db, unknown_system  # noqa: F401 - fixtures
 
 PATIENT = "197010632391"   # Skatteverket's published samordningsnummer example, not a person's
@@ -295,53 +294,6 @@ def test_mark_sent_then_confirm_and_illegal_transitions(state_db, ops):
 
 
 # --- delivery through a real SMTP server ------------------------------------------------------
-class _Smtp(socketserver.StreamRequestHandler):
-    """A minimal SMTP server (RFC 5321 subset: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT)."""
-
-    def handle(self) -> None:
-        self.wfile.write(b"220 test ESMTP\r\n")
-        rcpt: list[str] = []
-        while True:
-            line = self.rfile.readline()
-            if not line:
-                return
-            verb = line.decode().strip().split(" ", 1)[0].upper()
-            if verb in ("EHLO", "HELO"):
-                self.wfile.write(b"250-test\r\n250 8BITMIME\r\n")
-            elif verb == "RCPT":
-                rcpt.append(line.decode().split(":", 1)[1].strip().strip("<>"))
-                self.wfile.write(b"250 ok\r\n")
-            elif verb == "DATA":
-                self.wfile.write(b"354 go\r\n")
-                data = []
-                while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
-                    data.append(chunk)
-                self.server.messages.append((list(rcpt), b"".join(data)))  # type: ignore[attr-defined]
-                self.wfile.write(b"250 queued\r\n")
-            elif verb == "QUIT":
-                self.wfile.write(b"221 bye\r\n")
-                return
-            else:  # MAIL, RSET, NOOP
-                self.wfile.write(b"250 ok\r\n")
-
-
-@pytest.fixture
-def smtp_server(monkeypatch):
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
-    server.daemon_threads = True
-    server.messages = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    import json
-
-    monkeypatch.setenv("AIRFLOW_CONN_SPOR_SMTP_TEST", json.dumps({
-        "conn_type": "smtp", "host": "127.0.0.1", "port": server.server_address[1],
-        "extra": {"disable_tls": True, "disable_ssl": True, "from_email": "spor@sjukhus.example",
-                  "retry_limit": 0, "timeout": 5}}))
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def test_r11_delivery_by_airflow_smtp_connection_marks_sent_and_a_failure_stays_raised(state_db, ops, smtp_server,
                                                                                       monkeypatch):
     """The request is e-mailed through the Airflow SMTP connection named in the Variable; it is
