@@ -12,8 +12,8 @@ from spor.removal.audit import audit, render_audit
 from spor.state.ledger import Ledger
 from spor.cli.removal import audit_args, audit_run
 from spor.states import State
+from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
 from tests.spor.state_fixtures import FakeRegistration, clock, state_db  # noqa: F401 - fixtures
-from tests.spor.removal.test_removal import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
 
 
 def test_r11_audit_shows_block_sends_answers_and_the_removal_request(state_db, ops):
