@@ -88,11 +88,11 @@ def _accepted(night) -> dict[str, str]:
 
 
 def _requests(night):
-    from spor.removal import requests as removal
+    from spor.removal.store import list_requests
 
     db = _state(night)
     try:
-        return removal.list_requests(db)
+        return list_requests(db)
     finally:
         db.dispose()
 

@@ -42,13 +42,13 @@ def removal_args(p: argparse.ArgumentParser) -> None:
 
 
 def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from spor.removal import requests as removal
+    from spor.removal import nightly, status, store
 
     out = out or sys.stdout
     db = state_db(args.state)
     try:
         if args.action == "list":
-            found = removal.list_requests(db, status=args.status, environment=args.environment)
+            found = store.list_requests(db, status=args.status, environment=args.environment)
             if not found:
                 print("no removal requests" + (f" with status {args.status}" if args.status else ""), file=out)
             for r in found:
@@ -59,7 +59,7 @@ def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         if args.action == "raise":
             import uuid
 
-            raised = removal.raise_removal_requests(db, _reader(args.ops), run_id=f"cli__{uuid.uuid4().hex[:12]}",
+            raised = nightly.raise_removal_requests(db, _reader(args.ops), run_id=f"cli__{uuid.uuid4().hex[:12]}",
                                                     environment=args.environment)
             print(f"raised {len(raised)} removal request(s)", file=out)
             for r in raised:
@@ -68,7 +68,7 @@ def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return 0
         try:
             if args.action == "show":
-                r = removal.get(db, args.id)
+                r = store.get(db, args.id)
                 if r is None:
                     raise KeyError(f"removal request {args.id} does not exist")
                 print(f"Request {r.id} — status {r.status}; raised {r.raised_at:%Y-%m-%d %H:%M} UTC "
@@ -84,11 +84,11 @@ def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 print(r.text, file=out, end="")
                 return 0
             if args.action == "sent":
-                r = removal.mark_sent(db, args.id, to=args.to)
+                r = status.mark_sent(db, args.id, to=args.to)
                 print(f"request {r.id} marked sent to {r.sent_to}", file=out)
                 return 0
             if args.action == "confirm":
-                r = removal.confirm(db, args.id, note=args.note)
+                r = status.confirm(db, args.id, note=args.note)
                 print(f"request {r.id} marked confirmed by UCR", file=out)
                 return 0
         except (KeyError, ValueError) as exc:

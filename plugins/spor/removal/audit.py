@@ -12,9 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spor.removal import requests as removal
 from spor.build.identity import mask_person_ids
 from spor.extract.optout import BlockEntry, read_block_list
+from spor.removal.model import SCOPE_PATIENT, SCOPE_TREATMENT, RemovalRequest
+from spor.removal.store import requests_for_treatment
+from spor.removal.text import clean_free_text
 from spor.state.database import StateDB
 from spor.state.tables import held_back, last_final, ledger, outbox
 
@@ -32,7 +34,7 @@ class Audit:
     last_final: list[dict[str, Any]]      # SPOR's last final answer per environment/SystemId
     held_back: list[dict[str, Any]]       # withdrawn, quarantined, ... per run
     waiting: list[dict[str, Any]]         # outbox rows now
-    requests: list[removal.RemovalRequest] = field(default_factory=list)
+    requests: list[RemovalRequest] = field(default_factory=list)
 
     @property
     def ever_sent(self) -> bool:
@@ -45,8 +47,8 @@ class Audit:
 
 
 def _entry(e: BlockEntry) -> dict[str, Any]:
-    return {"id": e.id, "scope": removal.SCOPE_PATIENT if e.whole_patient else removal.SCOPE_TREATMENT,
-            "orsak": removal._clean(e.orsak), "kanal": removal._clean(e.kanal), "datum": e.datum}
+    return {"id": e.id, "scope": SCOPE_PATIENT if e.whole_patient else SCOPE_TREATMENT,
+            "orsak": clean_free_text(e.orsak), "kanal": clean_free_text(e.kanal), "datum": e.datum}
 
 
 def audit(db: StateDB, reader: Any | None, behandlingsnummer: str) -> Audit:
@@ -98,7 +100,7 @@ def audit(db: StateDB, reader: Any | None, behandlingsnummer: str) -> Audit:
                                                    outbox.c.waiting_since, outbox.c.attempts)
                                          .where(outbox.c.behandlingsnummer == bnr))]
     return Audit(bnr, in_ops, deltar_ej, entries, error, attempts, finals, held, waiting,
-                 removal.requests_for_treatment(db, bnr))
+                 requests_for_treatment(db, bnr))
 
 
 def _t(value: datetime | None) -> str:
@@ -120,7 +122,7 @@ def render_audit(a: Audit) -> str:
     elif not a.block_entries:
         lines.append("    no entry covers it" + ("" if a.in_ops else " (whole-patient entries need the OPS row)"))
     for e in a.block_entries:
-        scope = "whole patient" if e["scope"] == removal.SCOPE_PATIENT else "this treatment"
+        scope = "whole patient" if e["scope"] == SCOPE_PATIENT else "this treatment"
         lines.append(f"    entry {e['id']} ({scope}) dated {e['datum'] or '-'}: reason {e['orsak'] or '-'}; "
                      f"learned via {e['kanal'] or '-'}")
     lines.append(f"  sent to SPOR: {'yes' if a.ever_sent else 'never'}"

@@ -482,7 +482,7 @@ def summarize(env: _Env) -> dict:
     from spor.state import summary
 
     extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
-    from spor.removal import requests as removal
+    from spor.removal import store as removal
 
     extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
              "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}
@@ -511,7 +511,7 @@ def raise_removal_requests(env: _Env) -> dict:
     deleted in the OPS (sent by mistake); each exactly once. E-mails every raised request when the
     Variable `spor_removal_notifier` names an SMTP connection; otherwise they wait for the team
     (`python -m spor removal list`). Fails, raising nothing, when the block list cannot be read."""
-    from spor.removal import requests as removal
+    from spor.removal import nightly as removal
 
     if env.dry_run:
         log.info("dry run: no removal request is raised")

@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse
 import io
 
-from spor.removal import requests as removal
+from spor.removal import nightly, status
 from spor.removal.audit import audit, render_audit
 from spor.state.ledger import Ledger
 from spor.cli.removal import audit_args, audit_run
 from spor.states import State
+from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
 from tests.spor.state_fixtures import FakeRegistration, clock, state_db  # noqa: F401 - fixtures
-from tests.spor.removal.test_removal import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
 
 
 def test_r11_audit_shows_block_sends_answers_and_the_removal_request(state_db, ops):
@@ -22,9 +22,9 @@ def test_r11_audit_shows_block_sends_answers_and_the_removal_request(state_db, o
     accept(state_db, PROD, "1001")
     accept(state_db, STAGE, "1001")
     ops.block(4, PATIENT, orsak="patientens begäran", kanal="telefon", datum="2025-03-02")
-    (prod, stage) = sorted(removal.raise_removal_requests(state_db, ops.reader, run_id="n2"),
+    (prod, stage) = sorted(nightly.raise_removal_requests(state_db, ops.reader, run_id="n2"),
                            key=lambda r: r.environment)
-    removal.mark_sent(state_db, prod.id)
+    status.mark_sent(state_db, prod.id)
 
     a = audit(state_db, ops.reader, "1001")
     text = render_audit(a)
@@ -67,7 +67,7 @@ def test_audit_cli_prints_no_identity_and_works_without_the_ops(state_db, ops, t
     ops.treatment("3001", PATIENT)
     accept(state_db, PROD, "3001")
     ops.block(2, PATIENT)
-    removal.raise_removal_requests(state_db, ops.reader, run_id="n")
+    nightly.raise_removal_requests(state_db, ops.reader, run_id="n")
     ops.sql("DELETE FROM spor_behandling WHERE behandlingsnummer = '3001'")
 
     import spor.cli.removal as rc

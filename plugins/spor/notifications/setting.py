@@ -1,0 +1,59 @@
+"""The site's e-mail setting, shared by every notifier this package builds.
+
+One Airflow Variable, ``spor_removal_notifier``, holds JSON such as ``{"smtp_conn_id":
+"smtp_default", "to": ["drift@ucr.uu.se"], "cc": ["spor-team@sjukhus.example"], "from_email":
+"spor@sjukhus.example"}``: the Airflow SMTP connection to send through (required) and the default
+addresses. ``to`` and ``cc`` may be one address or a list; ``from_email`` may instead come from the
+connection's extra. Any other key is a configuration error, so a typo is not silently ignored.
+An empty or missing Variable means no e-mail is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["NOTIFIER_VARIABLE", "EmailSetting", "email_setting", "email_setting_from_airflow"]
+
+NOTIFIER_VARIABLE = "spor_removal_notifier"
+_KEYS = frozenset({"smtp_conn_id", "to", "cc", "from_email"})
+
+
+@dataclass(frozen=True)
+class EmailSetting:
+    """Where e-mail goes: the Airflow SMTP connection, the default recipients and the sender."""
+
+    smtp_conn_id: str
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    from_email: str | None = None
+
+
+def _addresses(value: Any) -> tuple[str, ...]:
+    return tuple([value] if isinstance(value, str) else (value or ()))
+
+
+def email_setting(config: Any, *, variable: str = NOTIFIER_VARIABLE) -> EmailSetting | None:
+    """The setting from the Variable's value (JSON text or an already decoded dict); None when empty.
+
+    Raises ``ConfigurationError`` naming the Variable when ``smtp_conn_id`` is missing or a key is
+    unknown."""
+    if not config:
+        return None
+    if isinstance(config, str):
+        config = json.loads(config)
+    from spor.errors import ConfigurationError
+
+    unknown = set(config) - _KEYS
+    if unknown or not config.get("smtp_conn_id"):
+        raise ConfigurationError(f"{variable}: needs smtp_conn_id; unknown keys {sorted(unknown)}")
+    return EmailSetting(smtp_conn_id=config["smtp_conn_id"], to=_addresses(config.get("to")),
+                        cc=_addresses(config.get("cc")), from_email=config.get("from_email"))
+
+
+def email_setting_from_airflow(variable: str = NOTIFIER_VARIABLE) -> EmailSetting | None:
+    """The setting the team stored in the Airflow Variable, or None when it is not set."""
+    from airflow.sdk import Variable
+
+    return email_setting(Variable.get(variable, default=None), variable=variable)
