@@ -2,7 +2,7 @@
 
     hook = SporHook(spor_conn_id="spor_default")
     client = hook.get_client(pool_size=8)   # one per worker process and connection, reused
-    status = hook.check_certificate(now=clock.now())
+    status = hook.certificate_status(now=clock.now())
 
 The connection is a generic Airflow connection (or conn_type ``spor``) with the fields of
 docs/connection.md in its Extra JSON; the UI and ``AIRFLOW_CONN_SPOR_DEFAULT`` work the same.
@@ -48,17 +48,17 @@ class SporHook(BaseHook):
 
         return get_client(self.get_config(), pool_size=pool_size)
 
-    def check_certificate(self, *, now: datetime, warn_days: int = 30) -> "CertStatus":
-        from spor.transport.certificate import check_certificate
+    def certificate_status(self, *, now: datetime, warn_days: int = 30) -> "CertStatus":
+        from spor.transport.certificate import certificate_status
 
-        return check_certificate(self.get_config(), now=now, warn_days=warn_days)
+        return certificate_status(self.get_config(), now=now, warn_days=warn_days)
 
     def test_connection(self) -> tuple[bool, str]:
         """For the UI's Test button: the certificate is usable and the WSDL loads over mutual TLS."""
         from datetime import timezone
 
         try:
-            status = self.check_certificate(now=datetime.now(timezone.utc))
+            status = self.certificate_status(now=datetime.now(timezone.utc))
             self.get_client(pool_size=1)
         except Exception as exc:  # noqa: BLE001 - reported to the user, not raised
             return False, f"{type(exc).__name__}: {exc}"

@@ -1,9 +1,10 @@
 """Check the client certificate before sending: warn before it expires, fail when it cannot work.
 
-The DAGs run ``check_certificate`` before the first batch. It reads the certificate in whichever
-form the connection gives it (PEM files, PEM content, PKCS#12) and raises ``CertificateError``
-(stops the run) when it is expired, not yet valid, or does not match its key; within
-``warn_days`` (default 30) of expiry it returns a status with a warning.
+The DAGs' ``check_certificate`` task asks ``certificate_status`` before the first batch. It
+reads the certificate in whichever form the connection gives it (PEM files, PEM content,
+PKCS#12) and raises ``CertificateError`` (stops the run) when it is expired, not yet valid, or
+does not match its key; within ``warn_days`` (default 30) of expiry it returns a status with a
+warning.
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ class CertStatus:
         return self.warning is None
 
 
-def check_certificate(config: SporConnectionConfig, *, now: datetime, warn_days: int = 30) -> CertStatus:
+def certificate_status(config: SporConnectionConfig, *, now: datetime, warn_days: int = 30) -> CertStatus:
     from spor.transport.tlsfiles import key_matches, load_credentials
 
     if now.tzinfo is None:
-        raise ConfigurationError("check_certificate needs a timezone-aware 'now'")
+        raise ConfigurationError("certificate_status needs a timezone-aware 'now'")
     creds = load_credentials(config)
     cert = creds.certificate
     subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()

@@ -158,10 +158,10 @@ def _local_diagnosis(config: SporConnectionConfig) -> str:
     """What our own check says about the certificate (expired, not yet valid, key mismatch), if anything."""
     from datetime import datetime, timezone
 
-    from spor.transport.certificate import check_certificate
+    from spor.transport.certificate import certificate_status
 
     try:
-        status = check_certificate(config, now=datetime.now(timezone.utc))
+        status = certificate_status(config, now=datetime.now(timezone.utc))
     except CertificateError as exc:
         return f"local check: {exc}"
     except Exception:  # noqa: BLE001 - a diagnosis must never hide the real error
