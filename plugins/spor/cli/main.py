@@ -99,7 +99,7 @@ COMMANDS: list[Command] = [
 ]
 
 
-# --- removal / audit (issue 6: spor.cli.removal) -------------------------------------------
+# --- removal / audit (spor.cli.removal) ----------------------------------------------------
 def _removal_args(p: argparse.ArgumentParser) -> None:
     from spor.cli.removal import removal_args
 

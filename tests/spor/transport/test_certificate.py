@@ -1,4 +1,4 @@
-"""Certificate check before sending (issue 3, point 6; R2): warn before expiry, fail when unusable."""
+"""Certificate check before sending (R2): warn before expiry, fail when unusable."""
 
 from __future__ import annotations
 

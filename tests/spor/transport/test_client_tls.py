@@ -1,4 +1,4 @@
-"""The SPOR client against the stand-in over real mutual TLS (issue 3, R1, R2, R16, R17).
+"""The SPOR client against the stand-in over real mutual TLS (R1, R2, R16, R17).
 
 Nothing is mocked: a real HTTPS server with the test PKI, real zeep, real requests/urllib3.
 """
