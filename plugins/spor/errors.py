@@ -31,6 +31,10 @@ class ConfigurationError(RunStoppingError):
     """A connection, variable or mapping is missing or invalid."""
 
 
+class AnswerError(RunStoppingError):
+    """SPOR's answer does not fit what was sent (another behandlingsnummer, unknown result code)."""
+
+
 # --- errors that belong to one registration --------------------------------------------------
 class ItemError(SporError):
     """One registration failed; the others go on."""

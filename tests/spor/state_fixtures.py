@@ -76,7 +76,7 @@ class FakeRegistration:
 
 @dataclass
 class FakeAnswer:
-    """TEST DOUBLE of spor.transport.client.SporAnswer."""
+    """TEST DOUBLE of spor.transport.answers.SporAnswer."""
 
     state: State
     result_code: str | None = "OK"

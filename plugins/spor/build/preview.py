@@ -1,4 +1,4 @@
-"""Preview for operators (issue 2 point 7): build registrations from the source into files.
+"""Preview for operators (``python -m spor render``): build registrations from the source into files.
 
 Order of work, the same as the nightly run: read the block list (fail closed), extract, drop
 blocked treatments (R11), build (spor.build.registration), write ``DIR/<behandlingsnummer>.xml`` = the
@@ -18,21 +18,21 @@ from typing import Any, Iterable, Iterator, Sequence, TextIO
 from spor.errors import BlockListUnavailable, BuildError, ConfigurationError, IdentityUnknown
 from spor.build.identity import mask_person_ids
 
-__all__ = ["RenderResult", "render_treatments", "render_command"]
+__all__ = ["PreviewResult", "preview_command", "write_previews"]
 
 _SAFE_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z\-]*$")  # file names: no path tricks
 
 
 @dataclass
-class RenderResult:
-    rendered: list[str] = field(default_factory=list)
+class PreviewResult:
+    written: list[str] = field(default_factory=list)  # behandlingsnummer of every file written
     not_buildable: list[tuple[str, str, str, str]] = field(default_factory=list)   # (bnr, rule, variable, reason)
     identity_unknown: list[tuple[str, str, str, str]] = field(default_factory=list)
     blocked: int = 0
     not_found: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        line = (f"rendered {len(self.rendered)}, not buildable {len(self.not_buildable)}, "
+        line = (f"rendered {len(self.written)}, not buildable {len(self.not_buildable)}, "
                 f"identity unknown {len(self.identity_unknown)}, blocked {self.blocked}")
         if self.not_found:
             line += f", not found {len(self.not_found)}"
@@ -43,7 +43,7 @@ def _line(state: str, bnr: str, rule: str, variable: str, reason: str) -> str:
     return mask_person_ids(f"not built: {bnr} state={state} rule={rule} variable={variable} reason={reason}")
 
 
-def render_treatments(
+def write_previews(
     batches: Iterable[Sequence[Any]],
     block_list: Any,
     units: Any,
@@ -51,13 +51,13 @@ def render_treatments(
     *,
     echo: TextIO | None = None,
     schema: Any = None,
-) -> RenderResult:
+) -> PreviewResult:
     """Filter (opt-out first), build and write every treatment of ``batches``."""
     from spor.extract.optout import apply
     from spor.build.registration import build_registration
 
     out.mkdir(parents=True, exist_ok=True)
-    result = RenderResult()
+    result = PreviewResult()
     for batch in batches:
         allowed, blocked = apply(batch, block_list)
         result.blocked += len(blocked)
@@ -80,7 +80,7 @@ def render_treatments(
                     state = "not_buildable"
                 else:
                     (out / f"{reg.behandlingsnummer}.xml").write_bytes(reg.xml_bytes)
-                    result.rendered.append(reg.behandlingsnummer)
+                    result.written.append(reg.behandlingsnummer)
                     continue
             if echo is not None:
                 _, rule, variable, reason = (result.identity_unknown if state == "identity_unknown" else result.not_buildable)[-1]
@@ -88,7 +88,7 @@ def render_treatments(
     return result
 
 
-def render_command(
+def preview_command(
     *,
     db: str,
     out: Path,
@@ -127,7 +127,7 @@ def render_command(
             seen.update(str(t.behandlingsnummer) for t in batch)
             yield batch
 
-    result = render_treatments(tracked(), block_list, mapping, out, echo=stdout)
+    result = write_previews(tracked(), block_list, mapping, out, echo=stdout)
     result.not_found = sorted(wanted - seen)
     for bnr in result.not_found:
         print(f"not found: {bnr}", file=stdout)

@@ -2,7 +2,7 @@
 
 - ``synth``  fill a database with synthetic OPS data and write its manifest (spor.synthetic);
 - ``render`` preview: build registrations from the database into ``DIR/<behandlingsnummer>.xml``,
-  after the opt-out filter, without sending anything (issue 2 point 7).
+  after the opt-out filter, without sending anything (spor.build.preview).
 
 Other modules add a command by appending ``(name, help, add_arguments, run)`` to ``COMMANDS``;
 ``run(args) -> int`` is the exit code. Output never holds a personal identity number.
@@ -12,36 +12,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Callable, Sequence
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
 
-# --- synth ---------------------------------------------------------------------------------
+# --- synth (spor.synthetic.cli) -----------------------------------------------------------
 def _synth_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", required=True, help="SQLAlchemy URL, e.g. sqlite:///.demo/ops.sqlite")
-    p.add_argument("--n", type=int, default=3000, help="number of treatments (default 3000)")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--start", type=date.fromisoformat, default=date(2025, 11, 1),
-                   help="first day of the last-changed range (YYYY-MM-DD)")
-    p.add_argument("--days", type=int, default=30, help="days the last-changed times spread over")
-    p.add_argument("--manifest", help="where to write the manifest (default: next to a SQLite file)")
-    p.add_argument("--replace", action="store_true", help="delete existing contract rows first")
+    from spor.synthetic.cli import synth_args
+
+    synth_args(p)
 
 
 def _synth_run(args: argparse.Namespace) -> int:
-    from spor.synthetic import generate
+    from spor.synthetic.cli import synth_run
 
-    manifest = generate(args.db, n=args.n, seed=args.seed, start=args.start, days=args.days,
-                        manifest_path=args.manifest, replace=args.replace)
-    c = manifest.counts()
-    print(f"generated {manifest.n} treatments (seed {manifest.seed}); renderable {c['rendered']}, "
-          f"blocked {sum(c['blocked'].values())}, defects {sum(c['defect'].values())}")
-    if args.manifest:
-        print(f"manifest: {args.manifest}")
-    return 0
+    return synth_run(args)
 
 
 # --- render --------------------------------------------------------------------------------
@@ -56,10 +43,10 @@ def _render_args(p: argparse.ArgumentParser) -> None:
 
 
 def _render_run(args: argparse.Namespace) -> int:
-    from spor.build.preview import render_command
+    from spor.build.preview import preview_command
 
-    return render_command(db=args.db, out=args.out, all_=args.all, numbers=args.behandlingsnummer,
-                          units=args.units, stdout=sys.stdout)
+    return preview_command(db=args.db, out=args.out, all_=args.all, numbers=args.behandlingsnummer,
+                           units=args.units, stdout=sys.stdout)
 
 
 # --- report --------------------------------------------------------------------------------
@@ -108,7 +95,7 @@ COMMANDS: list[Command] = [
 ]
 
 
-# --- removal / audit (issue 6: spor.cli.removal) -------------------------------------------
+# --- removal / audit (spor.cli.removal) ----------------------------------------------------
 def _removal_args(p: argparse.ArgumentParser) -> None:
     from spor.cli.removal import removal_args
 

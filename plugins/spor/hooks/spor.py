@@ -2,7 +2,7 @@
 
     hook = SporHook(spor_conn_id="spor_default")
     client = hook.get_client(pool_size=8)   # one per worker process and connection, reused
-    status = hook.check_certificate(now=clock.now())
+    status = hook.certificate_status(now=clock.now())
 
 The connection type ``spor`` has its own form in the UI (declared in :mod:`spor.get_provider_info`);
 ``AIRFLOW_CONN_SPOR_DEFAULT`` or a secrets backend give the same fields as Extra JSON
@@ -49,10 +49,10 @@ class SporHook(BaseHook):
 
         return get_client(self.get_config(), pool_size=pool_size)
 
-    def check_certificate(self, *, now: datetime, warn_days: int = 30) -> "CertStatus":
-        from spor.transport.certificate import check_certificate
+    def certificate_status(self, *, now: datetime, warn_days: int = 30) -> "CertStatus":
+        from spor.transport.certificate import certificate_status
 
-        return check_certificate(self.get_config(), now=now, warn_days=warn_days)
+        return certificate_status(self.get_config(), now=now, warn_days=warn_days)
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's Test button (run by the API server) and ``spor check-connection`` (on a worker):

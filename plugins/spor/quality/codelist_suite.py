@@ -78,7 +78,8 @@ def _code_order(code: str) -> tuple[int, str]:
     return (int(code), code) if code.isdigit() else (10**9, code)
 
 
-def render(suite: dict[str, Any]) -> str:
+def suite_json(suite: dict[str, Any]) -> str:
+    """The suite as the committed file holds it: indented JSON, non-ASCII kept, final newline."""
     return json.dumps(suite, ensure_ascii=False, indent=2) + "\n"
 
 
@@ -86,7 +87,7 @@ def main() -> None:  # pragma: no cover - a maintenance command
     from spor.quality.suites import SUITES_DIR
 
     target = SUITES_DIR / SUITE_FILE
-    target.write_text(render(build_codelist_suite(load_codelists())), encoding="utf-8")
+    target.write_text(suite_json(build_codelist_suite(load_codelists())), encoding="utf-8")
     print(f"wrote {target}")
 
 

@@ -31,7 +31,7 @@ UNKNOWN_SYSTEM_ID = re.compile(r"SystemId\s+hittas\s+inte", re.IGNORECASE)
 
 class Client(Protocol):
     def post(self, registration: Any) -> Any:
-        """Send one registration; returns an answer with ``state``, ``result_code``, ... (spor.transport.client)."""
+        """Send one registration; returns an answer with ``state``, ``result_code``, ... (spor.transport.answers.SporAnswer)."""
 
 
 @dataclass(frozen=True)

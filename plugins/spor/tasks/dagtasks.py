@@ -127,7 +127,7 @@ def check_certificate(env: _Env) -> dict:
     """Checks the SITHS function certificate of the SPOR connection before anything is sent:
     fails when it is expired, not yet valid or does not match its key; warns when it expires
     within `certificate_warn_days` (default 30)."""
-    status = env.hook.check_certificate(now=env.clock.now(), warn_days=env.settings.certificate_warn_days)
+    status = env.hook.certificate_status(now=env.clock.now(), warn_days=env.settings.certificate_warn_days)
     if status.warning:
         log.warning("%s", status.warning)
         runlog.add(env.db, env.run.run_id, "check_certificate", runlog.INFO, status.warning)

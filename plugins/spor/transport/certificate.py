@@ -1,9 +1,10 @@
 """Check the client certificate before sending: warn before it expires, fail when it cannot work.
 
-The DAGs run ``check_certificate`` before the first batch. It reads the certificate in whichever
-form the connection gives it (PEM files, PEM content, PKCS#12) and raises ``CertificateError``
-(stops the run) when it is expired, not yet valid, or does not match its key; within
-``warn_days`` (default 30) of expiry it returns a status with a warning.
+The DAGs' ``check_certificate`` task asks ``certificate_status`` before the first batch. It
+reads the certificate in whichever form the connection gives it (PEM files, PEM content,
+PKCS#12) and raises ``CertificateError`` (stops the run) when it is expired, not yet valid, or
+does not match its key; within ``warn_days`` (default 30) of expiry it returns a status with a
+warning.
 """
 
 from __future__ import annotations
@@ -29,16 +30,16 @@ class CertStatus:
         return self.warning is None
 
 
-def check_certificate(config: SporConnectionConfig, *, now: datetime, warn_days: int = 30) -> CertStatus:
+def certificate_status(config: SporConnectionConfig, *, now: datetime, warn_days: int = 30) -> CertStatus:
     from spor.transport.tlsfiles import key_matches, load_credentials
 
     if now.tzinfo is None:
-        raise ConfigurationError("check_certificate needs a timezone-aware 'now'")
+        raise ConfigurationError("certificate_status needs a timezone-aware 'now'")
     creds = load_credentials(config)
     cert = creds.certificate
     subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    where = f"client certificate {subject} ({config.pkcs12_file or config.cert_file or 'cert_pem'})"
+    where = f"client certificate {subject} ({config.pkcs12_file or config.cert_file or ('pkcs12_b64' if config.pkcs12_b64 else 'cert_pem')})"
     if now < not_before:
         raise CertificateError(f"{where} is not valid yet: valid from {not_before:%Y-%m-%d %H:%M} UTC")
     if now >= not_after:

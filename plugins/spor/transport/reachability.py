@@ -26,11 +26,11 @@ class Verdict:
 
 def check_reachability(config: SporConnectionConfig, *, now: datetime | None = None) -> Verdict:
     """Run every check; never raises for a failed check (the verdict says what failed)."""
-    from spor.transport.certificate import check_certificate
+    from spor.transport.certificate import certificate_status
 
     now = now or datetime.now(timezone.utc)
     try:
-        status = check_certificate(config, now=now)
+        status = certificate_status(config, now=now)
     except (CertificateError, ConfigurationError) as exc:
         return Verdict(False, f"certificate: {exc}")
     try:
@@ -78,9 +78,9 @@ def _host_port(config: SporConnectionConfig) -> str:
 
 
 def _tls_failure(client, exc: BaseException) -> str:
-    from spor.transport.client import _ssl_reason, likely_cause
+    from spor.transport.failures import likely_cause, tls_alert_reason
 
-    reason = _ssl_reason(exc) or str(exc)
+    reason = tls_alert_reason(exc) or str(exc)
     if "CERTIFICATE_VERIFY_FAILED" in reason.upper() or "CERTIFICATE VERIFY FAILED" in str(exc).upper():
         return ("wrong CA: SPOR's server certificate does not chain to the CA configured in ca_bundle/ca_pem "
                 "(production and stage: SITHS Type 3 CA v1; stage-test-cert: SITHS Type 3 CA v1 PP)")
@@ -88,14 +88,14 @@ def _tls_failure(client, exc: BaseException) -> str:
 
 
 def _connection_failure(client, config: SporConnectionConfig, exc: BaseException) -> str:
-    from spor.transport.client import _chain, _ssl_reason, likely_cause
+    from spor.transport.failures import exception_chain, likely_cause, tls_alert_reason
 
     host = urlsplit(config.endpoint).hostname or ""
-    if any(isinstance(e, socket.gaierror) for e in _chain(exc)) or "NameResolution" in repr(exc):
+    if any(isinstance(e, socket.gaierror) for e in exception_chain(exc)) or "NameResolution" in repr(exc):
         return f"unknown host {host}: the name does not resolve (DNS, or a typo in the endpoint)"
-    if any(isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
+    if any(isinstance(e, ConnectionRefusedError) for e in exception_chain(exc)):
         return f"nothing listens at {_host_port(config)} (connection refused)"
-    reason = _ssl_reason(exc) or client.probe_tls_alert()
+    reason = tls_alert_reason(exc) or client.probe_tls_alert()
     if reason:  # TLS 1.3: the server's verdict on our certificate arrives after the handshake
         return f"SPOR refused the client certificate ({reason}): {likely_cause(reason)}"
     return f"the connection to {_host_port(config)} was dropped without an answer"

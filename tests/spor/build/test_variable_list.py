@@ -10,7 +10,7 @@ from lxml import etree
 
 from spor.build import codelists
 from spor.build.message import REGISTRATION_ELEMENT
-from spor.build.registration import LIST_COLUMNS
+from spor.build.reading import LIST_COLUMNS
 from spor.build.schema_files import load_schema
 from spor.build.variable_list import (
     PARTS,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.spor.quality.quality_rows import ROOT
-from spor.quality.codelist_suite import build_codelist_suite, load_codelists, render
+from spor.quality.codelist_suite import build_codelist_suite, load_codelists, suite_json
 from spor.quality.suites import SUITES_DIR, SuiteError, load_gx_gate_suite, load_gx_suites, load_suite_dicts
 
 CODELIST_SUITE = SUITES_DIR / "spor_codelists.json"
@@ -81,7 +81,7 @@ def test_fellista_rules_d1_d2_d3_are_warn_and_schema_rules_reject():
 
 def test_codelist_suite_is_generated_from_codelists_json():
     """The committed suite equals what codelists.json generates: edit the data, regenerate."""
-    assert CODELIST_SUITE.read_text(encoding="utf-8") == render(build_codelist_suite(load_codelists()))
+    assert CODELIST_SUITE.read_text(encoding="utf-8") == suite_json(build_codelist_suite(load_codelists()))
 
 
 def test_codelist_value_sets_equal_the_code_list_data_and_flag_assumptions():

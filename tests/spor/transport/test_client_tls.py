@@ -1,4 +1,4 @@
-"""The SPOR client against the stand-in over real mutual TLS (issue 3, R1, R2, R16, R17).
+"""The SPOR client against the stand-in over real mutual TLS (R1, R2, R16, R17).
 
 Nothing is mocked: a real HTTPS server with the test PKI, real zeep, real requests/urllib3.
 """
@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from spor.transport.client import AnswerError, SporClient, get_client, parse_fault
-from spor.errors import CertificateError, RunStoppingError, TransientError
+from spor.transport.client import SporClient, get_client
+from spor.errors import RunStoppingError, TransientError
 from spor.states import State
 from standin.faults import FaultPlan
 from standin.testing import (  # noqa: F401 - fixtures
@@ -53,82 +53,6 @@ def test_r1_element_is_posted_unchanged(standin, standin_pki):
     wire = (standin.received.dir / standin.received.index()[0]["file"]).read_bytes()
     element_bytes = reg.xml_bytes.split(b"?>", 1)[1].strip()
     assert element_bytes in wire  # the very bytes built, inside the SOAP body
-
-
-# --- certificate problems stop the run -------------------------------------------------------------
-@pytest.mark.parametrize("tls", ["1.2", "1.3"])
-def test_r2_r16_client_certificate_from_other_ca_is_a_certificate_error(standin_factory, standin_pki, tls):
-    server = standin_factory(tls_max=tls)
-    client = SporClient(spor_config(server, standin_pki, client="other-client"))
-    with pytest.raises(CertificateError) as caught:
-        client.post(hand_built_registration("2200056"))
-    assert isinstance(caught.value, RunStoppingError)
-    assert "CA" in str(caught.value) and "UNKNOWN_CA" in str(caught.value)
-    assert server.received.index() == []  # nothing reached the service
-
-
-@pytest.mark.parametrize("tls", ["1.2", "1.3"])
-def test_r2_r16_expired_client_certificate_is_a_certificate_error(standin_factory, standin_pki, tls):
-    server = standin_factory(tls_max=tls)
-    client = SporClient(spor_config(server, standin_pki, client="expired-client"))
-    with pytest.raises(CertificateError, match="expired"):
-        client.post(hand_built_registration("2200057"))
-
-
-def test_r2_server_not_trusted_by_pinned_ca_is_a_certificate_error(standin, standin_pki):
-    # REQUESTS_CA_BUNDLE is set on these machines (note 23): only the configured CA may count.
-    client = SporClient(spor_config(standin, standin_pki, ca_bundle=str(standin_pki.other_ca_cert)))
-    with pytest.raises(CertificateError, match="ca_bundle"):
-        client.post(hand_built_registration("2200058"))
-
-
-def test_r2_tls13_reset_after_handshake_is_classified_by_probe(standin_factory, standin_pki):
-    """python/cpython#110197: with TLS 1.3 a refused certificate may surface as a reset; the probe
-    (fresh connection, no request) hears the alert instead."""
-    server = standin_factory(tls_max="1.3")
-    client = SporClient(spor_config(server, standin_pki, client="other-client"))
-    assert "UNKNOWN_CA" in (client.probe_tls_alert() or "")
-    good = SporClient(spor_config(server, standin_pki))
-    assert good.probe_tls_alert(wait_s=0.3) is None
-
-
-# --- SPOR's answers -----------------------------------------------------------------------------------
-def test_r16_schema_rejection_is_malformed_with_type_and_rule(standin, standin_pki):
-    answer = SporClient(spor_config(standin, standin_pki)).post(hand_built_registration("2200059", kvakod="H-CAR"))
-    assert answer.state is State.MALFORMED
-    assert (answer.fault_type, answer.fault_rule, answer.http_status) == ("kvakod", "cvc-pattern-valid", 500)
-    assert answer.result_text.startswith("Unmarshalling Error: cvc-pattern-valid: Value 'H-CAR'")
-
-
-def test_r16_person_id_in_a_fault_is_masked(standin, standin_pki):
-    answer = SporClient(spor_config(standin, standin_pki)).post(
-        hand_built_registration("2200060", person_id="19121212-1212"))
-    assert answer.state is State.MALFORMED and answer.fault_type == "personnummer"
-    assert "1212" not in answer.result_text and "####" in answer.result_text
-
-
-def test_r17_unknown_system_id_is_rejected_with_the_guides_text(standin, standin_pki):
-    answer = SporClient(spor_config(standin, standin_pki)).post(hand_built_registration("2200061", system_id="SE13-137"))
-    assert answer.state is State.REJECTED and answer.result_code == "ERROR"
-    assert answer.result_text == ("Systemet kunde inte ta emot registreringen: 2200061 "
-                                  "Systemet SE13-137 som angivits i SystemId hittas inte")
-
-
-def test_r17_answer_for_another_behandlingsnummer_stops(standin, standin_pki):
-    class Mislabelled:  # says 1 but carries 2: SPOR answers for 2
-        behandlingsnummer = "1"
-        element = hand_built_registration("2").element
-
-    with pytest.raises(AnswerError, match="not the one sent"):
-        SporClient(spor_config(standin, standin_pki)).post(Mislabelled())
-
-
-def test_parse_fault_reads_type_rule_and_element():
-    assert parse_fault("Unmarshalling Error: cvc-pattern-valid: Value 'H-CAR' is not facet-valid with respect to "
-                       "pattern '(\\w\\w\\d\\d\\d)|(\\w\\w\\w\\d\\d)' for type 'kvakod'.") == ("kvakod", "cvc-pattern-valid")
-    assert parse_fault("Unmarshalling Error: cvc-complex-type.2.4.a: Invalid content was found starting with "
-                       "element 'ns2:akut'. One of '{...}' is expected.") == ("akut", "cvc-complex-type.2.4.a")
-    assert parse_fault("something else") == (None, None)
 
 
 # --- transient faults ---------------------------------------------------------------------------------

@@ -1,13 +1,11 @@
 """The synthetic OPS generator: deterministic, realistic mix, and a manifest that tells the truth
-about every treatment (issue 2 point 2). The manifest's claims are checked against the rows."""
+about every treatment. The manifest's claims are checked against the rows."""
 
 from __future__ import annotations
 
 import json
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import date, datetime
 
@@ -182,17 +180,3 @@ def test_generate_refuses_a_filled_database_unless_replace(tmp_path):
     with pytest.raises(ValueError, match="not empty"):
         generate(url, n=50, seed=1)
     assert len(generate(url, n=60, seed=2, replace=True).treatments) == 60
-
-
-def test_cli_synth_writes_db_and_manifest(tmp_path):
-    from tests.conftest import ROOT
-
-    manifest = tmp_path / "out" / "m.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "spor", "synth", "--db", f"sqlite:///{tmp_path / 'ops.sqlite'}",
-         "--n", "120", "--seed", "5", "--manifest", str(manifest)],
-        cwd=ROOT, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "generated 120 treatments" in result.stdout
-    assert len(Manifest.load(manifest).treatments) == 120

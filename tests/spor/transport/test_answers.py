@@ -1,0 +1,57 @@
+"""What the client makes of SPOR's answers, against the stand-in over real mutual TLS (R16, R17):
+created/updated, rejected with SPOR's text, malformed with the XSD type and rule, masked identity
+numbers, and an answer for another behandlingsnummer stopping the run."""
+
+from __future__ import annotations
+
+import pytest
+
+from spor.errors import AnswerError
+from spor.states import State
+from spor.transport.answers import parse_fault
+from spor.transport.client import SporClient
+from standin.testing import (  # noqa: F401 - fixtures
+    hand_built_registration,
+    spor_config,
+    standin,
+    standin_factory,
+    standin_pki,
+)
+
+
+def test_r16_schema_rejection_is_malformed_with_type_and_rule(standin, standin_pki):
+    answer = SporClient(spor_config(standin, standin_pki)).post(hand_built_registration("2200059", kvakod="H-CAR"))
+    assert answer.state is State.MALFORMED
+    assert (answer.fault_type, answer.fault_rule, answer.http_status) == ("kvakod", "cvc-pattern-valid", 500)
+    assert answer.result_text.startswith("Unmarshalling Error: cvc-pattern-valid: Value 'H-CAR'")
+
+
+def test_r16_person_id_in_a_fault_is_masked(standin, standin_pki):
+    answer = SporClient(spor_config(standin, standin_pki)).post(
+        hand_built_registration("2200060", person_id="19121212-1212"))
+    assert answer.state is State.MALFORMED and answer.fault_type == "personnummer"
+    assert "1212" not in answer.result_text and "####" in answer.result_text
+
+
+def test_r17_unknown_system_id_is_rejected_with_the_guides_text(standin, standin_pki):
+    answer = SporClient(spor_config(standin, standin_pki)).post(hand_built_registration("2200061", system_id="SE13-137"))
+    assert answer.state is State.REJECTED and answer.result_code == "ERROR"
+    assert answer.result_text == ("Systemet kunde inte ta emot registreringen: 2200061 "
+                                  "Systemet SE13-137 som angivits i SystemId hittas inte")
+
+
+def test_r17_answer_for_another_behandlingsnummer_stops(standin, standin_pki):
+    class Mislabelled:  # says 1 but carries 2: SPOR answers for 2
+        behandlingsnummer = "1"
+        element = hand_built_registration("2").element
+
+    with pytest.raises(AnswerError, match="not the one sent"):
+        SporClient(spor_config(standin, standin_pki)).post(Mislabelled())
+
+
+def test_parse_fault_reads_type_rule_and_element():
+    assert parse_fault("Unmarshalling Error: cvc-pattern-valid: Value 'H-CAR' is not facet-valid with respect to "
+                       "pattern '(\\w\\w\\d\\d\\d)|(\\w\\w\\w\\d\\d)' for type 'kvakod'.") == ("kvakod", "cvc-pattern-valid")
+    assert parse_fault("Unmarshalling Error: cvc-complex-type.2.4.a: Invalid content was found starting with "
+                       "element 'ns2:akut'. One of '{...}' is expected.") == ("akut", "cvc-complex-type.2.4.a")
+    assert parse_fault("something else") == (None, None)
