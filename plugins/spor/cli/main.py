@@ -1,4 +1,4 @@
-"""Operator commands: ``python -m spor <command> ...`` (run with ``PYTHONPATH=plugins``).
+"""Operator commands: ``spor <command> ...`` (or ``python -m spor <command> ...``).
 
 - ``synth``  fill a database with synthetic OPS data and write its manifest (spor.synthetic);
 - ``render`` preview: build registrations from the database into ``DIR/<behandlingsnummer>.xml``,
@@ -127,8 +127,28 @@ COMMANDS += [
 ]
 
 
+# --- check-connection ----------------------------------------------------------------------
+def _check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conn-id", default="spor_default", help="the SPOR connection to check (default spor_default)")
+
+
+def _check_run(args: argparse.Namespace) -> int:
+    """What the UI's Test button does, run where the night runs (a worker holds the certificate)."""
+    from spor.hooks.spor import SporHook
+
+    ok, message = SporHook(spor_conn_id=args.conn_id).test_connection()
+    print(f"{'ok' if ok else 'FAILED'}: {message}")
+    return 0 if ok else 1
+
+
+COMMANDS += [
+    ("check-connection", "the connection Test button on this machine: certificate, key, one mutual-TLS request",
+     _check_args, _check_run),
+]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spor", description="OPS -> SPOR tools")
+    parser = argparse.ArgumentParser(prog="spor", description="OPS -> SPOR tools")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text, add_arguments, run in COMMANDS:
         p = sub.add_parser(name, help=help_text)

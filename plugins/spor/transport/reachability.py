@@ -80,11 +80,14 @@ def _host_port(config: SporConnectionConfig) -> str:
 def _tls_failure(client, exc: BaseException) -> str:
     from spor.transport.failures import likely_cause, tls_alert_reason
 
-    reason = tls_alert_reason(exc) or str(exc)
-    if "CERTIFICATE_VERIFY_FAILED" in reason.upper() or "CERTIFICATE VERIFY FAILED" in str(exc).upper():
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc).upper() or "CERTIFICATE VERIFY FAILED" in str(exc).upper():
         return ("wrong CA: SPOR's server certificate does not chain to the CA configured in ca_bundle/ca_pem "
                 "(production and stage: SITHS Type 3 CA v1; stage-test-cert: SITHS Type 3 CA v1 PP)")
-    return f"TLS refused ({reason}): {likely_cause(reason)}"
+    # The server's alert may be lost when it hangs up first: ask it once more without a request.
+    reason = tls_alert_reason(exc) or client.probe_tls_alert()
+    if reason:
+        return f"SPOR refused the client certificate ({reason}): {likely_cause(reason)}"
+    return f"the TLS handshake with {_host_port(client.config)} failed and the server gave no reason"
 
 
 def _connection_failure(client, config: SporConnectionConfig, exc: BaseException) -> str:
