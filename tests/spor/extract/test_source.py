@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from spor.extract.source import LISTS, SourceReader, Treatment, bind, wall_clock
+from spor.extract.source import LISTS, SourceReader, Treatment, wall_clock
+from spor.extract.sqlbind import bind
 from spor.synthetic import generate
 
 
