@@ -1,4 +1,4 @@
-"""Opt-out filter (R11, D20; issue 6 point 1): applied right after extraction, before anything else.
+"""Opt-out filter (R11, D20; docs/opt-out.md): applied right after extraction, before anything else.
 
 A treatment is blocked when
 - its patient has a whole-patient entry in ``spor_sparrlista`` (behandlingsnummer NULL), matched

@@ -4,7 +4,7 @@ reject -> quarantined, not sent (SPOR would refuse: HTTP 500 or ERROR);
 warn   -> sent, listed as a predicted fellista entry (SPOR stores it but holds it out of reports).
 
 GX runs with result_format COMPLETE, the treatment number as the unexpected-index column,
-``exclude_unexpected_values`` and ``partial_unexpected_count=0`` (note 20): results carry treatment
+``exclude_unexpected_values`` and ``partial_unexpected_count=0`` (docs/notes.md): results carry treatment
 numbers and counts, never the failing values (they may be personnummer).
 """
 
@@ -212,7 +212,7 @@ def run_gate(
     Raises QualityGateError if an expectation cannot be evaluated (missing column, GX error).
     """
     t0 = time.perf_counter()
-    import great_expectations  # noqa: F401 - timed separately: 6-8 s on this machine (note 18)
+    import great_expectations  # noqa: F401 - timed separately: 6-8 s on a 2-core machine
 
     import_seconds = time.perf_counter() - t0
     suites_path = Path(suites_dir) if suites_dir else None

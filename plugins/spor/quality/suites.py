@@ -3,7 +3,7 @@
 Each expectation's ``meta`` carries ``id`` (stable, unique), ``rule`` (D1, D15, mandatory-V310 ...),
 ``severity`` (``reject``: SPOR would refuse the message, quarantine it; ``warn``: SPOR would store it
 but list it on its fellista) and ``inferred``/``assumption`` flags. Loading into GX happens inside
-``load_gx_suites`` so importing this module costs nothing (GX import takes 6-8 s, note 18).
+``load_gx_suites`` so importing this module costs nothing (GX import takes 6-8 s).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def load_suite_dicts(suites_dir: Path | None = None) -> list[dict[str, Any]]:
 def load_gx_suites(suites_dir: Path | None = None) -> list["gx.ExpectationSuite"]:
     """Load every suite into GX objects; refuse if GX dropped an expectation it does not know.
 
-    GX 1.x logs an unknown ``type`` and silently leaves it out (note 19), so the counts are compared.
+    GX 1.x logs an unknown ``type`` and silently leaves it out (docs/notes.md), so the counts are compared.
     """
     import great_expectations as gx
 

@@ -1,4 +1,4 @@
-"""Audit of one treatment number (issue 6 point 3; docs/opt-out.md): when it was blocked, whether
+"""Audit of one treatment number (docs/opt-out.md): when it was blocked, whether
 it was ever sent and what SPOR answered, whether it was withdrawn or held back, and what was
 requested of UCR. Names treatment numbers, entry ids, rules and times; never an identity number
 (the OPS identity is used to match whole-patient entries and is not printed).

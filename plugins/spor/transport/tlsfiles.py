@@ -1,6 +1,6 @@
 """Client key material: read it in any of its forms (PEM files, PEM content, PKCS#12 file or content), and hand it to ``ssl`` safely.
 
-Python's ``ssl`` loads certificates and keys only from files (engineering note 31). PEM files on
+Python's ``ssl`` loads certificates and keys only from files (docs/notes.md). PEM files on
 the worker are loaded where they are. PEM content (from a secrets backend) and PKCS#12 are written
 to private temporary files (a 0700 folder, 0600 files), the key encrypted with a one-time random
 password, loaded into the ``SSLContext`` and removed at once, before any connection is made.
@@ -122,7 +122,7 @@ def build_ssl_context(config: "SporConnectionConfig", *, temp_dir: str | None = 
         raise ConfigurationError(f"cannot load the CA to trust ({config.ca_bundle or 'ca_pem'}): {exc}") from None
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if config.cert_file:
-        # Files on disk (plain or encrypted key): ssl reads them where they are (note 24).
+        # Files on disk (plain or encrypted key): ssl reads them where they are.
         try:
             # Never None: OpenSSL would prompt on the terminal for an encrypted key and hang the worker.
             ctx.load_cert_chain(config.cert_file, config.key_file or None, password=config.key_password or _no_password)
