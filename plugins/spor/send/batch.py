@@ -1,7 +1,7 @@
 """Send one planned batch: block list re-read, window checked before every request, bounded retries,
 certificate and systemic stops. One client shared by a small thread pool (the client never retries).
 
-``send_batch`` records every attempt in the ledger *before* the request and the answer right
+``send_planned_batch`` records every attempt in the ledger *before* the request and the answer right
 after it, so a crash in between leaves the registration waiting in the outbox (sent again later).
 """
 
@@ -97,7 +97,7 @@ class BatchResult:
 
 
 class _Run:
-    """Shared state of one send_batch call across its threads."""
+    """Shared state of one send_planned_batch call across its threads."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -119,9 +119,9 @@ class _Run:
         self.stop.set()
 
 
-def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
-               block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
-               systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None) -> BatchResult:
+def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
+                       block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
+                       systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None) -> BatchResult:
     """Send what batch ``batch_id`` still owns. Returns counts; raises ``CertificateError`` or
     ``SystemicError`` (after recording what was sent) to stop the run; ``block_check`` errors
     (e.g. ``BlockListUnavailable``) propagate before anything is sent."""

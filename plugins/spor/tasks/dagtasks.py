@@ -444,8 +444,9 @@ def send_batch(env: _Env, batch: dict) -> dict:
         log.error("not sending batch %s: the run was stopped (%s)", batch["batch"], stop)
         return {"batch": batch["batch"], "skipped": "run stopped"}
     client = env.hook.get_client(pool_size=env.settings.threads_per_task)
-    result = sending.send_batch(int(batch["batch_id"]), db=env.db, client=client, clock=env.clock, window=window,
-                                block_check=_block_check(env), threads=env.settings.threads_per_task)
+    result = sending.send_planned_batch(int(batch["batch_id"]), db=env.db, client=client, clock=env.clock,
+                                        window=window, block_check=_block_check(env),
+                                        threads=env.settings.threads_per_task)
     counts = result.as_dict()
     log.info("batch %s: %s", batch["batch"], counts)
     return {"batch": batch["batch"], **{k: counts[k] for k in ("attempted", "by_state", "waiting_by_reason", "withdrawn", "stopped")}}

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from spor.transport.client import SporClient
 from spor.clock import SimulatedClock
 from spor.state.ledger import Ledger
-from spor.send.batch import SystemicRule, send_batch
+from spor.send.batch import SystemicRule, send_planned_batch
 from spor.state.database import ledger as ledger_t, outbox
 from spor.send.windows import SendingWindow
 from standin.testing import (  # noqa: F401 - fixtures
@@ -81,10 +81,10 @@ def test_skapade_then_uppdaterade_recorded(state_db, standin, standin_pki, night
     client = SporClient(spor_config(standin, standin_pki), pool_size=2)
     led.stage("r1", ENV, [build("5001")])
     (bid,) = led.plan_batches("r1", ENV, 10, 1)
-    assert send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"created": 1}
+    assert send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"created": 1}
     led.stage("r2", ENV, [build("5001", kvakod="ABC13")])   # changed content
     (bid,) = led.plan_batches("r2", ENV, 10, 1)
-    assert send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"updated": 1}
+    assert send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"updated": 1}
     with db.read() as conn:
         texts = [r[0] for r in conn.execute(sa.select(ledger_t.c.result_text).order_by(ledger_t.c.id))]
     assert texts == ["Skapade: 5001", "Uppdaterade: 5001"]
@@ -100,8 +100,8 @@ def test_rejected_unknown_system_id_not_resent_until_content_changes(state_db, s
     led.stage("r1", ENV, [bad])
     (bid,) = led.plan_batches("r1", ENV, 10, 1)
     with pytest.raises(Exception, match="Configuration mismatch"):   # a run of one: systemic (all if fewer)
-        send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set(),
-                   systemic=SystemicRule(first_k=20))
+        send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set(),
+                           systemic=SystemicRule(first_k=20))
     assert led.last_final(ENV, "SE13-137", "6001")[0] == "rejected"
     assert led.stage("r2", ENV, [bad]).unchanged == 1
     assert led.stage("r3", ENV, [build("6001", kvakod="ABC13", system_id="SE13-137")]).staged == 1
@@ -132,10 +132,10 @@ def test_sigkill_mid_batch_then_rerun_records_each_exactly_once(state_db, standi
 
     client = SporClient(spor_config(server, standin_pki), pool_size=2)
     if rerun.startswith("task retry"):
-        result = send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
+        result = send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
     else:
         (new,) = led.plan_batches("r2", ENV, 100, 1, lease=timedelta(0))   # the dead batch's lease is over
-        result = send_batch(new, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
+        result = send_planned_batch(new, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
     assert result.waiting_by_reason == {}
 
     assert accepted_per_nr(db) == {nr: 1 for nr in nrs}         # each exactly once, none lost

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from spor.clock import STOCKHOLM
 from spor.errors import BlockListUnavailable, CertificateError, SystemicError
 from spor.state.ledger import Ledger
-from spor.send.batch import RetryPolicy, SystemicRule, send_batch
+from spor.send.batch import RetryPolicy, SystemicRule, send_planned_batch
 from spor.states import WaitReason
 from spor.state.database import ledger as ledger_t, outbox
 from spor.send.windows import SendingWindow
@@ -62,7 +62,7 @@ def sleeper(clock):
 
 def send(db, bid, client, clock, window=NIGHTLY, **kw):
     kw.setdefault("block_check", nobody_blocked)
-    return send_batch(bid, db=db, client=client, clock=clock, window=window, **kw)
+    return send_planned_batch(bid, db=db, client=client, clock=clock, window=window, **kw)
 
 
 def test_batch_sent_once_each_with_four_threads(state_db, clock):
