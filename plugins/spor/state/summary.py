@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from spor.state import runlog
+from spor.state import run_summary, runlog
 from spor.states import State, WaitReason
 
 #: Order in which states are shown (the state machine of docs/state-machine.md, plus "warned").
@@ -21,8 +21,8 @@ SHOWN_STATES = (
 ATTENTION_SHOWN = 200
 
 
-def build(db: Any, ledger: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    counts = ledger.summary_counts(run.run_id)
+def build(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    counts = run_summary.counts(db, run.run_id)
     events = runlog.events(db, run.run_id)
     capacity = next((e for e in reversed(events) if e.kind == runlog.CAPACITY), None)
     result: dict[str, Any] = {

@@ -46,12 +46,6 @@ class _Env:
         return statedb.from_airflow_conn(self.settings.state_conn_id, clock=self.clock)
 
     @functools.cached_property
-    def ledger(self):
-        from spor.state.ledger import Ledger
-
-        return Ledger(self.db)
-
-    @functools.cached_property
     def reader(self):
         from spor.extract.source import SourceReader
 
@@ -175,7 +169,9 @@ def extract_changed(env: _Env) -> dict:
         since, until = f"{day:%Y-%m-%d} 00:00:00", f"{day + timedelta(days=1):%Y-%m-%d} 00:00:00"
         watermark = None
     else:
-        previous = env.ledger.get_watermark(WATERMARK)
+        from spor.state import watermark
+
+        previous = watermark.read(env.db, WATERMARK)
         until = _wall(env.clock.now())
         if previous:
             since = (datetime.fromisoformat(previous) - timedelta(minutes=env.settings.overlap_minutes)).strftime("%Y-%m-%d %H:%M:%S")
@@ -224,7 +220,8 @@ def quality_gate(env: _Env, extracted: dict) -> dict:
     listed as predicted entries on SPOR's error list. The HTML report is kept in the state
     database (see the summary for how to open it)."""
     from spor.extract import handover
-    from spor.state.ledger import WARNED, HeldBackItem
+    from spor.state import held_back
+    from spor.state.held_back import WARNED, HeldBackItem
     from spor.quality.frame import frame_from_treatments
     from spor.quality.gate import run_gate
     from spor.quality.report import render_report
@@ -252,7 +249,7 @@ def quality_gate(env: _Env, extracted: dict) -> dict:
         items.append(HeldBackItem(bnr, WARNED, rule=",".join(sorted({v.rule for v in warns})),
                                   reason="predicted fellista: " + ", ".join(sorted({v.expectation_id for v in warns})),
                                   environment=environment))
-    env.ledger.record_held_back(env.run.run_id, items)
+    held_back.record(env.db, env.run.run_id, items)
     runlog.save_report(env.db, env.run.run_id, "quality", render_report(result, env.run.run_id))
     runlog.save_report(env.db, env.run.run_id, "quality-json", result.to_json(), "application/json")
     # Mapping coverage per variable, for the stage-approval evidence (R4) built when the run ends.
@@ -297,7 +294,8 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
     the same transaction as the last staged chunk. `dry_run` builds and validates only."""
     from spor.extract import handover
     from spor.errors import BuildError, IdentityUnknown
-    from spor.state.ledger import HeldBackItem
+    from spor.state import attempts, held_back, outbox
+    from spor.state.held_back import HeldBackItem
     from spor.build.registration import build_registration
     from spor.states import State
     from spor.build.units import UnitMapping
@@ -314,7 +312,7 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
     def flush(final: bool) -> None:
         if env.dry_run:
             for b in chunk:
-                last = env.ledger.last_final(environment, b.system_id, b.behandlingsnummer)
+                last = attempts.last_final_answer(env.db, environment, b.system_id, b.behandlingsnummer)
                 if env.run.force or last is None or last[1] != b.content_hash:
                     counts["would_send"] += 1
                     would_send.append(b.behandlingsnummer)
@@ -322,7 +320,7 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
                     counts["unchanged"] += 1
         else:
             mark = (WATERMARK, extracted["watermark"]) if final and extracted.get("watermark") else None
-            result = env.ledger.stage(env.run.run_id, environment, chunk, force=env.run.force, watermark=mark)
+            result = outbox.stage(env.db, env.run.run_id, environment, chunk, force=env.run.force, watermark=mark)
             counts["staged"] += result.staged
             counts["unchanged"] += result.unchanged
             counts["already_waiting"] += result.already_waiting
@@ -346,7 +344,7 @@ def build_and_stage(env: _Env, extracted: dict, gate: dict) -> dict:
         if len(chunk) >= 1000:
             flush(final=False)
     flush(final=True)
-    env.ledger.record_held_back(env.run.run_id, held)
+    held_back.record(env.db, env.run.run_id, held)
     handover.clear(env.db, env.run.run_id)
     if env.dry_run:
         runlog.save_report(env.db, env.run.run_id, "dry-run", json.dumps({"would_send": sorted(would_send)}),
@@ -373,6 +371,7 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
     the outbox size, the recent latency and the concurrency whether the window is long enough,
     and says so. Returns one small descriptor per batch (numbers only) for the mapped sends."""
     from spor.send import capacity
+    from spor.state import batches, outbox
     from spor.states import WaitReason
 
     ti = env.context["ti"]
@@ -388,7 +387,7 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
         return []
     s = env.settings
     environment = env.environment
-    estimate = capacity.estimate_from_db(env.ledger, environment, pool_slots=s.pool_slots,
+    estimate = capacity.estimate_from_db(env.db, environment, pool_slots=s.pool_slots,
                                          threads_per_task=s.threads_per_task, now=opens or now, window=window)
     log.info("capacity: %s", estimate.as_dict())
     runlog.add(env.db, env.run.run_id, "plan_batches", runlog.CAPACITY, estimate.warning or "fits", estimate.as_dict())
@@ -396,14 +395,14 @@ def plan_batches(env: _Env, staged: dict) -> list[dict]:
         log.warning("%s", estimate.warning)
     if opens is None:
         reason = window.reason_blocked(now) or WaitReason.DEADLINE
-        env.ledger.mark_unplanned_waiting(environment, reason)
+        outbox.mark_unplanned_waiting(env.db, environment, reason)
         log.warning("nothing is sent: the window of this run has closed (%s); everything waits for the next run", reason.value)
         runlog.add(env.db, env.run.run_id, "plan_batches", runlog.INFO,
                    f"nothing sent: the sending window had closed ({reason.value}) when batches were planned")
         return []
     # A fixed number of batches per run (not per N registrations): task instances stay constant.
     batch_size = max(s.min_batch_size, -(-estimate.outbox_size // s.batches_per_run))
-    batch_ids = env.ledger.plan_batches(env.run.run_id, environment, batch_size, s.batches_per_run)
+    batch_ids = batches.plan(env.db, env.run.run_id, environment, batch_size, s.batches_per_run)
     log.info("planned %d batches of at most %d for %s", len(batch_ids), batch_size, environment)
     return [{"batch": n, "batch_id": bid, "window_from": window_from.isoformat()}
             for n, bid in enumerate(batch_ids, start=1)]
@@ -480,7 +479,7 @@ def summarize(env: _Env) -> dict:
     """Counts per state of the registration state machine, the treatment numbers that need the
     team with their reason, what waits and why, the capacity warning and any stop. Printed here
     and kept in the state database. Fails the run when a task failed or the run was stopped."""
-    from spor.state import summary
+    from spor.state import run_summary, summary
 
     extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
     from spor.removal import requests as removal
@@ -490,10 +489,10 @@ def summarize(env: _Env) -> dict:
     dry = runlog.load_report(env.db, env.run.run_id, "dry-run")
     if dry is not None:
         extra["dry_run"] = json.loads(dry[1])
-    result = summary.build(env.db, env.ledger, env.run, extra)
+    result = summary.build(env.db, env.run, extra)
     if _stage_approval(env, result):
         result["reports"].append("stage-approval")
-    env.ledger.save_summary(env.run.run_id, result)
+    run_summary.save(env.db, env.run.run_id, result)
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
     print(summary.render_text(result))
