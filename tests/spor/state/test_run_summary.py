@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spor.state import attempts, batches, outbox, run_summary
+from spor.state import attempts, batches, outbox, run_summary, summary
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     clock, created, malformed, regs, send_all, state_db, unknown_system,
 )
@@ -24,3 +24,9 @@ def test_summary_counts_every_state_once_per_registration(state_db):
     assert sorted((a.behandlingsnummer, a.state) for a in c.attention) == [("1002", "rejected"), ("1003", "malformed")]
     run_summary.save(state_db, "r1", c.as_dict())
     assert run_summary.load(state_db, "r1")["by_state"]["created"] == 1
+
+
+def test_what_a_dry_run_would_send_is_kept_for_the_summary(state_db):
+    assert summary.load_dry_run(state_db, "d1") is None
+    summary.save_dry_run(state_db, "d1", ["1002", "1001"])
+    assert summary.load_dry_run(state_db, "d1") == {"would_send": ["1001", "1002"]}
