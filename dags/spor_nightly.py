@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, Param, dag
 
-from spor.tasks import dagtasks
+from spor.tasks.extract import extract_changed
 from spor.pipeline import DAG_DEFAULTS, pipeline
 
 SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
@@ -45,7 +45,7 @@ SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
     },
 )
 def spor_nightly():
-    pipeline(dagtasks.extract_changed)
+    pipeline(extract_changed)
 
 
 spor_nightly()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from spor.tasks import dagtasks
+from spor.tasks.extract import extract_selected
 from spor.pipeline import DAG_DEFAULTS, pipeline
 
 
@@ -45,7 +45,7 @@ from spor.pipeline import DAG_DEFAULTS, pipeline
     },
 )
 def spor_resend():
-    pipeline(dagtasks.extract_selected)
+    pipeline(extract_selected)
 
 
 spor_resend()

@@ -98,11 +98,10 @@ def step(title: str, fn):
 
 def print_summary(env: LocalEnv, run_id: str) -> None:
     from spor.state import database as statedb
-    from spor.state import summary
-    from spor.state.ledger import Ledger
+    from spor.state import run_summary, summary
 
     db = statedb.connect(f"sqlite:///{env.state_db}")
-    saved = Ledger(db).load_summary(run_id)
+    saved = run_summary.load(db, run_id)
     print()
     print(summary.render_text(saved) if saved else json.dumps({"error": "no summary saved"}))
 

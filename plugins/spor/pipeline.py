@@ -8,7 +8,13 @@ import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import task
 
-from spor.tasks import dagtasks
+from spor.tasks.build_and_stage import build_and_stage
+from spor.tasks.check_certificate import check_certificate
+from spor.tasks.plan_batches import plan_batches
+from spor.tasks.quality_gate import quality_gate
+from spor.tasks.raise_removal_requests import raise_removal_requests
+from spor.tasks.send_batch import send_batch
+from spor.tasks.summarize import summarize
 
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
@@ -30,19 +36,19 @@ def pipeline(extract: Callable) -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
     → send_batch × N (pool ``spor``, labelled "batch N") → summarize (always runs); beside them,
     after extract (the block list was readable): raise_removal_requests (R11)."""
-    certificate = _task(dagtasks.check_certificate, "check_certificate")()
+    certificate = _task(check_certificate, "check_certificate")()
     extracted = _task(extract, "extract")()
-    gate = _task(dagtasks.quality_gate, "quality_gate")(extracted)
-    staged = _task(dagtasks.build_and_stage, "build_and_stage")(extracted, gate)
-    batches = _task(dagtasks.plan_batches, "plan_batches")(staged)
+    gate = _task(quality_gate, "quality_gate")(extracted)
+    staged = _task(build_and_stage, "build_and_stage")(extracted, gate)
+    batches = _task(plan_batches, "plan_batches")(staged)
     wait = DateTimeSensorAsync(
         task_id="wait_for_window",
         target_time="{{ ti.xcom_pull(task_ids='plan_batches', key='window_opens_at') }}",
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
     )
-    sent = _task(dagtasks.send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}").expand(batch=batches)
-    removals = _task(dagtasks.raise_removal_requests, "raise_removal_requests")()
-    summary = _task(dagtasks.summarize, "summarize", trigger_rule="all_done")()
+    sent = _task(send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}").expand(batch=batches)
+    removals = _task(raise_removal_requests, "raise_removal_requests")()
+    summary = _task(summarize, "summarize", trigger_rule="all_done")()
     certificate >> extracted >> removals >> summary
     batches >> wait >> sent >> summary
     staged >> summary

@@ -141,11 +141,11 @@ def test_r11_blocked_and_deltar_ej_never_reach_spor_and_a_late_block_yields_one_
     assert request.behandlingsnummer == sorted(numbers, key=int)
     assert "ALLA patientens registreringar" in request.text and pnr not in request.text
     assert request.raised_run_id == run2.run_id
-    from spor.state.ledger import Ledger
+    from spor.state import run_summary
 
     db = _state(night)
     try:
-        listed = Ledger(db).load_summary(run2.run_id)["removal_requests"]
+        listed = run_summary.load(db, run2.run_id)["removal_requests"]
     finally:
         db.dispose()
     assert [(r["id"], r["scope"], r["behandlingsnummer"]) for r in listed] == \
@@ -156,7 +156,7 @@ def test_r11_blocked_and_deltar_ej_never_reach_spor_and_a_late_block_yields_one_
     assert [r.id for r in _requests(night)] == [request.id], "a later night raised a duplicate"
     db = _state(night)
     try:
-        assert Ledger(db).load_summary(run3.run_id)["removal_requests"] == []
+        assert run_summary.load(db, run3.run_id)["removal_requests"] == []
     finally:
         db.dispose()
     _assert_never_received(night, blocked, fully_blocked)

@@ -78,9 +78,9 @@ def test_resend_dry_run_sends_nothing_and_reports_what_would_be_sent(night):
     assert built["staged"] == 0
     # ... and the summary lists exactly which treatment numbers would be sent
     from spor.state import database as statedb
-    from spor.state.ledger import Ledger
+    from spor.state import run_summary
 
-    saved = Ledger(statedb.connect(f"sqlite:///{night.env.state_db}")).load_summary(dr.run_id)
+    saved = run_summary.load(statedb.connect(f"sqlite:///{night.env.state_db}"), dr.run_id)
     assert saved["dry_run"]["would_send"] == sorted(chosen)
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures and TEST DOUBLES for the state-database, ledger and sending tests.
+"""Shared fixtures, TEST DOUBLES and helpers for the state-database, ledger and sending tests.
 
 ``state_db`` runs each test on SQLite (a file, WAL) and on PostgreSQL (a unique schema per test,
 dropped afterwards). ``FakeRegistration`` / ``ScriptedClient`` are test doubles standing in for the
@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from spor.state import attempts, batches
 from spor.state import database as statedb
 from spor.clock import STOCKHOLM, FixedClock
 from spor.errors import CertificateError, TransientError
@@ -133,3 +134,18 @@ def transient() -> TransientError:
 
 def cert_rejected() -> CertificateError:
     return CertificateError("client certificate rejected by the server (check certificate, key, CA, expiry)")
+
+
+# ---------------------------------------------------------------------------- helpers
+def regs(*bns: str, content: str = "v1") -> list[FakeRegistration]:
+    return [FakeRegistration(bn, content) for bn in bns]
+
+
+def send_all(db: statedb.StateDB, run_id: str, env: str, answer=created) -> None:
+    """Send everything waiting (no client: record the answer directly)."""
+    for bid in batches.plan(db, run_id, env, 100, 100):
+        batches.claim(db, bid)
+        for reg in batches.owned_rows(db, bid):
+            lid = attempts.record_attempt(db, reg, run_id=run_id, batch_id=bid)
+            attempts.record_answer(db, lid, reg, answer(reg.behandlingsnummer))
+        batches.finish(db, bid)

@@ -60,8 +60,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 def _report_run(args: argparse.Namespace) -> int:
     import json
 
-    from spor.state import runlog
-    from spor.state.ledger import Ledger
+    from spor.state import run_summary, runlog
     from spor.state.summary import render_text
 
     from spor.hooks.state import state_db
@@ -72,7 +71,7 @@ def _report_run(args: argparse.Namespace) -> int:
             print(f"{at:%Y-%m-%d %H:%M} {kind:<16} {run_id}")
         return 0
     if args.kind == "summary":
-        saved = Ledger(db).load_summary(args.run_id)
+        saved = run_summary.load(db, args.run_id)
         body = render_text(saved) if saved else None
     else:
         found = runlog.load_report(db, args.run_id, args.kind)

@@ -1,7 +1,7 @@
 """Send one planned batch: block list re-read, window checked before every request, bounded retries,
 certificate and systemic stops. One client shared by a small thread pool (the client never retries).
 
-``send_batch`` records every attempt in the ledger *before* the request and the answer right
+``send_planned_batch`` records every attempt in the ledger *before* the request and the answer right
 after it, so a crash in between leaves the registration waiting in the outbox (sent again later).
 """
 
@@ -13,11 +13,13 @@ import time as _time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Protocol
 
 from spor.clock import Clock
 from spor.errors import CertificateError, SystemicError, TransientError
-from spor.state.ledger import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, Ledger, StagedRegistration
+from spor.state import attempts, batches, outbox
+from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT
+from spor.state.batches import StagedRegistration
 from spor.states import State, WaitReason
 from spor.state.database import StateDB
 from spor.send.windows import SendingWindow
@@ -97,7 +99,7 @@ class BatchResult:
 
 
 class _Run:
-    """Shared state of one send_batch call across its threads."""
+    """Shared state of one send_planned_batch call across its threads."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -119,22 +121,21 @@ class _Run:
         self.stop.set()
 
 
-def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
-               block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
-               systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None) -> BatchResult:
+def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
+                       block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
+                       systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None) -> BatchResult:
     """Send what batch ``batch_id`` still owns. Returns counts; raises ``CertificateError`` or
     ``SystemicError`` (after recording what was sent) to stop the run; ``block_check`` errors
     (e.g. ``BlockListUnavailable``) propagate before anything is sent."""
     started = _time.monotonic()
-    ledger = Ledger(db)
-    info = ledger.claim(batch_id)
+    info = batches.claim(db, batch_id)
     result = BatchResult(batch_id=batch_id, run_id=info.run_id, environment=info.environment)
     run = _Run()
     try:
-        regs = ledger.iter_batch(batch_id)
-        planned = max(1, ledger.run_planned(info.run_id))
+        regs = batches.owned_rows(db, batch_id)
+        planned = max(1, batches.planned_size(db, info.run_id))
         threshold = min(systemic.first_k, planned)
-        verdict = _judge(ledger, info.run_id, systemic, threshold, run)
+        verdict = _judge(db, info.run_id, systemic, threshold, run)
         if verdict:
             raise SystemicError(verdict)
 
@@ -148,7 +149,7 @@ def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, wind
             blocked = set(block_check([r.behandlingsnummer for r in regs]))
             out = [r for r in regs if r.behandlingsnummer in blocked]
             if out:
-                result.withdrawn = ledger.withdraw(info.run_id, out)
+                result.withdrawn = outbox.withdraw(db, info.run_id, out)
             regs = [r for r in regs if r.behandlingsnummer not in blocked]
 
         queue: deque[StagedRegistration] = deque(regs)
@@ -161,7 +162,7 @@ def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, wind
                         return
                     reg = queue.popleft()
                 try:
-                    _send_one(reg, ledger=ledger, client=client, clock=clock, window=window, retry=retry,
+                    _send_one(reg, db=db, client=client, clock=clock, window=window, retry=retry,
                               run=run, run_id=info.run_id, batch_id=batch_id, wait=wait,
                               systemic=systemic, threshold=threshold)
                 except BaseException as exc:  # noqa: BLE001 - a bug: stop, keep the row waiting, re-raise
@@ -175,9 +176,10 @@ def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, wind
         # Not attempted because the run stopped: wait with the window's reason, else as they were.
         for reg in queue:
             run.leftover.setdefault(reg.outbox_id, run.stop_reason or WaitReason(reg.wait_reason))
-        if run.error is None and not run.systemic_decided and not ledger_has_open_batches(ledger, info.run_id, batch_id):
+        if (run.error is None and not run.systemic_decided
+                and not batches.has_other_open_batches(db, info.run_id, batch_id)):
             # A run with fewer answers than first_k: judge on all of them.
-            verdict = _judge(ledger, info.run_id, systemic, 1, run, use_all=True)
+            verdict = _judge(db, info.run_id, systemic, 1, run, use_all=True)
             if verdict:
                 run.halt("systemic", None, SystemicError(verdict))
     finally:
@@ -185,8 +187,8 @@ def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, wind
         for oid, why in run.leftover.items():
             by_reason.setdefault(why, []).append(oid)
         for why, ids in by_reason.items():
-            ledger.mark_waiting(ids, why)
-        ledger.finish_batch(batch_id)
+            outbox.mark_waiting(db, ids, why)
+        batches.finish(db, batch_id)
         result.attempted = run.attempted
         result.by_state = dict(run.answers)
         result.waiting_by_reason = {w.value: len(ids) for w, ids in by_reason.items()}
@@ -197,22 +199,12 @@ def send_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, wind
     return result
 
 
-def ledger_has_open_batches(ledger: Ledger, run_id: str, this_batch: int) -> bool:
-    import sqlalchemy as sa
-
-    from spor.state.tables import batch
-
-    with ledger.db.read() as conn:
-        return bool(conn.execute(sa.select(sa.func.count()).select_from(batch).where(
-            batch.c.run_id == run_id, batch.c.id != this_batch, batch.c.finished_at.is_(None))).scalar())
-
-
-def _judge(ledger: Ledger, run_id: str, rule: SystemicRule, threshold: int, run: _Run,
+def _judge(db: StateDB, run_id: str, rule: SystemicRule, threshold: int, run: _Run,
            use_all: bool = False) -> str | None:
     """Decide once per run whether its first answers are systemic. None while undecided/healthy."""
     if run.systemic_decided:
         return None
-    answers = ledger.run_answers(run_id, rule.first_k)
+    answers = attempts.run_answers(db, run_id, rule.first_k)
     if not use_all and len(answers) < threshold:
         return None
     if use_all and not answers:
@@ -222,7 +214,7 @@ def _judge(ledger: Ledger, run_id: str, rule: SystemicRule, threshold: int, run:
     return rule.verdict(answers if use_all else answers[:threshold])
 
 
-def _send_one(reg: StagedRegistration, *, ledger: Ledger, client: Client, clock: Clock, window: SendingWindow,
+def _send_one(reg: StagedRegistration, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
               retry: RetryPolicy, run: _Run, run_id: str, batch_id: int, wait: Sleeper,
               systemic: SystemicRule, threshold: int) -> None:
     failures = 0
@@ -235,7 +227,7 @@ def _send_one(reg: StagedRegistration, *, ledger: Ledger, client: Client, clock:
         if run.stop.is_set():
             run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else WaitReason(reg.wait_reason)
             return
-        ledger_id = ledger.record_attempt(reg, run_id=run_id, batch_id=batch_id)
+        ledger_id = attempts.record_attempt(db, reg, run_id=run_id, batch_id=batch_id)
         if ledger_id is None:  # another batch owns it now (lease expired): not ours to send
             return
         with run.lock:
@@ -244,14 +236,14 @@ def _send_one(reg: StagedRegistration, *, ledger: Ledger, client: Client, clock:
         try:
             answer = client.post(reg)
         except CertificateError as exc:
-            ledger.record_failure(ledger_id, reg, outcome=OUTCOME_CERTIFICATE, detail=type(exc).__name__,
-                                  elapsed_s=_time.monotonic() - t0)
+            attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_CERTIFICATE, detail=type(exc).__name__,
+                                    elapsed_s=_time.monotonic() - t0)
             run.leftover[reg.outbox_id] = WaitReason(reg.wait_reason)
             run.halt("certificate", None, exc)
             return
         except TransientError as exc:
-            ledger.record_failure(ledger_id, reg, outcome=OUTCOME_TRANSIENT, detail=f"{type(exc).__name__}: {exc}",
-                                  elapsed_s=_time.monotonic() - t0)
+            attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_TRANSIENT,
+                                    detail=f"{type(exc).__name__}: {exc}", elapsed_s=_time.monotonic() - t0)
             failures += 1
             if failures >= retry.max_attempts:
                 run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
@@ -263,11 +255,11 @@ def _send_one(reg: StagedRegistration, *, ledger: Ledger, client: Client, clock:
                 return
             wait(delay)
             continue
-        ledger.record_answer(ledger_id, reg, answer)
+        attempts.record_answer(db, ledger_id, reg, answer)
         with run.lock:
             run.answers[State(answer.state).value] += 1
         if not run.systemic_decided:
-            verdict = _judge(ledger, run_id, systemic, threshold, run)
+            verdict = _judge(db, run_id, systemic, threshold, run)
             if verdict:
                 run.halt("systemic", None, SystemicError(verdict))
         return

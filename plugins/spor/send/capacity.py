@@ -5,7 +5,7 @@ once over one shared client). Throughput ≈ C / latency × efficiency; efficien
 threads against a 50 ms server reached on this machine (docs/notes.md, measured floors).
 The estimate carries counts and durations only, never personal data.
 
-When the window is too short, the outbox is sent in its send order (spor.state.ledger): higher
+When the window is too short, the outbox is sent in its send order (spor.state.batches): higher
 priority first, then oldest waiting first, then behandlingsnummer; the rest waits (DEADLINE).
 """
 
@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from spor.send.windows import SendingWindow
+from spor.state import attempts, outbox
+from spor.state.database import StateDB
 
 DEFAULT_LATENCY_S = 0.25      # used until the ledger has answers for this environment
 DEFAULT_EFFICIENCY = 0.8
@@ -67,16 +69,16 @@ def estimate(*, outbox_size: int, latency_s: float, pool_slots: int, threads_per
                             closes_at=closes.astimezone(window.tz).isoformat(), sendable=sendable, fits=fits, warning=warning)
 
 
-def estimate_from_db(ledger, environment: str, *, pool_slots: int, threads_per_task: int, now: datetime,
+def estimate_from_db(db: StateDB, environment: str, *, pool_slots: int, threads_per_task: int, now: datetime,
                      window: SendingWindow, default_latency_s: float = DEFAULT_LATENCY_S,
                      efficiency: float = DEFAULT_EFFICIENCY) -> CapacityEstimate:
-    """Estimate for ``environment`` from a :class:`spor.state.ledger.Ledger`: outbox size and the median
-    latency of recent answers (the default when there are none)."""
-    lat = ledger.recent_latency(environment)
+    """Estimate for ``environment`` from the state database: outbox size and the median latency of
+    recent answers (the default when there are none)."""
+    lat = attempts.recent_latency(db, environment)
     if lat is None:
         latency, source = default_latency_s, "default"
     else:
         latency, source = lat.median_s, f"ledger median (n={lat.samples})"
-    return estimate(outbox_size=ledger.outbox_size(environment), latency_s=latency, pool_slots=pool_slots,
+    return estimate(outbox_size=outbox.size(db, environment), latency_s=latency, pool_slots=pool_slots,
                     threads_per_task=threads_per_task, now=now, window=window, efficiency=efficiency,
                     latency_source=source)

@@ -7,9 +7,10 @@ treatment numbers and rules, never personal data.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import json
+from typing import Any, Iterable, Mapping
 
-from spor.state import runlog
+from spor.state import run_summary, runlog
 from spor.states import State, WaitReason
 
 #: Order in which states are shown (the state machine of docs/state-machine.md, plus "warned").
@@ -19,10 +20,12 @@ SHOWN_STATES = (
     State.QUARANTINED.value, "warned", State.WITHDRAWN.value, State.WAITING.value,
 )
 ATTENTION_SHOWN = 200
+#: Report kind of what a dry run would have sent.
+DRY_RUN = "dry-run"
 
 
-def build(db: Any, ledger: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    counts = ledger.summary_counts(run.run_id)
+def build(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    counts = run_summary.counts(db, run.run_id)
     events = runlog.events(db, run.run_id)
     capacity = next((e for e in reversed(events) if e.kind == runlog.CAPACITY), None)
     result: dict[str, Any] = {
@@ -43,6 +46,16 @@ def build(db: Any, ledger: Any, run: Any, extra: Mapping[str, Any] | None = None
     if extra:
         result.update(extra)
     return result
+
+
+def save_dry_run(db: Any, run_id: str, would_send: Iterable[str]) -> None:
+    """Keep the behandlingsnummer a dry run would have sent, for the summary to list."""
+    runlog.save_report(db, run_id, DRY_RUN, json.dumps({"would_send": sorted(would_send)}), "application/json")
+
+
+def load_dry_run(db: Any, run_id: str) -> dict | None:
+    dry = runlog.load_report(db, run_id, DRY_RUN)
+    return None if dry is None else json.loads(dry[1])
 
 
 def render_text(summary: Mapping[str, Any]) -> str:

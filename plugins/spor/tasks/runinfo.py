@@ -16,7 +16,7 @@ class RunInfo:
     dag_id: str
     run_id: str
     mode: str
-    logical_date: datetime | None     # None for runs triggered by hand (engineering note 2)
+    logical_date: datetime | None     # None for runs triggered by hand (docs/notes.md#manual-runs-no-logical-date)
     run_after: datetime
     params: Mapping[str, Any] = field(default_factory=dict)
 

@@ -44,12 +44,11 @@ def _run_exists(dag_id: str, run_id: str) -> bool:
 
 def render_page(db, dag_id: str, run_id: str, kind: str) -> str | None:
     """The report page for one run, or None when nothing is kept for it."""
-    from spor.state import runlog
-    from spor.state.ledger import Ledger
+    from spor.state import run_summary, runlog
     from spor.state.summary import render_text
 
     if kind == "summary":
-        saved = Ledger(db).load_summary(run_id)
+        saved = run_summary.load(db, run_id)
         if saved is None:
             return None
         return f"<!doctype html><meta charset=utf-8><title>SPOR summary</title><pre>{escape(render_text(saved))}</pre>"

@@ -12,7 +12,7 @@ import pytest
 from spor.build.identity import PERSON_ID_PATTERN
 from spor.extract.contract import apply_contract
 from spor.extract.source import SourceReader
-from spor.state.ledger import Ledger
+from spor.state import attempts, batches, outbox
 from tests.spor.state_fixtures import FakeRegistration, created
 
 PATIENT = "197010632391"   # Skatteverket's published samordningsnummer example, not a person's
@@ -50,14 +50,13 @@ def ops(tmp_path) -> Ops:
 
 def accept(db, env: str, *bnrs: str, system_id: str = SID, answer=created, run_id: str = "night1") -> None:
     """Stage, send and record SPOR's answer through the real ledger (no client: answer recorded)."""
-    led = Ledger(db)
-    led.stage(run_id, env, [FakeRegistration(b, system_id=system_id) for b in bnrs], force=True)
-    for bid in led.plan_batches(run_id, env, 100, 100):
-        led.claim(bid)
-        for reg in led.iter_batch(bid):
-            lid = led.record_attempt(reg, run_id=run_id, batch_id=bid)
-            led.record_answer(lid, reg, answer(reg.behandlingsnummer))
-        led.finish_batch(bid)
+    outbox.stage(db, run_id, env, [FakeRegistration(b, system_id=system_id) for b in bnrs], force=True)
+    for bid in batches.plan(db, run_id, env, 100, 100):
+        batches.claim(db, bid)
+        for reg in batches.owned_rows(db, bid):
+            lid = attempts.record_attempt(db, reg, run_id=run_id, batch_id=bid)
+            attempts.record_answer(db, lid, reg, answer(reg.behandlingsnummer))
+        batches.finish(db, bid)
 
 
 def no_identity(text: str) -> None:

@@ -9,7 +9,7 @@ import io
 
 from spor.removal import nightly, status
 from spor.removal.audit import audit, render_audit
-from spor.state.ledger import Ledger
+from spor.state import batches, outbox
 from spor.cli.removal import audit_args, audit_run
 from spor.states import State
 from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
@@ -45,10 +45,9 @@ def test_r11_audit_of_a_withdrawn_never_sent_treatment_and_of_an_unblocked_one(s
     The failing counterpart: an unblocked treatment shows no entry and no request."""
     ops.treatment("2001", PATIENT)
     ops.treatment("2002", OTHER)
-    led = Ledger(state_db)
-    led.stage("n1", PROD, [FakeRegistration("2001")])
-    (bid,) = led.plan_batches("n1", PROD, 10, 1)
-    led.withdraw("n1", led.iter_batch(bid))
+    outbox.stage(state_db, "n1", PROD, [FakeRegistration("2001")])
+    (bid,) = batches.plan(state_db, "n1", PROD, 10, 1)
+    outbox.withdraw(state_db, "n1", batches.owned_rows(state_db, bid))
     ops.block(8, PATIENT, "2001", orsak="patientens begäran", kanal="muntligt vid besök")
 
     a = audit(state_db, ops.reader, "2001")

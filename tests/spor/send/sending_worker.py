@@ -1,4 +1,4 @@
-"""A sending process for the crash and parallel tests: ``send_batch`` over the real mutual-TLS
+"""A sending process for the crash and parallel tests: ``send_planned_batch`` over the real mutual-TLS
 client against the stand-in. Run as ``python sending_worker.py DB_URL SCHEMA|- BATCH_ID ENDPOINT PKI_DIR THREADS``.
 
 The clock is the simulated night clock from SPOR_CLOCK_START (the tests never depend on the time
@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     from spor.transport.client import SporClient
     from spor.clock import clock_from_env
     from spor.transport.connection import SporConnectionConfig
-    from spor.send.batch import send_batch
+    from spor.send.batch import send_planned_batch
     from spor.send.windows import SendingWindow
 
     clock = clock_from_env()
@@ -27,9 +27,9 @@ def main(argv: list[str]) -> int:
     config = SporConnectionConfig(endpoint=endpoint, environment="stage", cert_file=str(pki / "client.pem"),
                                   key_file=str(pki / "client.key"), ca_bundle=str(pki / "ca.pem"))
     client = SporClient(config, pool_size=int(threads))
-    result = send_batch(int(batch_id), db=db, client=client, clock=clock,
-                        window=SendingWindow.for_run(has_deadline=False, started_at=None),
-                        block_check=lambda bns: set(), threads=int(threads))
+    result = send_planned_batch(int(batch_id), db=db, client=client, clock=clock,
+                                window=SendingWindow.for_run(has_deadline=False, started_at=None),
+                                block_check=lambda bns: set(), threads=int(threads))
     print(f"batch {batch_id}: {result.by_state} waiting={result.waiting_by_reason}", flush=True)
     return 0
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from spor.send.capacity import estimate, estimate_from_db
 from spor.clock import STOCKHOLM
-from spor.state.ledger import Ledger
+from spor.state import attempts, batches, outbox
 from spor.states import State
 from spor.send.windows import SendingWindow
 from tests.spor.state_fixtures import FakeAnswer, FakeRegistration, clock, state_db  # noqa: F401 - fixtures
@@ -46,29 +46,27 @@ def test_dst_spring_night_has_an_hour_less(clock):
 
 
 def test_estimate_from_db_uses_outbox_size_and_recent_median_latency(state_db):
-    led = Ledger(state_db)
-    est = estimate_from_db(led, "stage", pool_slots=2, threads_per_task=4, now=START, window=NIGHTLY)
+    est = estimate_from_db(state_db, "stage", pool_slots=2, threads_per_task=4, now=START, window=NIGHTLY)
     assert est.outbox_size == 0 and est.latency_source == "default"
-    led.stage("r1", "stage", [FakeRegistration(str(i)) for i in range(3)])
-    (bid,) = led.plan_batches("r1", "stage", 10, 1)
-    for reg, lat in zip(led.iter_batch(bid), [0.1, 0.2, 0.9]):
-        lid = led.record_attempt(reg, run_id="r1", batch_id=bid)
-        led.record_answer(lid, reg, FakeAnswer(State.CREATED, "OK", f"Skapade: {reg.behandlingsnummer}", elapsed_s=lat))
-    led.stage("r2", "stage", [FakeRegistration(str(i)) for i in range(100, 110)])
-    est = estimate_from_db(led, "stage", pool_slots=2, threads_per_task=4, now=START, window=NIGHTLY)
+    outbox.stage(state_db, "r1", "stage", [FakeRegistration(str(i)) for i in range(3)])
+    (bid,) = batches.plan(state_db, "r1", "stage", 10, 1)
+    for reg, lat in zip(batches.owned_rows(state_db, bid), [0.1, 0.2, 0.9]):
+        lid = attempts.record_attempt(state_db, reg, run_id="r1", batch_id=bid)
+        attempts.record_answer(state_db, lid, reg, FakeAnswer(State.CREATED, "OK", f"Skapade: {reg.behandlingsnummer}", elapsed_s=lat))
+    outbox.stage(state_db, "r2", "stage", [FakeRegistration(str(i)) for i in range(100, 110)])
+    est = estimate_from_db(state_db, "stage", pool_slots=2, threads_per_task=4, now=START, window=NIGHTLY)
     assert est.outbox_size == 10 and est.latency_s == 0.2 and est.latency_source == "ledger median (n=3)"
 
 
 def test_send_order_when_not_everything_fits_oldest_first(state_db, clock):
     """What the deadline left waiting last night goes out first tonight."""
-    led = Ledger(state_db)
-    led.stage("night1", "stage", [FakeRegistration(n) for n in ("900", "901")])
+    outbox.stage(state_db, "night1", "stage", [FakeRegistration(n) for n in ("900", "901")])
     clock.advance(days=1)
-    led.stage("night2", "stage", [FakeRegistration(n) for n in ("100", "101", "102")])
-    est = estimate(outbox_size=led.outbox_size("stage"), latency_s=1.0, pool_slots=1, threads_per_task=1,
+    outbox.stage(state_db, "night2", "stage", [FakeRegistration(n) for n in ("100", "101", "102")])
+    est = estimate(outbox_size=outbox.size(state_db, "stage"), latency_s=1.0, pool_slots=1, threads_per_task=1,
                    now=datetime(2025, 3, 4, 4, 59, 57, tzinfo=STOCKHOLM),
                    window=SendingWindow.for_run(has_deadline=True, started_at=datetime(2025, 3, 4, 1, 0, tzinfo=STOCKHOLM)),
                    efficiency=1.0)
     assert est.sendable == 3 and not est.fits
-    (bid,) = led.plan_batches("night2", "stage", est.sendable, 1)
-    assert [r.behandlingsnummer for r in led.iter_batch(bid)] == ["900", "901", "100"]
+    (bid,) = batches.plan(state_db, "night2", "stage", est.sendable, 1)
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, bid)] == ["900", "901", "100"]

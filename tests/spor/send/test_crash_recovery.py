@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from spor.transport.client import SporClient
 from spor.clock import SimulatedClock
-from spor.state.ledger import Ledger
-from spor.send.batch import SystemicRule, send_batch
-from spor.state.tables import ledger as ledger_t, outbox
+from spor.send.batch import SystemicRule, send_planned_batch
+from spor.state import attempts, batches, outbox
+from spor.state.tables import ledger as ledger_t, outbox as outbox_t
 from spor.send.windows import SendingWindow
 from standin.testing import (  # noqa: F401 - fixtures
     KNOWN_SYSTEM_ID, hand_built_registration, spor_config, standin, standin_factory, standin_pki,
@@ -77,34 +77,32 @@ def worker_cmd(db, batch_id: int, server, pki, threads: int = 2) -> list[str]:
 def test_skapade_then_uppdaterade_recorded(state_db, standin, standin_pki, night):
     db = state_db
     db.clock = night
-    led = Ledger(db)
     client = SporClient(spor_config(standin, standin_pki), pool_size=2)
-    led.stage("r1", ENV, [build("5001")])
-    (bid,) = led.plan_batches("r1", ENV, 10, 1)
-    assert send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"created": 1}
-    led.stage("r2", ENV, [build("5001", kvakod="ABC13")])   # changed content
-    (bid,) = led.plan_batches("r2", ENV, 10, 1)
-    assert send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"updated": 1}
+    outbox.stage(db, "r1", ENV, [build("5001")])
+    (bid,) = batches.plan(db, "r1", ENV, 10, 1)
+    assert send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"created": 1}
+    outbox.stage(db, "r2", ENV, [build("5001", kvakod="ABC13")])   # changed content
+    (bid,) = batches.plan(db, "r2", ENV, 10, 1)
+    assert send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set()).by_state == {"updated": 1}
     with db.read() as conn:
         texts = [r[0] for r in conn.execute(sa.select(ledger_t.c.result_text).order_by(ledger_t.c.id))]
     assert texts == ["Skapade: 5001", "Uppdaterade: 5001"]
-    assert led.last_final(ENV, KNOWN_SYSTEM_ID, "5001")[0] == "updated"
+    assert attempts.last_final_answer(db, ENV, KNOWN_SYSTEM_ID, "5001")[0] == "updated"
 
 
 def test_rejected_unknown_system_id_not_resent_until_content_changes(state_db, standin, standin_pki, night):
     db = state_db
     db.clock = night
-    led = Ledger(db)
     client = SporClient(spor_config(standin, standin_pki), pool_size=2)
     bad = build("6001", system_id="SE13-137")
-    led.stage("r1", ENV, [bad])
-    (bid,) = led.plan_batches("r1", ENV, 10, 1)
+    outbox.stage(db, "r1", ENV, [bad])
+    (bid,) = batches.plan(db, "r1", ENV, 10, 1)
     with pytest.raises(Exception, match="Configuration mismatch"):   # a run of one: systemic (all if fewer)
-        send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set(),
-                   systemic=SystemicRule(first_k=20))
-    assert led.last_final(ENV, "SE13-137", "6001")[0] == "rejected"
-    assert led.stage("r2", ENV, [bad]).unchanged == 1
-    assert led.stage("r3", ENV, [build("6001", kvakod="ABC13", system_id="SE13-137")]).staged == 1
+        send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set(),
+                           systemic=SystemicRule(first_k=20))
+    assert attempts.last_final_answer(db, ENV, "SE13-137", "6001")[0] == "rejected"
+    assert outbox.stage(db, "r2", ENV, [bad]).unchanged == 1
+    assert outbox.stage(db, "r3", ENV, [build("6001", kvakod="ABC13", system_id="SE13-137")]).staged == 1
 
 
 @pytest.mark.parametrize("rerun", ["task retry of the same batch", "next run re-plans the dead batch"])
@@ -112,10 +110,9 @@ def test_sigkill_mid_batch_then_rerun_records_each_exactly_once(state_db, standi
     db = state_db
     db.clock = night
     server = standin_factory(latency_ms=60)
-    led = Ledger(db)
     nrs = [str(7000 + i) for i in range(40)]
-    led.stage("r1", ENV, [build(nr) for nr in nrs])
-    (bid,) = led.plan_batches("r1", ENV, 100, 1)
+    outbox.stage(db, "r1", ENV, [build(nr) for nr in nrs])
+    (bid,) = batches.plan(db, "r1", ENV, 100, 1)
 
     proc = subprocess.Popen(worker_cmd(db, bid, server, standin_pki), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=os.environ.copy())
@@ -128,18 +125,18 @@ def test_sigkill_mid_batch_then_rerun_records_each_exactly_once(state_db, standi
     proc.wait(timeout=30)
     sent_before = len(server.received.index())
     assert 10 <= sent_before < 40, "the kill must land mid-batch"
-    assert led.outbox_size(ENV) > 0
+    assert outbox.size(db, ENV) > 0
 
     client = SporClient(spor_config(server, standin_pki), pool_size=2)
     if rerun.startswith("task retry"):
-        result = send_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
+        result = send_planned_batch(bid, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
     else:
-        (new,) = led.plan_batches("r2", ENV, 100, 1, lease=timedelta(0))   # the dead batch's lease is over
-        result = send_batch(new, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
+        (new,) = batches.plan(db, "r2", ENV, 100, 1, lease=timedelta(0))   # the dead batch's lease is over
+        result = send_planned_batch(new, db=db, client=client, clock=night, window=MANUAL, block_check=lambda b: set())
     assert result.waiting_by_reason == {}
 
     assert accepted_per_nr(db) == {nr: 1 for nr in nrs}         # each exactly once, none lost
-    assert led.outbox_size(ENV) == 0
+    assert outbox.size(db, ENV) == 0
     received = [e["behandlingsnummer"] for e in server.received.index()]
     assert set(received) == set(nrs)
     with db.read() as conn:
@@ -149,4 +146,4 @@ def test_sigkill_mid_batch_then_rerun_records_each_exactly_once(state_db, standi
     twice = {nr for nr in nrs if received.count(nr) > 1}
     assert twice <= unanswered
     with db.read() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(outbox)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(outbox_t)).scalar() == 0

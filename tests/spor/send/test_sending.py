@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from spor.clock import STOCKHOLM
 from spor.errors import BlockListUnavailable, CertificateError, SystemicError
-from spor.state.ledger import Ledger
-from spor.send.batch import RetryPolicy, SystemicRule, send_batch
+from spor.send.batch import RetryPolicy, SystemicRule, send_planned_batch
 from spor.states import WaitReason
-from spor.state.tables import ledger as ledger_t, outbox
+from spor.state import attempts, batches, outbox, run_summary
+from spor.state.tables import ledger as ledger_t, outbox as outbox_t
 from spor.send.windows import SendingWindow
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     FakeRegistration, ScriptedClient, cert_rejected, clock, created, malformed, state_db, transient, unknown_system,
@@ -31,14 +31,13 @@ def nobody_blocked(bns):
 
 
 def plan(db, n: int, run_id: str = "r1", batch_size: int = 1000, first: int = 1000) -> list[int]:
-    led = Ledger(db)
-    led.stage(run_id, ENV, [FakeRegistration(str(first + i)) for i in range(n)])
-    return led.plan_batches(run_id, ENV, batch_size, 100)
+    outbox.stage(db, run_id, ENV, [FakeRegistration(str(first + i)) for i in range(n)])
+    return batches.plan(db, run_id, ENV, batch_size, 100)
 
 
 def waiting(db) -> dict[str, str]:
     with db.read() as conn:
-        return dict(conn.execute(sa.select(outbox.c.behandlingsnummer, outbox.c.wait_reason)).all())
+        return dict(conn.execute(sa.select(outbox_t.c.behandlingsnummer, outbox_t.c.wait_reason)).all())
 
 
 def outcomes(db) -> list[tuple[str, str | None]]:
@@ -62,7 +61,7 @@ def sleeper(clock):
 
 def send(db, bid, client, clock, window=NIGHTLY, **kw):
     kw.setdefault("block_check", nobody_blocked)
-    return send_batch(bid, db=db, client=client, clock=clock, window=window, **kw)
+    return send_planned_batch(bid, db=db, client=client, clock=clock, window=window, **kw)
 
 
 def test_batch_sent_once_each_with_four_threads(state_db, clock):
@@ -80,7 +79,7 @@ def test_r11_block_list_reread_before_sending_withdraws_blocked(state_db, clock)
     client = ScriptedClient(clock)
     res = send(state_db, bid, client, clock, block_check=lambda bns: {"1001"} & set(bns))
     assert "1001" not in [bn for bn, _ in client.sent] and res.withdrawn == 1
-    assert Ledger(state_db).summary_counts("r1").by_state["withdrawn"] == 1
+    assert run_summary.counts(state_db, "r1").by_state["withdrawn"] == 1
 
 
 def test_r11_unreadable_block_list_sends_nothing(state_db, clock):
@@ -93,7 +92,7 @@ def test_r11_unreadable_block_list_sends_nothing(state_db, clock):
     with pytest.raises(BlockListUnavailable):
         send(state_db, bid, client, clock, block_check=broken)
     assert client.sent == [] and len(waiting(state_db)) == 3
-    assert Ledger(state_db).plan_batches("r2", ENV, 10, 1)  # released for the next run
+    assert batches.plan(state_db, "r2", ENV, 10, 1)  # released for the next run
 
 
 def test_r19_nightly_stops_at_the_deadline_and_leaves_the_rest_waiting(state_db, clock):
@@ -124,7 +123,7 @@ def test_r19_clock_positions_nothing_sent_in_blackout_or_after_deadline(state_db
             reason = window.reason_blocked(clock.now()).value
             assert res.waiting_by_reason == {reason: 2} and set(waiting(state_db).values()) == {reason}
         with state_db.write() as conn:   # clean slate for the other window
-            conn.execute(outbox.delete())
+            conn.execute(outbox_t.delete())
 
 
 def test_r19_retry_in_flight_at_0514_never_crosses_into_the_blackout(state_db, clock, sleeper):
@@ -155,8 +154,8 @@ def test_transient_errors_exhaust_retries_and_wait_for_the_next_run(state_db, cl
     assert sleeper.slept == [1, 2, 4] and len(client.sent) == 4
     assert res.waiting_by_reason == {"transient": 1} and waiting(state_db) == {"1000": "transient"}
     # Next run picks it up again; the attempt counter continues.
-    (bid2,) = Ledger(state_db).plan_batches("r2", ENV, 10, 1)
-    assert Ledger(state_db).iter_batch(bid2)[0].attempts == 4
+    (bid2,) = batches.plan(state_db, "r2", ENV, 10, 1)
+    assert batches.owned_rows(state_db, bid2)[0].attempts == 4
 
 
 def test_certificate_rejected_stops_everything_at_once_without_retry(state_db, clock, sleeper):
@@ -177,9 +176,8 @@ def test_systemic_unknown_system_id_stops_the_run_after_first_k(state_db, clock)
     assert len(client.sent) == 5 and len(waiting(state_db)) == 20
     assert "SE13-137" in str(err.value)
     # Another batch of the same run stops before sending anything.
-    led = Ledger(state_db)
-    led.stage("r1", ENV, [FakeRegistration("9999")])
-    (bid2,) = led.plan_batches("r1", ENV, 1, 1)
+    outbox.stage(state_db, "r1", ENV, [FakeRegistration("9999")])
+    (bid2,) = batches.plan(state_db, "r1", ENV, 1, 1)
     with pytest.raises(SystemicError):
         send(state_db, bid2, client, clock, systemic=SystemicRule(first_k=5))
     assert len(client.sent) == 5
@@ -219,9 +217,8 @@ def test_systemic_with_fewer_registrations_than_k_judges_all(state_db, clock):
 def test_rerun_after_crash_sends_the_unanswered_registration_again(state_db, clock):
     """Crash between sent and recorded: the next attempt sends it; it ends accepted exactly once."""
     (bid,) = plan(state_db, 2)
-    led = Ledger(state_db)
-    first = led.iter_batch(bid)[0]
-    led.record_attempt(first, run_id="r1", batch_id=bid)   # process died after this
+    first = batches.owned_rows(state_db, bid)[0]
+    attempts.record_attempt(state_db, first, run_id="r1", batch_id=bid)   # process died after this
     client = ScriptedClient(clock)
     res = send(state_db, bid, client, clock)
     assert res.by_state == {"created": 2}

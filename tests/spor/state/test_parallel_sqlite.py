@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from spor.state import database as statedb
 from spor.clock import SimulatedClock
-from spor.state.ledger import Ledger
+from spor.state import batches, outbox
 from spor.state.tables import ledger as ledger_t
 from standin.testing import standin_factory, standin_pki  # noqa: F401 - fixtures
 from tests.spor.state_fixtures import NIGHT
@@ -26,16 +26,15 @@ def test_four_processes_send_different_batches_on_one_sqlite_db(tmp_path, standi
     monkeypatch.setenv("SPOR_CLOCK_ANCHOR", repr(clock.anchor))
     url = f"sqlite:///{tmp_path / 'state.sqlite'}"
     db = statedb.connect(url, clock=clock)
-    led = Ledger(db)
     nrs = [str(8000 + i) for i in range(200)]
-    led.stage("r1", "stage", [build(nr) for nr in nrs])
-    batches = led.plan_batches("r1", "stage", 50, 10)
-    assert len(batches) == 4
+    outbox.stage(db, "r1", "stage", [build(nr) for nr in nrs])
+    planned = batches.plan(db, "r1", "stage", 50, 10)
+    assert len(planned) == 4
     server = standin_factory(latency_ms=5)
 
     procs = [subprocess.Popen([sys.executable, str(WORKER), url, "-", str(b), server.url, str(standin_pki.dir), "4"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
-             for b in batches]
+             for b in planned]
     outputs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outputs):
         assert "database is locked" not in err.decode()
@@ -46,4 +45,4 @@ def test_four_processes_send_different_batches_on_one_sqlite_db(tmp_path, standi
     with db.read() as conn:
         rows = conn.execute(sa.select(ledger_t.c.behandlingsnummer, ledger_t.c.outcome)).all()
     assert sorted(r[0] for r in rows) == sorted(nrs) and {r[1] for r in rows} == {"created"}
-    assert led.outbox_size("stage") == 0
+    assert outbox.size(db, "stage") == 0

@@ -1,0 +1,137 @@
+"""The ledger of send attempts and SPOR's last final answer per registration.
+
+An attempt is recorded *before* its request goes out and its answer right after. A final answer
+updates ``spor_last_final`` (what staging compares new content with) and deletes the outbox row
+with its payload; an attempt without a final answer leaves the row waiting. A process that dies
+between request and answer leaves the row in the outbox with the attempt in the ledger, so it is
+sent again (SPOR replaces by behandlingsnummer). The ledger never holds a payload.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from spor.state.batches import StagedRegistration
+from spor.state.database import StateDB
+from spor.state.tables import batch, last_final, ledger, outbox
+from spor.states import FINAL_ANSWERS, State, WaitReason
+
+#: Ledger outcomes besides the final answers (State values).
+OUTCOME_TRANSIENT = "transient_error"
+OUTCOME_CERTIFICATE = "certificate_error"
+
+
+@dataclass(frozen=True)
+class Latency:
+    median_s: float
+    p90_s: float
+    samples: int
+
+
+def record_attempt(db: StateDB, reg: StagedRegistration, *, run_id: str, batch_id: int) -> int | None:
+    """Record an attempt BEFORE the request goes out. Returns the ledger id, or None if the
+    batch no longer owns the row (then it must not be sent)."""
+    now = db.now()
+    with db.write() as conn:
+        n = conn.execute(outbox.update().where(outbox.c.id == reg.outbox_id, outbox.c.batch_id == batch_id)
+                         .values(attempts=outbox.c.attempts + 1, last_attempt_at=now, run_id=run_id)).rowcount
+        if not n:
+            return None
+        attempt = conn.execute(sa.select(outbox.c.attempts).where(outbox.c.id == reg.outbox_id)).scalar()
+        reg.attempts = attempt
+        return int(conn.execute(ledger.insert().values(
+            run_id=run_id, batch_id=batch_id, outbox_id=reg.outbox_id, environment=reg.environment,
+            system_id=reg.system_id, behandlingsnummer=reg.behandlingsnummer,
+            content_hash=reg.content_hash, attempt=attempt, sent_at=now)).inserted_primary_key[0])
+
+
+def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: Any) -> None:
+    """Record SPOR's final answer (``answer.state`` in FINAL_ANSWERS): ledger outcome,
+    ``spor_last_final`` for the content hash that was sent, and the outbox row (and so the
+    payload) deleted. If the row was restaged with other content meanwhile, it stays waiting."""
+    state = State(answer.state)
+    if state not in FINAL_ANSWERS:
+        raise ValueError(f"{reg.behandlingsnummer}: {state.value} is not a final answer")
+    now = db.now()
+    with db.write() as conn:
+        conn.execute(ledger.update().where(ledger.c.id == ledger_id).values(
+            outcome=state.value, result_code=getattr(answer, "result_code", None),
+            result_text=getattr(answer, "result_text", None), fault_type=getattr(answer, "fault_type", None),
+            fault_rule=getattr(answer, "fault_rule", None), http_status=getattr(answer, "http_status", None),
+            elapsed_s=getattr(answer, "elapsed_s", None), answered_at=now))
+        _upsert_last_final(db, conn, dict(
+            environment=reg.environment, system_id=reg.system_id, behandlingsnummer=reg.behandlingsnummer,
+            state=state.value, content_hash=reg.content_hash, answered_at=now,
+            run_id=conn.execute(sa.select(ledger.c.run_id).where(ledger.c.id == ledger_id)).scalar(),
+            ledger_id=ledger_id))
+        gone = conn.execute(outbox.delete().where(outbox.c.id == reg.outbox_id,
+                                                  outbox.c.content_hash == reg.content_hash)).rowcount
+        if not gone:  # restaged with new content while in flight: send that next time
+            conn.execute(outbox.update().where(outbox.c.id == reg.outbox_id)
+                         .values(batch_id=None, wait_reason=WaitReason.NEW.value))
+        bid = conn.execute(sa.select(ledger.c.batch_id).where(ledger.c.id == ledger_id)).scalar()
+        if bid is not None:
+            conn.execute(batch.update().where(batch.c.id == bid).values(heartbeat_at=now))
+
+
+def _upsert_last_final(db: StateDB, conn: Connection, values: dict) -> None:
+    if db.dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(last_final).values(**values)
+    keys = ["environment", "system_id", "behandlingsnummer"]
+    conn.execute(stmt.on_conflict_do_update(
+        index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys}))
+
+
+def record_failure(db: StateDB, ledger_id: int, reg: StagedRegistration, *, outcome: str, detail: str,
+                   elapsed_s: float | None = None) -> None:
+    """Record an attempt that got no final answer (``OUTCOME_TRANSIENT`` or
+    ``OUTCOME_CERTIFICATE``). ``detail`` must carry no personal data (error class, status)."""
+    now = db.now()
+    with db.write() as conn:
+        conn.execute(ledger.update().where(ledger.c.id == ledger_id).values(
+            outcome=outcome, result_text=detail[:500], elapsed_s=elapsed_s, answered_at=now))
+
+
+def last_final_answer(db: StateDB, environment: str, system_id: str, behandlingsnummer: str) -> tuple[str, str] | None:
+    """(state, content_hash) of SPOR's last final answer, or None."""
+    with db.read() as conn:
+        r = conn.execute(sa.select(last_final.c.state, last_final.c.content_hash).where(
+            last_final.c.environment == environment, last_final.c.system_id == system_id,
+            last_final.c.behandlingsnummer == behandlingsnummer)).first()
+    return None if r is None else (r.state, r.content_hash)
+
+
+def run_answers(db: StateDB, run_id: str, limit: int) -> list[Any]:
+    """The first ``limit`` answered attempts of a run with a final outcome, oldest first."""
+    with db.read() as conn:
+        return list(conn.execute(
+            sa.select(ledger.c.outcome, ledger.c.result_text, ledger.c.fault_type, ledger.c.fault_rule,
+                      ledger.c.http_status)
+            .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
+            .order_by(ledger.c.answered_at, ledger.c.id).limit(limit)))
+
+
+def recent_latency(db: StateDB, environment: str, *, since: timedelta = timedelta(days=7),
+                   limit: int = 2000) -> Latency | None:
+    """Median and 90th percentile of answered attempts' elapsed time (None without data)."""
+    cutoff = db.now() - since
+    with db.read() as conn:
+        vals = [r[0] for r in conn.execute(
+            sa.select(ledger.c.elapsed_s).where(ledger.c.environment == environment,
+                                                ledger.c.elapsed_s.is_not(None),
+                                                ledger.c.answered_at >= cutoff)
+            .order_by(ledger.c.answered_at.desc()).limit(limit))]
+    if not vals:
+        return None
+    vals.sort()
+    return Latency(median_s=statistics.median(vals), p90_s=vals[min(len(vals) - 1, int(0.9 * len(vals)))],
+                   samples=len(vals))

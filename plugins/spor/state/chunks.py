@@ -1,0 +1,13 @@
+"""Splits long id lists into bounded pieces, so that no single statement carries an unbounded IN list."""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+#: Rows per statement: well under the bind-parameter limits of SQLite and PostgreSQL.
+CHUNK = 500
+
+
+def chunks(seq: Sequence, n: int = CHUNK) -> Iterator[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]

@@ -1,0 +1,57 @@
+"""The held-back list: registrations of a run that were not sent, with their rule and reason.
+
+The quality gate and the builder put what they hold back here (quarantined, identity unknown, not
+buildable), and the gate also lists what it only warned about. The summary reads it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import sqlalchemy as sa
+
+from spor.state.chunks import chunks
+from spor.state.database import StateDB
+from spor.state.tables import held_back as held_back_table
+from spor.states import HELD_BACK, State
+
+#: Not a registration state: the quality gate warned but the registration is sent.
+WARNED = "warned"
+
+
+@dataclass(frozen=True)
+class HeldBackItem:
+    behandlingsnummer: str
+    state: State | str     # one of states.HELD_BACK, or WARNED
+    rule: str | None = None
+    reason: str | None = None
+    variable: str | None = None
+    environment: str | None = None
+    system_id: str | None = None
+
+
+def record(db: StateDB, run_id: str, items: Iterable[HeldBackItem]) -> int:
+    """Record registrations held back before sending (or WARNED by the quality gate)."""
+    allowed = {s.value for s in HELD_BACK} | {WARNED}
+    now = db.now()
+    rows = []
+    for it in items:
+        state = it.state.value if isinstance(it.state, State) else str(it.state)
+        if state not in allowed:
+            raise ValueError(f"{it.behandlingsnummer}: {state!r} is not a held-back state")
+        rows.append(dict(run_id=run_id, environment=it.environment, system_id=it.system_id,
+                         behandlingsnummer=str(it.behandlingsnummer), state=state, rule=it.rule,
+                         variable=it.variable, reason=it.reason, recorded_at=now))
+    if rows:
+        with db.write() as conn:
+            for part in chunks(rows):
+                conn.execute(held_back_table.insert(), list(part))
+    return len(rows)
+
+
+def numbers_in_run(db: StateDB, run_id: str, states: Iterable[str]) -> set[str]:
+    """The behandlingsnummer a run held back in any of ``states``."""
+    with db.read() as conn:
+        return {r[0] for r in conn.execute(sa.select(held_back_table.c.behandlingsnummer).where(
+            held_back_table.c.run_id == run_id, held_back_table.c.state.in_(list(states))))}

@@ -1,0 +1,97 @@
+"""A run's counts per state, read from the ledger, the staging log, the held-back list and the
+outbox; and the finished summary of a run, kept as JSON in the state database.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from spor.state.database import StateDB
+
+from spor.state.tables import held_back, ledger, outbox, stage_log
+from spor.state.tables import run_summary as run_summary_table
+from spor.state.held_back import WARNED
+from spor.states import FINAL_ANSWERS, State, WaitReason
+
+
+@dataclass(frozen=True)
+class AttentionItem:
+    """A registration the team must look at (behandlingsnummer + reason, never personal data)."""
+
+    behandlingsnummer: str
+    environment: str | None
+    state: str
+    reason: str
+
+
+@dataclass
+class SummaryCounts:
+    run_id: str
+    by_state: dict[str, int]            # every State value + WARNED, answers of this run
+    waiting_by_reason: dict[str, int]   # outbox rows this run left waiting, per WaitReason
+    backlog: dict[str, int]             # whole outbox per environment (all runs)
+    attention: list[AttentionItem]
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "by_state": self.by_state,
+            "waiting_by_reason": self.waiting_by_reason,
+            "backlog": self.backlog,
+            "attention": [a.__dict__ for a in self.attention],
+        }
+
+
+def counts(db: StateDB, run_id: str) -> SummaryCounts:
+    """Counts per state for one run: answers (last outcome per registration in this run),
+    unchanged (from staging), held back and warned; what this run left waiting; the backlog."""
+    by_state = {s.value: 0 for s in State} | {WARNED: 0}
+    attention: list[AttentionItem] = []
+    with db.read() as conn:
+        last = (sa.select(ledger.c.environment, ledger.c.system_id, ledger.c.behandlingsnummer,
+                          sa.func.max(ledger.c.id).label("id"))
+                .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
+                .group_by(ledger.c.environment, ledger.c.system_id, ledger.c.behandlingsnummer).subquery())
+        for r in conn.execute(sa.select(ledger).join(last, ledger.c.id == last.c.id).order_by(ledger.c.id)):
+            by_state[r.outcome] += 1
+            if r.outcome in (State.REJECTED.value, State.MALFORMED.value):
+                reason = r.result_text or ""
+                if r.outcome == State.MALFORMED.value:
+                    reason = f"{r.fault_rule or 'schema'} for type {r.fault_type or '?'}"
+                attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.outcome, reason))
+        by_state[State.UNCHANGED.value] = int(conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(stage_log.c.unchanged), 0))
+            .where(stage_log.c.run_id == run_id)).scalar())
+        for r in conn.execute(sa.select(held_back).where(held_back.c.run_id == run_id).order_by(held_back.c.id)):
+            by_state[r.state] = by_state.get(r.state, 0) + 1
+            reason = " ".join(x for x in (f"[{r.rule}]" if r.rule else "", r.variable or "", r.reason or "") if x)
+            attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.state, reason))
+        waiting = {w.value: 0 for w in WaitReason}
+        for reason, n in conn.execute(sa.select(outbox.c.wait_reason, sa.func.count())
+                                      .where(outbox.c.run_id == run_id).group_by(outbox.c.wait_reason)):
+            waiting[reason] = int(n)
+        by_state[State.WAITING.value] = sum(waiting.values())
+        backlog = {env: int(n) for env, n in conn.execute(
+            sa.select(outbox.c.environment, sa.func.count()).group_by(outbox.c.environment))}
+    return SummaryCounts(run_id=run_id, by_state=by_state, waiting_by_reason=waiting, backlog=backlog,
+                         attention=attention)
+
+
+def save(db: StateDB, run_id: str, summary: dict) -> None:
+    """Keep a run's summary (JSON; ids and counts only) in the state database."""
+    text = json.dumps(summary, sort_keys=True, default=str)
+    with db.write() as conn:
+        n = conn.execute(run_summary_table.update().where(run_summary_table.c.run_id == run_id)
+                         .values(summary_json=text, updated_at=db.now())).rowcount
+        if not n:
+            conn.execute(run_summary_table.insert().values(run_id=run_id, summary_json=text, updated_at=db.now()))
+
+
+def load(db: StateDB, run_id: str) -> dict | None:
+    with db.read() as conn:
+        text = conn.execute(sa.select(run_summary_table.c.summary_json)
+                            .where(run_summary_table.c.run_id == run_id)).scalar()
+    return None if text is None else json.loads(text)

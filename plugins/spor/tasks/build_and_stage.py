@@ -1,0 +1,96 @@
+"""The build-and-stage task: one XSD-valid registration per treatment that passed the gate, and
+into the outbox only what SPOR does not already hold for this environment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from spor.state import attempts, held_back, outbox, summary
+from spor.state.held_back import HeldBackItem
+from spor.tasks.context import TaskEnv, recorded
+from spor.tasks.extract import WATERMARK
+
+log = logging.getLogger("spor")
+
+#: Registrations staged per transaction; the watermark advances with the last one.
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class _Built:
+    """What the outbox needs of a registration (the lxml tree is dropped to bound memory)."""
+
+    behandlingsnummer: str
+    system_id: str
+    xml_bytes: bytes
+    content_hash: str
+
+
+@recorded("build_and_stage")
+def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
+    """Builds one complete registration per treatment that passed the gate (R5–R10, R12–R15,
+    R20), validates it against the XSD, and stages in the outbox only what differs from SPOR's
+    last final answer for this environment. A treatment that cannot be built is held back with
+    its behandlingsnummer, variable and rule; the others go on. The nightly watermark advances in
+    the same transaction as the last staged chunk. `dry_run` builds and validates only."""
+    from spor.extract import handover
+    from spor.errors import BuildError, IdentityUnknown
+    from spor.build.registration import build_registration
+    from spor.states import State
+    from spor.build.units import UnitMapping
+
+    units = UnitMapping.from_airflow()
+    environment = env.environment
+    skip = held_back.numbers_in_run(env.db, env.run.run_id, [State.QUARANTINED.value, State.IDENTITY_UNKNOWN.value])
+    held: list = []
+    chunk: list[_Built] = []
+    would_send: list[str] = []
+    counts = {"built": 0, "staged": 0, "unchanged": 0, "already_waiting": 0, "not_buildable": 0,
+              "identity_unknown": 0, "would_send": 0}
+
+    def flush(final: bool) -> None:
+        if env.dry_run:
+            for b in chunk:
+                last = attempts.last_final_answer(env.db, environment, b.system_id, b.behandlingsnummer)
+                if env.run.force or last is None or last[1] != b.content_hash:
+                    counts["would_send"] += 1
+                    would_send.append(b.behandlingsnummer)
+                else:
+                    counts["unchanged"] += 1
+        else:
+            mark = (WATERMARK, extracted["watermark"]) if final and extracted.get("watermark") else None
+            result = outbox.stage(env.db, env.run.run_id, environment, chunk, force=env.run.force, watermark=mark)
+            counts["staged"] += result.staged
+            counts["unchanged"] += result.unchanged
+            counts["already_waiting"] += result.already_waiting
+        chunk.clear()
+
+    for t in handover.iterate(env.db, env.run.run_id, exclude=skip):
+        try:
+            reg = build_registration(t.row, t.children, units.system_id(t.row.get("enhet")))
+        except IdentityUnknown as exc:
+            counts["identity_unknown"] += 1
+            held.append(HeldBackItem(t.behandlingsnummer, State.IDENTITY_UNKNOWN, rule=exc.rule,
+                                     reason=exc.reason, variable=exc.variable, environment=environment))
+            continue
+        except BuildError as exc:
+            counts["not_buildable"] += 1
+            held.append(HeldBackItem(t.behandlingsnummer, State.NOT_BUILDABLE, rule=exc.rule,
+                                     reason=exc.reason, variable=exc.variable, environment=environment))
+            continue
+        counts["built"] += 1
+        chunk.append(_Built(reg.behandlingsnummer, reg.system_id, reg.xml_bytes, reg.content_hash))
+        if len(chunk) >= CHUNK:
+            flush(final=False)
+    flush(final=True)
+    held_back.record(env.db, env.run.run_id, held)
+    handover.clear(env.db, env.run.run_id)
+    if env.dry_run:
+        summary.save_dry_run(env.db, env.run.run_id, would_send)
+        log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
+                 counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
+    else:
+        log.info("built %d registrations: %d staged, %d unchanged; held back %d not buildable, %d identity unknown",
+                 counts["built"], counts["staged"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
+    return counts

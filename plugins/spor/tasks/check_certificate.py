@@ -1,0 +1,24 @@
+"""The first task of every run: is the SITHS function certificate of the SPOR connection usable?"""
+
+from __future__ import annotations
+
+import logging
+
+from spor.state import runlog
+from spor.tasks.context import TaskEnv, recorded
+
+log = logging.getLogger("spor")
+
+
+@recorded("check_certificate")
+def check_certificate(env: TaskEnv) -> dict:
+    """Checks the SITHS function certificate of the SPOR connection before anything is sent:
+    fails when it is expired, not yet valid or does not match its key; warns when it expires
+    within `certificate_warn_days` (default 30)."""
+    status = env.hook.certificate_status(now=env.clock.now(), warn_days=env.settings.certificate_warn_days)
+    if status.warning:
+        log.warning("%s", status.warning)
+        runlog.add(env.db, env.run.run_id, "check_certificate", runlog.INFO, status.warning)
+    log.info("SPOR connection: %s", env.hook.get_config().describe())
+    return {"expires": status.not_after.isoformat() if getattr(status, "not_after", None) else None,
+            "warning": bool(status.warning)}

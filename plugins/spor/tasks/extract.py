@@ -1,0 +1,106 @@
+"""The extraction tasks: read the run's treatments from the OPS, drop what the opt-out block list
+forbids (R11) and hand the rest to the quality gate through the state database.
+
+``extract_changed`` serves spor_nightly (changed since the watermark, or one backfill day);
+``extract_selected`` serves spor_resend (the treatments chosen in the form).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from spor.clock import STOCKHOLM
+from spor.state import watermark
+from spor.tasks.context import TaskEnv, recorded
+from spor.tasks.runinfo import BACKFILL
+
+log = logging.getLogger("spor")
+
+#: Name of the nightly extraction's watermark in the state database.
+WATERMARK = "spor_nightly.andrad_tid"
+#: Lower bound for a first nightly run (no watermark yet): everything the OPS holds.
+BEGINNING = "1900-01-01 00:00:00"
+
+
+def _wall(instant: datetime) -> str:
+    return instant.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _extract(env: TaskEnv, pages: Iterable[list]) -> dict:
+    """Opt-out filter FIRST (R11), then hand the allowed treatments to the next task."""
+    from spor.extract import handover
+    from spor.extract import optout
+
+    block_list = optout.read_block_list(env.reader)  # BlockListUnavailable: nothing is sent
+    handover.clear(env.db, env.run.run_id)  # a retried task starts clean
+    allowed_n = 0
+    blocked: dict[str, int] = {}
+    for page in pages:
+        allowed, blocked_ids = optout.apply(page, block_list)
+        for _bnr, reason in blocked_ids:
+            blocked[reason] = blocked.get(reason, 0) + 1
+        allowed_n += handover.put(env.db, env.run.run_id, allowed)
+    total_blocked = sum(blocked.values())
+    log.info("extracted %d treatments: %d allowed, %d blocked by opt-out %s",
+             allowed_n + total_blocked, allowed_n, total_blocked, blocked)
+    return {"extracted": allowed_n + total_blocked, "allowed": allowed_n, "blocked": total_blocked,
+            "blocked_by_reason": blocked}
+
+
+@recorded("extract")
+def extract_changed(env: TaskEnv) -> dict:
+    """Reads the treatments changed since the last successful extraction from the OPS
+    (`sql/extract/treatments_changed.sql`, bind parameters, re-reading `overlap_minutes` before the
+    watermark). A backfill run reads the treatments last changed on its logical day instead.
+    Applies the opt-out block list and the "does not take part" flag first: blocked treatments
+    are dropped here and never checked, built, staged or sent (R11). Fails, so that nothing is
+    sent, when the block list cannot be read."""
+    run = env.run
+    if run.mode == BACKFILL and run.backfill_day is not None:
+        day = run.backfill_day
+        since, until = f"{day:%Y-%m-%d} 00:00:00", f"{day + timedelta(days=1):%Y-%m-%d} 00:00:00"
+        new_watermark = None
+    else:
+        previous = watermark.read(env.db, WATERMARK)
+        until = _wall(env.clock.now())
+        if previous:
+            since = (datetime.fromisoformat(previous)
+                     - timedelta(minutes=env.settings.overlap_minutes)).strftime("%Y-%m-%d %H:%M:%S")
+        else:
+            since = BEGINNING
+        new_watermark = until
+    log.info("extracting treatments with andrad_tid in [%s, %s) (%s run)", since, until, run.mode)
+    result = _extract(env, env.reader.changed(since, until))
+    result.update(since=since, until=until, watermark=new_watermark)
+    return result
+
+
+@recorded("extract")
+def extract_selected(env: TaskEnv) -> dict:
+    """Reads the treatments chosen in the form: a list of treatment numbers, or a changed-date
+    range (optionally one unit). Applies the opt-out filter first, exactly as the nightly run."""
+    params = env.run.params
+    numbers = [str(n).strip() for n in (params.get("behandlingsnummer") or []) if str(n).strip()]
+    if numbers:
+        log.info("resend of %d treatment numbers", len(numbers))
+        return _extract(env, env.reader.by_numbers(numbers)) | {"watermark": None}
+    start, end = params.get("changed_from"), params.get("changed_to")
+    if not start or not end:
+        from spor.errors import ConfigurationError
+
+        raise ConfigurationError("spor_resend needs either behandlingsnummer or both changed_from and changed_to")
+    first = datetime.fromisoformat(str(start)).date()
+    last = datetime.fromisoformat(str(end)).date()
+    if last < first:
+        from spor.errors import ConfigurationError
+
+        raise ConfigurationError("spor_resend: changed_to is before changed_from")
+    since, until = f"{first:%Y-%m-%d} 00:00:00", f"{last + timedelta(days=1):%Y-%m-%d} 00:00:00"
+    unit = params.get("unit") or None
+    log.info("resend of treatments changed in [%s, %s)%s", since, until, f" for unit {unit}" if unit else "")
+    pages = env.reader.changed(since, until)
+    if unit:
+        pages = ([t for t in page if str(t.row.get("enhet")) == unit] for page in pages)
+    return _extract(env, pages) | {"watermark": None}

@@ -1,0 +1,54 @@
+"""The last task of every run: the run summary, printed and kept in the state database, and the
+stage-approval evidence when the run went to SPOR stage."""
+
+from __future__ import annotations
+
+import logging
+
+from spor.state import run_summary, summary
+from spor.tasks.context import TaskEnv, recorded
+
+log = logging.getLogger("spor")
+
+
+def _stage_approval(env: TaskEnv, result: dict) -> bool:
+    """Against SPOR stage, every run also keeps the stage-approval evidence (R4): mapping coverage
+    per variable, the quality results and SPOR's answers, as one page the unit sends to SPOR."""
+    try:
+        if env.environment == "production":
+            return False
+    except Exception:  # noqa: BLE001 - no usable SPOR connection: nothing was sent, no evidence
+        return False
+    from spor.quality import run_reports
+
+    answers = {k: v for k, v in result["by_state"].items() if v}
+    return run_reports.save_stage_approval(env.db, env.run.run_id, answers)
+
+
+@recorded("summarize")
+def summarize(env: TaskEnv) -> dict:
+    """Counts per state of the registration state machine, the treatment numbers that need the
+    team with their reason, what waits and why, the capacity warning and any stop. Printed here
+    and kept in the state database. Fails the run when a task failed or the run was stopped."""
+    from spor.quality.run_reports import STAGE_APPROVAL
+    from spor.removal import store as removal
+
+    extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
+    extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
+             "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}
+    dry = summary.load_dry_run(env.db, env.run.run_id)
+    if dry is not None:
+        extra["dry_run"] = dry
+    result = summary.build(env.db, env.run, extra)
+    if _stage_approval(env, result):
+        result["reports"].append(STAGE_APPROVAL)
+    run_summary.save(env.db, env.run.run_id, result)
+    for line in summary.render_text(result).splitlines():
+        log.info("%s", line)
+    print(summary.render_text(result))
+    problems = result.get("stops", []) + result.get("failures", [])
+    if problems:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("; ".join(problems))
+    return {k: v for k, v in result["by_state"].items() if v}

@@ -1,0 +1,32 @@
+"""A run's counts per state, and its summary kept in the state database."""
+
+from __future__ import annotations
+
+from spor.state import attempts, batches, outbox, run_summary, summary
+from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
+    clock, created, malformed, regs, send_all, state_db, unknown_system,
+)
+
+ENV = "stage"
+
+
+def test_summary_counts_every_state_once_per_registration(state_db):
+    outbox.stage(state_db, "r0", ENV, regs("1005"))
+    send_all(state_db, "r0", ENV)
+    outbox.stage(state_db, "r1", ENV, regs("1001", "1002", "1003", "1005"))
+    answers = {"1001": created, "1002": unknown_system, "1003": lambda bn: malformed()}
+    for bid in batches.plan(state_db, "r1", ENV, 10, 1):
+        for reg in batches.owned_rows(state_db, bid):
+            lid = attempts.record_attempt(state_db, reg, run_id="r1", batch_id=bid)
+            attempts.record_answer(state_db, lid, reg, answers[reg.behandlingsnummer](reg.behandlingsnummer))
+    c = run_summary.counts(state_db, "r1")
+    assert {k: v for k, v in c.by_state.items() if v} == {"created": 1, "rejected": 1, "malformed": 1, "unchanged": 1}
+    assert sorted((a.behandlingsnummer, a.state) for a in c.attention) == [("1002", "rejected"), ("1003", "malformed")]
+    run_summary.save(state_db, "r1", c.as_dict())
+    assert run_summary.load(state_db, "r1")["by_state"]["created"] == 1
+
+
+def test_what_a_dry_run_would_send_is_kept_for_the_summary(state_db):
+    assert summary.load_dry_run(state_db, "d1") is None
+    summary.save_dry_run(state_db, "d1", ["1002", "1001"])
+    assert summary.load_dry_run(state_db, "d1") == {"would_send": ["1001", "1002"]}
