@@ -18,8 +18,16 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag
 
-from spor.tasks.extract import extract_selected
-from spor.pipeline import DAG_DEFAULTS, pipeline
+#: The spor-airflow versions this file was written for (DAG files and the package deploy separately).
+REQUIRES_SPOR = ">=0.2,<0.3"
+try:
+    import spor
+except ImportError as exc:  # the image lacks the package: say so instead of "No module named spor"
+    raise ImportError(f"{__file__} needs the spor-airflow package {REQUIRES_SPOR} in this Airflow image") from exc
+spor.require_version(REQUIRES_SPOR, __file__)
+
+from spor.pipeline import DAG_DEFAULTS, pipeline  # noqa: E402 - after the version check
+from spor.tasks.extract import extract_selected  # noqa: E402 - after the version check
 
 
 @dag(

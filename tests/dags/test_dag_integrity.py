@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import DAGS, ROOT
 
 DAG_FILES = sorted(p for p in DAGS.glob("*.py"))
@@ -80,3 +82,17 @@ def test_unknown_pool_is_reported(tmp_path):
 def test_pool_file_defines_the_spor_pool():
     pools = json.loads((ROOT / "pools.json").read_text())
     assert pools["spor"]["slots"] >= 1
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_dag_file_refuses_a_package_outside_its_version_range(path, monkeypatch):
+    """DAG files travel by git-sync, the package in the image: a mismatch is a clear import error."""
+    import spor
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setattr(spor, "__version__", "9.0.0")
+    bag = DagBag(dag_folder=str(path))
+    (error,) = bag.import_errors.values()
+    assert "needs spor-airflow >=0.2,<0.3, but 9.0.0 is installed" in error
+    monkeypatch.undo()
+    assert not DagBag(dag_folder=str(path)).import_errors

@@ -3,7 +3,7 @@
 SPOR wants 12 digits ``YYYYMMDDNNNC`` checked against the Tax Agency's rules: a real date (day
 minus 60 for a samordningsnummer), a serial other than 000 and a Luhn check digit over the last
 10 digits. We validate ourselves because python-stdnum rejects samordningsnummer
-(docs/notes.md); the PyPI package ``personnummer`` is used only as a cross-check in tests.
+(docs/notes.md#stdnum-samordningsnummer); the PyPI package ``personnummer`` is used only as a cross-check in tests.
 
 Nothing here ever puts the value itself into a reason or an exception message.
 """

@@ -1,7 +1,7 @@
 """Data-quality gate (docs/quality-gate.md): GX suites in expectations/, per-row verdicts, reports.
 
 Importing this package imports neither Great Expectations nor pandas: they load inside the
-functions (GX costs 6-8 s and ~140 MB; docs/notes.md), so DAG parsing does not grow.
+functions (GX costs 6-8 s and ~140 MB; docs/notes.md#gx-import-cost), so DAG parsing does not grow.
 
     from spor.quality import frame_from_treatments, run_gate, render_report, stage_approval_report
 """

@@ -42,7 +42,7 @@ class TreatmentLike(Protocol):
 
 
 def normalise_kva(code: str) -> str:
-    """Upper-case and strip a KVÅ code, as the message builder does before sending (docs/notes.md)."""
+    """Upper-case and strip a KVÅ code, as the message builder does before sending (docs/notes.md#kva-pattern-w)."""
     return str(code).strip().upper()
 
 

@@ -4,7 +4,7 @@ reject -> quarantined, not sent (SPOR would refuse: HTTP 500 or ERROR);
 warn   -> sent, listed as a predicted fellista entry (SPOR stores it but holds it out of reports).
 
 GX runs with result_format COMPLETE, the treatment number as the unexpected-index column,
-``exclude_unexpected_values`` and ``partial_unexpected_count=0`` (docs/notes.md): results carry treatment
+``exclude_unexpected_values`` and ``partial_unexpected_count=0`` (docs/notes.md#gx-result-format-pii): results carry treatment
 numbers and counts, never the failing values (they may be personnummer).
 """
 

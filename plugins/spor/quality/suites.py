@@ -56,7 +56,7 @@ def load_suite_dicts(suites_dir: Path | None = None) -> list[dict[str, Any]]:
 def load_gx_suites(suites_dir: Path | None = None) -> list["gx.ExpectationSuite"]:
     """Load every suite into GX objects; refuse if GX dropped an expectation it does not know.
 
-    GX 1.x logs an unknown ``type`` and silently leaves it out (docs/notes.md), so the counts are compared.
+    GX 1.x logs an unknown ``type`` and silently leaves it out (docs/notes.md#gx-drops-unknown-expectations), so the counts are compared.
     """
     import great_expectations as gx
 

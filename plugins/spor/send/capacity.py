@@ -2,7 +2,7 @@
 
 Concurrency C = pool slots × threads per task (each mapped send task runs ``threads`` requests at
 once over one shared client). Throughput ≈ C / latency × efficiency; efficiency 0.8 is what 8
-threads against a 50 ms server reached on this machine (docs/notes.md, measured floors).
+threads against a 50 ms server reached on this machine (docs/notes.md#measured-floors).
 The estimate carries counts and durations only, never personal data.
 
 When the window is too short, the outbox is sent in its send order (spor.state.batches): higher

@@ -81,14 +81,7 @@ def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: 
 
 
 def _upsert_last_final(db: StateDB, conn: Connection, values: dict) -> None:
-    if db.dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(last_final).values(**values)
-    keys = ["environment", "system_id", "behandlingsnummer"]
-    conn.execute(stmt.on_conflict_do_update(
-        index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys}))
+    db.upsert(conn, last_final, values, keys=("environment", "system_id", "behandlingsnummer"))
 
 
 def record_failure(db: StateDB, ledger_id: int, reg: StagedRegistration, *, outcome: str, detail: str,

@@ -69,6 +69,18 @@ class StateDB:
 
         return migrations.upgrade(self)
 
+    def upsert(self, conn: Connection, table: sa.Table, values: dict, *, keys: tuple[str, ...]) -> None:
+        """Insert ``values``, or update the row with the same ``keys`` (one statement, no race)."""
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif self.dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            raise NotImplementedError(f"the state database does not support {self.dialect} (use PostgreSQL or SQLite)")
+        stmt = insert(table).values(**values)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={k: stmt.excluded[k] for k in values if k not in keys}))
+
     def dispose(self) -> None:
         self.engine.dispose()
 

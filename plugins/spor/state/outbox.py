@@ -103,8 +103,7 @@ def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[Re
                     conn.execute(outbox.update().where(outbox.c.id == current[0]).values(
                         payload=bytes(reg.xml_bytes), content_hash=chash, staged_at=now,
                         staged_run_id=run_id, wait_reason=WaitReason.NEW.value,
-                        priority=sa.func.max(outbox.c.priority, priority)
-                        if db.dialect == "sqlite" else sa.func.greatest(outbox.c.priority, priority)))
+                        priority=sa.case((outbox.c.priority > priority, outbox.c.priority), else_=priority)))
                     continue
                 inserts.append(dict(
                     environment=environment, system_id=key[0], behandlingsnummer=key[1],

@@ -1,6 +1,6 @@
 """Client key material: read it in any of its forms (PEM files, PEM content, PKCS#12 file or content), and hand it to ``ssl`` safely.
 
-Python's ``ssl`` loads certificates and keys only from files (docs/notes.md). PEM files on
+Python's ``ssl`` loads certificates and keys only from files (docs/notes.md#ssl-keys-from-files). PEM files on
 the worker are loaded where they are. PEM content (from a secrets backend) and PKCS#12 are written
 to private temporary files (a 0700 folder, 0600 files), the key encrypted with a one-time random
 password, loaded into the ``SSLContext`` and removed at once, before any connection is made.
