@@ -101,7 +101,7 @@ def print_summary(env: LocalEnv, run_id: str) -> None:
     from spor.state import run_summary, summary
 
     db = statedb.connect(f"sqlite:///{env.state_db}")
-    saved = run_summary.load(db, run_id)
+    saved = run_summary.load(db, "spor_nightly", run_id)
     print()
     print(summary.render_text(saved) if saved else json.dumps({"error": "no summary saved"}))
 

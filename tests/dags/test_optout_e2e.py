@@ -145,7 +145,7 @@ def test_r11_blocked_and_deltar_ej_never_reach_spor_and_a_late_block_yields_one_
 
     db = _state(night)
     try:
-        listed = run_summary.load(db, run2.run_id)["removal_requests"]
+        listed = run_summary.load(db, "spor_nightly", run2.run_id)["removal_requests"]
     finally:
         db.dispose()
     assert [(r["id"], r["scope"], r["behandlingsnummer"]) for r in listed] == \
@@ -156,7 +156,7 @@ def test_r11_blocked_and_deltar_ej_never_reach_spor_and_a_late_block_yields_one_
     assert [r.id for r in _requests(night)] == [request.id], "a later night raised a duplicate"
     db = _state(night)
     try:
-        assert run_summary.load(db, run3.run_id)["removal_requests"] == []
+        assert run_summary.load(db, "spor_nightly", run3.run_id)["removal_requests"] == []
     finally:
         db.dispose()
     _assert_never_received(night, blocked, fully_blocked)

@@ -80,7 +80,7 @@ def test_resend_dry_run_sends_nothing_and_reports_what_would_be_sent(night):
     from spor.state import database as statedb
     from spor.state import run_summary
 
-    saved = run_summary.load(statedb.connect(f"sqlite:///{night.env.state_db}"), dr.run_id)
+    saved = run_summary.load(statedb.connect(f"sqlite:///{night.env.state_db}"), "spor_resend", dr.run_id)
     assert saved["dry_run"]["would_send"] == sorted(chosen)
 
 

@@ -64,7 +64,7 @@ def _assert_batches_labelled_and_stage_evidence_kept(night, run_id):
     meta.close()
     assert labels and all(re.fullmatch(r"batch \d+", label or "") for label in labels), labels
     db = statedb.connect(f"sqlite:///{night.env.state_db}")
-    page = runlog.load_report(db, run_id, "stage-approval")
+    page = runlog.load_report(db, "spor_nightly", run_id, "stage-approval")
     assert page is not None, "a run against stage keeps the stage-approval evidence (R4)"
     assert "Mapping coverage" in page[1] and not re.search(PERSON_ID_PATTERN, page[1])
 

@@ -52,6 +52,7 @@ def _render_run(args: argparse.Namespace) -> int:
 # --- report --------------------------------------------------------------------------------
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", default="spor_state", help="state database: SQLAlchemy URL or Airflow connection id")
+    p.add_argument("--dag-id", default="spor_nightly", help="the run's DAG (default spor_nightly)")
     p.add_argument("--run-id", help="the run (default: list the kept reports)")
     p.add_argument("--kind", default="quality", help="quality | quality-json | stage-approval | summary")
     p.add_argument("--out", type=Path, help="write to this file instead of standard output")
@@ -60,24 +61,26 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 def _report_run(args: argparse.Namespace) -> int:
     import json
 
+    from spor.hooks.state import state_db
     from spor.state import run_summary, runlog
     from spor.state.summary import render_text
 
-    from spor.hooks.state import state_db
-
-    db = state_db(args.state)
+    db = state_db(args.state, migrate=False)  # a reader: it never creates or changes tables
+    if db.revision() is None:
+        print(f"error: no SPOR tables in the state database {args.state}: no run has used it yet", file=sys.stderr)
+        return 2
     if not args.run_id:
-        for run_id, kind, at in runlog.list_reports(db):
-            print(f"{at:%Y-%m-%d %H:%M} {kind:<16} {run_id}")
+        for dag_id, run_id, kind, at in runlog.list_reports(db):
+            print(f"{at:%Y-%m-%d %H:%M} {kind:<16} {dag_id or '?'} {run_id}")
         return 0
     if args.kind == "summary":
-        saved = run_summary.load(db, args.run_id)
+        saved = run_summary.load(db, args.dag_id, args.run_id)
         body = render_text(saved) if saved else None
     else:
-        found = runlog.load_report(db, args.run_id, args.kind)
+        found = runlog.load_report(db, args.dag_id, args.run_id, args.kind)
         body = found[1] if found else None
     if body is None:
-        print(f"no {args.kind} report kept for run {args.run_id}", file=sys.stderr)
+        print(f"no {args.kind} report kept for run {args.run_id} of {args.dag_id}", file=sys.stderr)
         return 1
     if args.out:
         args.out.write_text(body, encoding="utf-8")

@@ -80,18 +80,22 @@ def counts(db: StateDB, run_id: str) -> SummaryCounts:
                          attention=attention)
 
 
-def save(db: StateDB, run_id: str, summary: dict) -> None:
+def save(db: StateDB, dag_id: str, run_id: str, summary: dict) -> None:
     """Keep a run's summary (JSON; ids and counts only) in the state database."""
     text = json.dumps(summary, sort_keys=True, default=str)
+    key = (run_summary_table.c.dag_id == dag_id) & (run_summary_table.c.run_id == run_id)
     with db.write() as conn:
-        n = conn.execute(run_summary_table.update().where(run_summary_table.c.run_id == run_id)
-                         .values(summary_json=text, updated_at=db.now())).rowcount
+        n = conn.execute(run_summary_table.update().where(key).values(summary_json=text, updated_at=db.now())).rowcount
         if not n:
-            conn.execute(run_summary_table.insert().values(run_id=run_id, summary_json=text, updated_at=db.now()))
+            conn.execute(run_summary_table.insert().values(dag_id=dag_id, run_id=run_id, summary_json=text,
+                                                           updated_at=db.now()))
 
 
-def load(db: StateDB, run_id: str) -> dict | None:
+def load(db: StateDB, dag_id: str, run_id: str) -> dict | None:
+    """This DAG's run summary; one kept before runs had their DAG (dag_id '') as fallback."""
     with db.read() as conn:
-        text = conn.execute(sa.select(run_summary_table.c.summary_json)
-                            .where(run_summary_table.c.run_id == run_id)).scalar()
-    return None if text is None else json.loads(text)
+        rows = conn.execute(sa.select(run_summary_table.c.dag_id, run_summary_table.c.summary_json)
+                            .where(run_summary_table.c.dag_id.in_([dag_id, ""]),
+                                   run_summary_table.c.run_id == run_id)).all()
+    row = max(rows, key=lambda r: r.dag_id == dag_id, default=None)
+    return None if row is None else json.loads(row.summary_json)

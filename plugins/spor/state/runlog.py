@@ -56,23 +56,32 @@ def stopped(db: StateDB, run_id: str) -> str | None:
     return found[0].message if found else None
 
 
-def save_report(db: StateDB, run_id: str, kind: str, body: str, content_type: str = "text/html") -> None:
+def save_report(db: StateDB, dag_id: str, run_id: str, kind: str, body: str, content_type: str = "text/html") -> None:
+    key = (report.c.dag_id == dag_id) & (report.c.run_id == run_id) & (report.c.kind == kind)
     with db.write() as conn:
-        conn.execute(report.delete().where(report.c.run_id == run_id, report.c.kind == kind))
-        conn.execute(report.insert().values(run_id=run_id, kind=kind, content_type=content_type, body=body,
-                                            created_at=db.now()))
+        conn.execute(report.delete().where(key))
+        conn.execute(report.insert().values(dag_id=dag_id, run_id=run_id, kind=kind, content_type=content_type,
+                                            body=body, created_at=db.now()))
 
 
-def load_report(db: StateDB, run_id: str, kind: str) -> tuple[str, str] | None:
+def load_report(db: StateDB, dag_id: str, run_id: str, kind: str) -> tuple[str, str] | None:
+    """The report of this DAG's run; a report kept before runs had their DAG (dag_id '') as fallback."""
     with db.read() as conn:
-        row = conn.execute(sa.select(report.c.content_type, report.c.body)
-                           .where(report.c.run_id == run_id, report.c.kind == kind)).first()
+        rows = conn.execute(sa.select(report.c.dag_id, report.c.content_type, report.c.body)
+                            .where(report.c.dag_id.in_([dag_id, ""]), report.c.run_id == run_id,
+                                   report.c.kind == kind)).all()
+    row = max(rows, key=lambda r: r.dag_id == dag_id, default=None)
     return None if row is None else (row.content_type, row.body)
 
 
-def list_reports(db: StateDB, run_id: str | None = None, limit: int = 100) -> list[tuple[str, str, Any]]:
-    query = sa.select(report.c.run_id, report.c.kind, report.c.created_at).order_by(report.c.created_at.desc()).limit(limit)
+def list_reports(db: StateDB, dag_id: str | None = None, run_id: str | None = None,
+                 limit: int = 100) -> list[tuple[str, str, str, Any]]:
+    """(dag_id, run_id, kind, created_at), newest first."""
+    query = (sa.select(report.c.dag_id, report.c.run_id, report.c.kind, report.c.created_at)
+             .order_by(report.c.created_at.desc()).limit(limit))
+    if dag_id:
+        query = query.where(report.c.dag_id.in_([dag_id, ""]))
     if run_id:
         query = query.where(report.c.run_id == run_id)
     with db.read() as conn:
-        return [(r.run_id, r.kind, r.created_at) for r in conn.execute(query)]
+        return [(r.dag_id, r.run_id, r.kind, r.created_at) for r in conn.execute(query)]

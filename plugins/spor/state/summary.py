@@ -41,20 +41,20 @@ def build(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str
         "stops": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.STOP],
         "failures": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.FAILURE],
         "notes": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.INFO],
-        "reports": [kind for _run, kind, _at in runlog.list_reports(db, run.run_id)],
+        "reports": [kind for _dag, _run, kind, _at in runlog.list_reports(db, run.dag_id, run.run_id)],
     }
     if extra:
         result.update(extra)
     return result
 
 
-def save_dry_run(db: Any, run_id: str, would_send: Iterable[str]) -> None:
+def save_dry_run(db: Any, dag_id: str, run_id: str, would_send: Iterable[str]) -> None:
     """Keep the behandlingsnummer a dry run would have sent, for the summary to list."""
-    runlog.save_report(db, run_id, DRY_RUN, json.dumps({"would_send": sorted(would_send)}), "application/json")
+    runlog.save_report(db, dag_id, run_id, DRY_RUN, json.dumps({"would_send": sorted(would_send)}), "application/json")
 
 
-def load_dry_run(db: Any, run_id: str) -> dict | None:
-    dry = runlog.load_report(db, run_id, DRY_RUN)
+def load_dry_run(db: Any, dag_id: str, run_id: str) -> dict | None:
+    dry = runlog.load_report(db, dag_id, run_id, DRY_RUN)
     return None if dry is None else json.loads(dry[1])
 
 

@@ -153,9 +153,11 @@ watermark = sa.Table(
 #: The summary of each run, as JSON (ids, counts, behandlingsnummer: never personal data).
 run_summary = sa.Table(
     "spor_run_summary", metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),  # '' for runs kept before runs had their DAG
+    sa.Column("run_id", sa.String(250), nullable=False),
     sa.Column("summary_json", sa.Text, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("dag_id", "run_id", name="pk_spor_run_summary"),
 )
 
 
@@ -183,11 +185,13 @@ run_event = sa.Table(
 #: HTML/JSON reports of a run (quality gate, stage approval): treatment numbers, never personal data.
 report = sa.Table(
     "spor_report", metadata,
-    sa.Column("run_id", sa.String(250), primary_key=True),
-    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),  # '' for reports kept before runs had their DAG
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("content_type", sa.String(40), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("dag_id", "run_id", "kind", name="pk_spor_report"),
 )
 
 

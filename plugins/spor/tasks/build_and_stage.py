@@ -87,7 +87,7 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     held_back.record(env.db, env.run.run_id, held)
     handover.clear(env.db, env.run.run_id)
     if env.dry_run:
-        summary.save_dry_run(env.db, env.run.run_id, would_send)
+        summary.save_dry_run(env.db, env.run.dag_id, env.run.run_id, would_send)
         log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
                  counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
     else:

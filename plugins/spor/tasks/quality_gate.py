@@ -57,7 +57,7 @@ def quality_gate(env: TaskEnv, extracted: dict) -> dict:
     del treatments
     result = run_gate(frame, run_id=env.run.run_id)
     held_back.record(env.db, env.run.run_id, _held_back_items(result, env.environment))
-    run_reports.save_gate_reports(env.db, env.run.run_id, result, frame)
+    run_reports.save_gate_reports(env.db, env.run.dag_id, env.run.run_id, result, frame)
     counts = {"checked": len(result.ids), "quarantined": len(result.quarantined - result.identity_unknown),
               "identity_unknown": len(result.identity_unknown), "warned": len(result.warned),
               "by_rule": result.counts_by_rule()}

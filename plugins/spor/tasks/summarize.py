@@ -22,7 +22,7 @@ def _stage_approval(env: TaskEnv, result: dict) -> bool:
     from spor.quality import run_reports
 
     answers = {k: v for k, v in result["by_state"].items() if v}
-    return run_reports.save_stage_approval(env.db, env.run.run_id, answers)
+    return run_reports.save_stage_approval(env.db, env.run.dag_id, env.run.run_id, answers)
 
 
 @recorded("summarize")
@@ -36,13 +36,13 @@ def summarize(env: TaskEnv) -> dict:
     extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
     extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
              "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}
-    dry = summary.load_dry_run(env.db, env.run.run_id)
+    dry = summary.load_dry_run(env.db, env.run.dag_id, env.run.run_id)
     if dry is not None:
         extra["dry_run"] = dry
     result = summary.build(env.db, env.run, extra)
     if _stage_approval(env, result):
         result["reports"].append(STAGE_APPROVAL)
-    run_summary.save(env.db, env.run.run_id, result)
+    run_summary.save(env.db, env.run.dag_id, env.run.run_id, result)
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
     print(summary.render_text(result))

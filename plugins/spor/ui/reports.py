@@ -48,11 +48,11 @@ def render_page(db, dag_id: str, run_id: str, kind: str) -> str | None:
     from spor.state.summary import render_text
 
     if kind == "summary":
-        saved = run_summary.load(db, run_id)
+        saved = run_summary.load(db, dag_id, run_id)
         if saved is None:
             return None
         return f"<!doctype html><meta charset=utf-8><title>SPOR summary</title><pre>{escape(render_text(saved))}</pre>"
-    found = runlog.load_report(db, run_id, kind)
+    found = runlog.load_report(db, dag_id, run_id, kind)
     if found is None:
         return None
     content_type, body = found
@@ -62,7 +62,7 @@ def render_page(db, dag_id: str, run_id: str, kind: str) -> str | None:
 def index_page(db, dag_id: str, run_id: str) -> str:
     from spor.state import runlog
 
-    kept = {kind for _run, kind, _at in runlog.list_reports(db, run_id)} | {"summary"}
+    kept = {kind for _dag, _run, kind, _at in runlog.list_reports(db, dag_id, run_id)} | {"summary"}
     links = "".join(
         f'<li><a href="{escape(kind)}">{escape(title)}</a></li>' for kind, title in KINDS.items() if kind in kept
     )

@@ -22,11 +22,25 @@ def test_summary_counts_every_state_once_per_registration(state_db):
     c = run_summary.counts(state_db, "r1")
     assert {k: v for k, v in c.by_state.items() if v} == {"created": 1, "rejected": 1, "malformed": 1, "unchanged": 1}
     assert sorted((a.behandlingsnummer, a.state) for a in c.attention) == [("1002", "rejected"), ("1003", "malformed")]
-    run_summary.save(state_db, "r1", c.as_dict())
-    assert run_summary.load(state_db, "r1")["by_state"]["created"] == 1
+    run_summary.save(state_db, "spor_nightly", "r1", c.as_dict())
+    assert run_summary.load(state_db, "spor_nightly", "r1")["by_state"]["created"] == 1
 
 
 def test_what_a_dry_run_would_send_is_kept_for_the_summary(state_db):
-    assert summary.load_dry_run(state_db, "d1") is None
-    summary.save_dry_run(state_db, "d1", ["1002", "1001"])
-    assert summary.load_dry_run(state_db, "d1") == {"would_send": ["1001", "1002"]}
+    assert summary.load_dry_run(state_db, "spor_resend", "d1") is None
+    summary.save_dry_run(state_db, "spor_resend", "d1", ["1002", "1001"])
+    assert summary.load_dry_run(state_db, "spor_resend", "d1") == {"would_send": ["1001", "1002"]}
+
+
+def test_runs_of_two_dags_with_the_same_run_id_keep_their_own_summary_and_reports(state_db):
+    """Runs are keyed by (dag_id, run_id): a hand-triggered nightly and resend may share a run id."""
+    from spor.state import runlog
+
+    run_summary.save(state_db, "spor_nightly", "manual__1", {"by_state": {"created": 3}})
+    run_summary.save(state_db, "spor_resend", "manual__1", {"by_state": {"created": 1}})
+    runlog.save_report(state_db, "spor_nightly", "manual__1", "quality", "nightly page")
+    runlog.save_report(state_db, "spor_resend", "manual__1", "quality", "resend page")
+    assert run_summary.load(state_db, "spor_nightly", "manual__1")["by_state"]["created"] == 3
+    assert run_summary.load(state_db, "spor_resend", "manual__1")["by_state"]["created"] == 1
+    assert runlog.load_report(state_db, "spor_resend", "manual__1", "quality")[1] == "resend page"
+    assert runlog.load_report(state_db, "spor_backfill", "manual__1", "quality") is None

@@ -45,7 +45,7 @@ def state_with_report(tmp_path, monkeypatch, run_id):
     path = tmp_path / "state.sqlite"
     monkeypatch.setenv("AIRFLOW_CONN_SPOR_STATE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
     db = statedb.connect(f"sqlite:///{path}")
-    runlog.save_report(db, run_id, "quality", "<html><body>quality of the run: 3000025 D17</body></html>")
+    runlog.save_report(db, "spor_nightly", run_id, "quality", "<html><body>quality of the run: 3000025 D17</body></html>")
     db.dispose()
     return run_id
 
@@ -90,7 +90,7 @@ def test_the_state_database_comes_from_the_setting_the_tasks_use(client, tmp_pat
     monkeypatch.setenv("AIRFLOW_CONN_SPOR_STATE_SITE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
     monkeypatch.setenv("AIRFLOW_VAR_SPOR_CONFIG", json.dumps({"state_conn_id": "spor_state_site"}))
     db = statedb.connect(f"sqlite:///{path}")
-    runlog.save_report(db, run_id, "quality", "<html><body>site database: 3000043</body></html>")
+    runlog.save_report(db, "spor_nightly", run_id, "quality", "<html><body>site database: 3000043</body></html>")
     db.dispose()
     _as(client, "viewer")
     page = client.get(f"/reports/spor_nightly/{run_id}/quality")
