@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo demo-celery test venv bench clean
 
 # The pinned tree from requirements.txt, then the project itself (editable: the package from
 # plugins/, and the repository root for the stand-in, demo and benchmarks that stay out of the wheel).
@@ -20,6 +20,10 @@ venv: $(STAMP)
 ## make demo: PKI, stand-in SPOR, synthetic OPS database, one spor_nightly run, summary (all under .demo/)
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
+
+## make demo-celery: the same night on CeleryExecutor (Redis, PostgreSQL, scheduler, two workers; see docs/deployment.md)
+demo-celery: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo_celery.py
 
 ## make test: the whole test suite
 test: $(STAMP)

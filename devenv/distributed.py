@@ -1,0 +1,118 @@
+"""One night of ``spor_nightly`` through a real scheduler: PostgreSQL for Airflow and for the state;
+CeleryExecutor with Redis as the broker and two (or more) Celery workers, or LocalExecutor. Shared by ``make demo-celery``,
+the distributed test and the Celery benchmark."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from devenv import LocalEnv, ROOT
+from devenv import stack as stacks
+
+
+@dataclass
+class NightResult:
+    run_id: str
+    state: str
+    summary: dict | None
+    summary_text: str
+    batches_by_worker: dict[str, list[int]] = field(default_factory=dict)
+    received: int = 0
+    wall_s: float = 0.0
+
+
+def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: str = "celery", workers: int = 2,
+                       redis_db: int = 5,
+                        latency_ms: float = 20.0, prefix: str = "spor_celery", config: dict | None = None,
+                        pool_slots: int | None = None, log: Callable[[str], None] = lambda _m: None,
+                        keep_databases: bool = True) -> NightResult:
+    """Run one night through the real scheduler (``executor`` "celery" with ``workers`` Celery workers, or
+    "local" for LocalExecutor); returns its outcome. Stops everything it started."""
+    from standin.server import start_subprocess
+
+    import redis
+
+    metadata_url = stacks.fresh_postgres_database(f"{prefix}_airflow")
+    state_url = sa.make_url(stacks.fresh_postgres_database(f"{prefix}_state"))
+    if executor == "celery":
+        redis.Redis.from_url(f"{stacks.REDIS_URL}/{redis_db}").flushdb()  # our own database number only
+    clock = {"SPOR_CLOCK_START": night, "SPOR_CLOCK_ANCHOR": str(time.time()), "SPOR_CLOCK_SPEED": "1"}
+    standin = start_subprocess(["--pki", str(env.pki), "--received", str(env.received), "--port", "0",
+                                "--latency-ms", str(latency_ms), "--system-ids", ",".join(manifest.units.values())],
+                               env=os.environ | clock)
+    stack = None
+    try:
+        env.endpoint = standin.url
+        state_conn = {"conn_type": "postgres", "host": state_url.host, "port": state_url.port,
+                      "login": state_url.username, "schema": state_url.database, "extra": {"schema_name": "spor"}}
+        run_env = (os.environ | env.airflow_settings() | env.connections() | clock
+                   | (stacks.celery_settings(metadata_url=metadata_url, redis_db=redis_db) if executor == "celery"
+                      else stacks.local_settings(metadata_url=metadata_url))
+                   | {"AIRFLOW_CONN_SPOR_STATE": json.dumps(state_conn),
+                      "AIRFLOW_VAR_SPOR_CONFIG": json.dumps(config or {}),
+                      "AIRFLOW__CORE__PARALLELISM": str(max(4, workers * 2))})
+        stack = stacks.Stack(home=env.airflow_home, env=run_env, logs=env.base / "logs")
+        env.airflow_home.mkdir(parents=True, exist_ok=True)
+        log("== Airflow metadata database on PostgreSQL, the 'spor' pool …")
+        stack.airflow("db", "migrate")
+        stack.airflow("pools", "import", str(ROOT / "pools.json"))
+        if pool_slots:
+            stack.airflow("pools", "set", "spor", str(pool_slots), "spor send batches")
+        log(f"== scheduler, dag-processor, triggerer, API server" + (f" and {workers} Celery workers …" if executor == "celery" else " …"))
+        stack.start_core()
+        if executor == "celery":
+            names = [f"w{i + 1}" for i in range(workers)]
+            for name in names:
+                stack.start_celery_worker(name)
+            stack.ping_workers(names)
+        run_id = f"manual__{executor}_{int(time.time())}"
+        stack.wait_for_dag("spor_nightly")
+        log(f"== triggering spor_nightly ({run_id}) through the scheduler …")
+        stack.airflow("dags", "unpause", "spor_nightly")
+        started = time.perf_counter()
+        stack.airflow("dags", "trigger", "spor_nightly", "--run-id", run_id)
+        state = stack.wait_for_run("spor_nightly", run_id, timeout=3600)
+        wall = time.perf_counter() - started
+        stack.airflow("dags", "pause", "spor_nightly")
+    finally:
+        if stack is not None:
+            stack.stop()
+        standin.stop()
+    result = _outcome(state_url.set(drivername="postgresql+psycopg2"), run_id, state, env, wall)
+    if not keep_databases:
+        for name in (f"{prefix}_airflow", f"{prefix}_state"):
+            stacks.drop_postgres_database(name)
+    return result
+
+
+def _outcome(state_url: sa.URL, run_id: str, state: str, env: LocalEnv, wall: float) -> NightResult:
+    from spor.state import database, run_summary
+    from spor.state.summary import render_text
+
+    db = database.connect(state_url, schema="spor", upgrade=False)
+    try:
+        saved = run_summary.load(db, "spor_nightly", run_id)
+        workers = batch_workers(db, run_id)
+    finally:
+        db.dispose()
+    received = sum(1 for _ in env.received.glob("*.xml"))
+    return NightResult(run_id, state, saved, render_text(saved) if saved else "(no summary saved)", workers,
+                       received, wall)
+
+
+def batch_workers(db, run_id: str) -> dict[str, list[int]]:
+    """Which worker ran each send batch of the run (batch numbers per worker name)."""
+    from spor.state.tables import batch
+
+    with db.read() as conn:
+        rows = conn.execute(sa.select(batch.c.number, batch.c.owner_worker).where(batch.c.run_id == run_id)).all()
+    out: dict[str, list[int]] = {}
+    for number, owner in rows:
+        out.setdefault(owner or "?", []).append(number)
+    return out
