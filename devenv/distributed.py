@@ -30,7 +30,8 @@ class NightResult:
 def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: str = "celery", workers: int = 2,
                        redis_db: int = 5,
                         latency_ms: float = 20.0, prefix: str = "spor_celery", config: dict | None = None,
-                        pool_slots: int | None = None, log: Callable[[str], None] = lambda _m: None,
+                        pool_slots: int | None = None, spor_extra: dict | None = None,
+                        log: Callable[[str], None] = lambda _m: None,
                         keep_databases: bool = True) -> NightResult:
     """Run one night through the real scheduler (``executor`` "celery" with ``workers`` Celery workers, or
     "local" for LocalExecutor); returns its outcome. Stops everything it started."""
@@ -51,7 +52,7 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
         env.endpoint = standin.url
         state_conn = {"conn_type": "postgres", "host": state_url.host, "port": state_url.port,
                       "login": state_url.username, "schema": state_url.database, "extra": {"schema_name": "spor"}}
-        run_env = (os.environ | env.airflow_settings() | env.connections() | clock
+        run_env = (os.environ | env.airflow_settings() | env.connections(spor_extra=spor_extra) | clock
                    | (stacks.celery_settings(metadata_url=metadata_url, redis_db=redis_db) if executor == "celery"
                       else stacks.local_settings(metadata_url=metadata_url))
                    | {"AIRFLOW_CONN_SPOR_STATE": json.dumps(state_conn),
