@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from spor.notifications.deadline import NextLocalDeadline
+
 
 class SporUiPlugin(AirflowPlugin):
     name = "spor"
+    deadline_references = [NextLocalDeadline]
     external_views = [
         {
             "name": "SPOR reports",
