@@ -139,7 +139,10 @@ def send(alerts: list[Alert], setting: Any = None) -> int:
                 continue
             from spor.notifications.email import SporEmailNotifier
 
-            SporEmailNotifier(setting=setting, to=list(to), cc=()).send(subject, text)
+            from dataclasses import replace
+
+            # Only the alert recipients: the setting's cc is for the removal e-mails to UCR.
+            SporEmailNotifier(setting=replace(setting, to=to, cc=())).send(subject, text)
         log.info("SPOR alert sent: %s", subject)
         sent += 1
     return sent
