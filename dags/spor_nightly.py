@@ -20,6 +20,9 @@ Scheduled every night at 00:30 Europe/Stockholm, one run at a time.
    sends after the deadline (scheduled runs) or inside the blackout (every run).
 8. **summarize** – counts per state, treatments that need the team, capacity warning.
 
+Alerts to the team (setting `alerts` in the Variable `spor_removal_notifier`): a failed run, a stop,
+a certificate about to expire, a capacity warning, a night not done, and 05:00 passed unfinished.
+
 Backfill: `airflow backfill create --dag-id spor_nightly --from-date D1 --to-date Dn` sends, for each
 day, the treatments whose last change falls on that day, when they differ from SPOR's last final
 answer (`--dag-run-conf '{"force": true}'` sends them anyway).
@@ -37,6 +40,7 @@ except ImportError as exc:  # the image lacks the package: say so instead of "No
     raise ImportError(f"{__file__} needs the spor-airflow package {REQUIRES_SPOR} in this Airflow image") from exc
 spor.require_version(REQUIRES_SPOR, __file__)
 
+from spor.notifications.deadline import nightly_deadline  # noqa: E402 - after the version check
 from spor.pipeline import DAG_DEFAULTS, pipeline  # noqa: E402 - after the version check
 from spor.tasks.extract import extract_changed  # noqa: E402 - after the version check
 
@@ -48,6 +52,7 @@ SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
     schedule=SCHEDULE,
     doc_md=__doc__,
     **DAG_DEFAULTS,
+    deadline=nightly_deadline(),  # 05:00 Europe/Stockholm after run_after, unfinished: alert
     params={
         "force": Param(False, type="boolean", description="Send even when SPOR already has this content."),
     },

@@ -15,16 +15,20 @@ from spor.tasks.quality_gate import quality_gate
 from spor.tasks.raise_removal_requests import raise_removal_requests
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
+from spor.notifications.alerts import on_run_failed, on_run_succeeded
 
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
-#: outbox carry the work over), no Airflow task retries (the send loop retries within the window).
+#: outbox carry the work over), no Airflow task retries (the send loop retries within the window);
+#: when a run ends, the team's alerts (spor.notifications.alerts).
 DAG_DEFAULTS: dict[str, Any] = {
     "start_date": pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
     "catchup": False,
     "max_active_runs": 1,
     "tags": ["spor"],
     "default_args": {"retries": 0},
+    "on_failure_callback": on_run_failed,
+    "on_success_callback": on_run_succeeded,
 }
 
 

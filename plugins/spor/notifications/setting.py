@@ -6,6 +6,12 @@ One Airflow Variable, ``spor_removal_notifier``, holds JSON such as ``{"smtp_con
 addresses. ``to`` and ``cc`` may be one address or a list; ``from_email`` may instead come from the
 connection's extra. Any other key is a configuration error, so a typo is not silently ignored.
 An empty or missing Variable means no e-mail is sent.
+
+The same Variable configures the team's alerts (:mod:`spor.notifications.alerts`) under ``alerts``:
+``{"to": ["spor-team@sjukhus.example"]}`` sends them by e-mail through the same connection (without
+``to`` they go to ``cc``, never to UCR's ``to``); ``{"notifier": "airflow.providers.slack.notifications.
+slack.SlackNotifier", "kwargs": {"slack_conn_id": "slack", "channel": "#spor", "text": "{{ spor_alert.text }}"}}``
+sends them through any Airflow notifier instead (its templated fields see ``spor_alert``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 __all__ = ["NOTIFIER_VARIABLE", "EmailSetting", "email_setting", "email_setting_from_airflow"]
 
 NOTIFIER_VARIABLE = "spor_removal_notifier"
-_KEYS = frozenset({"smtp_conn_id", "to", "cc", "from_email"})
+_KEYS = frozenset({"smtp_conn_id", "to", "cc", "from_email", "alerts"})
+_ALERT_KEYS = frozenset({"to", "notifier", "kwargs"})
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class EmailSetting:
     to: tuple[str, ...] = ()
     cc: tuple[str, ...] = ()
     from_email: str | None = None
+    alerts: dict[str, Any] | None = None   # {"to": ...} or {"notifier": "module.Class", "kwargs": {...}}
 
 
 def _addresses(value: Any) -> tuple[str, ...]:
@@ -45,11 +53,14 @@ def email_setting(config: Any, *, variable: str = NOTIFIER_VARIABLE) -> EmailSet
         config = json.loads(config)
     from spor.errors import ConfigurationError
 
-    unknown = set(config) - _KEYS
+    unknown = (set(config) - _KEYS) | {f"alerts.{k}" for k in set(config.get("alerts") or {}) - _ALERT_KEYS}
     if unknown or not config.get("smtp_conn_id"):
         raise ConfigurationError(f"{variable}: needs smtp_conn_id; unknown keys {sorted(unknown)}")
+    alerts = dict(config["alerts"]) if config.get("alerts") else None
+    if alerts and "to" in alerts:
+        alerts["to"] = _addresses(alerts["to"])
     return EmailSetting(smtp_conn_id=config["smtp_conn_id"], to=_addresses(config.get("to")),
-                        cc=_addresses(config.get("cc")), from_email=config.get("from_email"))
+                        cc=_addresses(config.get("cc")), from_email=config.get("from_email"), alerts=alerts)
 
 
 def email_setting_from_airflow(variable: str = NOTIFIER_VARIABLE) -> EmailSetting | None:

@@ -10,15 +10,11 @@ from collections import defaultdict
 from html import escape
 from typing import TYPE_CHECKING
 
+# The same look as the report pages of the Airflow UI, also when the report is opened alone.
+from spor.ui.page import STYLE
+
 if TYPE_CHECKING:
     from spor.quality.gate import GateResult
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
-th{background:#f2f2f2}.ok{color:#176317}.reject{color:#a40000;font-weight:bold}.warn{color:#8a5a00;font-weight:bold}
-.ids{font-family:monospace;max-width:60em}.small{font-size:.85em;color:#555}
-"""
 
 
 def _e(value: object) -> str:

@@ -24,7 +24,7 @@ from spor.state.database import StateDB
 from spor.state.tables import removal_request
 
 if TYPE_CHECKING:
-    from spor.notifications.email import SporEmailNotifier
+    from spor.notifications.mail import SporEmailNotifier
 
 __all__ = ["RaiseResult", "Sender", "deliver", "nightly_step", "notifier_from_airflow",
            "notifier_from_config", "raise_and_report", "raise_removal_requests"]
@@ -86,7 +86,7 @@ def raise_and_report(db: StateDB, reader_or_block_list: OpsReader | BlockList, *
 
 # --- delivery -------------------------------------------------------------------------------
 class Sender(Protocol):
-    """What delivery needs of a notifier (:class:`spor.notifications.email.SporEmailNotifier` has it)."""
+    """What delivery needs of a notifier (:class:`spor.notifications.mail.SporEmailNotifier` has it)."""
 
     def send(self, subject: str, text: str) -> str:
         """E-mail one message; return a description of its recipients; raise when it was not sent."""
@@ -95,7 +95,7 @@ class Sender(Protocol):
 def _for_ucr(setting: EmailSetting | None) -> SporEmailNotifier | None:
     if setting is None:
         return None
-    from spor.notifications.email import SporEmailNotifier
+    from spor.notifications.mail import SporEmailNotifier
 
     return SporEmailNotifier(setting=setting, to=setting.to or (UCR_ADDRESS,))
 

@@ -25,6 +25,7 @@ class AttentionItem:
     environment: str | None
     state: str
     reason: str
+    rule: str | None = None   # what the team groups by: a D/R rule, SPOR's fault rule or answer
 
 
 @dataclass
@@ -58,17 +59,18 @@ def counts(db: StateDB, run_id: str) -> SummaryCounts:
         for r in conn.execute(sa.select(ledger).join(last, ledger.c.id == last.c.id).order_by(ledger.c.id)):
             by_state[r.outcome] += 1
             if r.outcome in (State.REJECTED.value, State.MALFORMED.value):
-                reason = r.result_text or ""
+                reason, rule = r.result_text or "", f"SPOR {r.result_code or 'ERROR'}"
                 if r.outcome == State.MALFORMED.value:
                     reason = f"{r.fault_rule or 'schema'} for type {r.fault_type or '?'}"
-                attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.outcome, reason))
+                    rule = r.fault_rule or "schema"
+                attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.outcome, reason, rule))
         by_state[State.UNCHANGED.value] = int(conn.execute(
             sa.select(sa.func.coalesce(sa.func.sum(stage_log.c.unchanged), 0))
             .where(stage_log.c.run_id == run_id)).scalar())
         for r in conn.execute(sa.select(held_back).where(held_back.c.run_id == run_id).order_by(held_back.c.id)):
             by_state[r.state] = by_state.get(r.state, 0) + 1
             reason = " ".join(x for x in (f"[{r.rule}]" if r.rule else "", r.variable or "", r.reason or "") if x)
-            attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.state, reason))
+            attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.state, reason, r.rule or r.state))
         waiting = {w.value: 0 for w in WaitReason}
         for reason, n in conn.execute(sa.select(outbox.c.wait_reason, sa.func.count())
                                       .where(outbox.c.run_id == run_id).group_by(outbox.c.wait_reason)):

@@ -13,12 +13,15 @@ from typing import Any, Iterable, Mapping
 from spor.state import run_summary, runlog
 from spor.states import State, WaitReason
 
-#: Order in which states are shown (the state machine of docs/state-machine.md, plus "warned").
+#: Order in which states are shown (the state machine of docs/state-machine.md). Every registration
+#: a run handled is in exactly one of them, so they add up; "warned" is not among them: a warned
+#: registration is sent and counted under SPOR's answer, and shown apart as "of which warned".
 SHOWN_STATES = (
     State.CREATED.value, State.UPDATED.value, State.UNCHANGED.value, State.REJECTED.value,
     State.MALFORMED.value, State.NOT_BUILDABLE.value, State.IDENTITY_UNKNOWN.value,
-    State.QUARANTINED.value, "warned", State.WITHDRAWN.value, State.WAITING.value,
+    State.QUARANTINED.value, State.WITHDRAWN.value, State.WAITING.value,
 )
+WARNED = "warned"
 ATTENTION_SHOWN = 200
 #: Report kind of what a dry run would have sent.
 DRY_RUN = "dry-run"
@@ -33,6 +36,7 @@ def build(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str
         "dag_id": run.dag_id,
         "mode": run.mode,
         "by_state": {s: int(counts.by_state.get(s, 0)) for s in SHOWN_STATES},
+        "warned": int(counts.by_state.get(WARNED, 0)),
         "waiting_by_reason": {w.value: int(counts.waiting_by_reason.get(w.value, 0)) for w in WaitReason},
         "backlog": counts.backlog,
         "attention": [a.__dict__ for a in counts.attention],
@@ -45,12 +49,17 @@ def build(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str
     }
     if extra:
         result.update(extra)
+    dry = result.get("dry_run")
+    if dry is not None:  # a dry run stages nothing: its "unchanged" were decided while building
+        result["by_state"][State.UNCHANGED.value] += len(dry.get("unchanged", []))
     return result
 
 
-def save_dry_run(db: Any, dag_id: str, run_id: str, would_send: Iterable[str]) -> None:
-    """Keep the behandlingsnummer a dry run would have sent, for the summary to list."""
-    runlog.save_report(db, dag_id, run_id, DRY_RUN, json.dumps({"would_send": sorted(would_send)}), "application/json")
+def save_dry_run(db: Any, dag_id: str, run_id: str, would_send: Iterable[str], unchanged: Iterable[str] = ()) -> None:
+    """Keep the behandlingsnummer a dry run would have sent, and those it would skip as unchanged
+    since SPOR's last final answer, for the summary and the dry-run report to list."""
+    runlog.save_report(db, dag_id, run_id, DRY_RUN,
+                       json.dumps({"would_send": sorted(would_send), "unchanged": sorted(unchanged)}), "application/json")
 
 
 def load_dry_run(db: Any, dag_id: str, run_id: str) -> dict | None:
@@ -58,17 +67,47 @@ def load_dry_run(db: Any, dag_id: str, run_id: str) -> dict | None:
     return None if dry is None else json.loads(dry[1])
 
 
+def attention_rule(item: Mapping[str, Any]) -> str:
+    """The rule a registration that needs the team is grouped under (summaries kept before the
+    rule was stored name it in brackets at the start of the reason)."""
+    if item.get("rule"):
+        return str(item["rule"])
+    reason = str(item.get("reason") or "")
+    if reason.startswith("[") and "]" in reason:
+        return reason[1:reason.index("]")]
+    return reason[:80] or str(item.get("state") or "?")
+
+
+def attention_by_rule(summary: Mapping[str, Any]) -> list[tuple[str, str, list[Mapping[str, Any]]]]:
+    """(rule, states, items) for what needs the team, largest group first."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for item in summary.get("attention") or []:
+        groups.setdefault(attention_rule(item), []).append(item)
+    return [(rule, ", ".join(sorted({str(i["state"]) for i in items})), items)
+            for rule, items in sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))]
+
+
+def _first(numbers: list[str], n: int, sep: str = " ") -> str:
+    more = f" … (+{len(numbers) - n})" if len(numbers) > n else ""
+    return sep.join(numbers[:n]) + more
+
+
 def render_text(summary: Mapping[str, Any]) -> str:
+    """The summary for the task log and the terminal: short (about 40 lines at most whatever the
+    night), pointing to the summary report for the full lists."""
+    by_state = summary.get("by_state") or {}
     lines = [f"SPOR run summary — {summary['dag_id']} {summary['run_id']} ({summary['mode']})"]
     opt = summary.get("opt_out")
     if opt:
         lines.append(f"  blocked by opt-out before any check (R11): {opt.get('blocked', 0)} "
                      f"{opt.get('blocked_by_reason') or ''}".rstrip())
-    lines.append("  registrations by state:")
+    lines.append(f"  registrations by state (total {sum(int(by_state.get(s, 0)) for s in SHOWN_STATES)}):")
     for state in SHOWN_STATES:
-        n = summary["by_state"].get(state, 0)
-        lines.append(f"    {state:<17}{n:>8}")
-    waiting = {k: v for k, v in summary["waiting_by_reason"].items() if v}
+        if by_state.get(state, 0):
+            lines.append(f"    {state:<17}{by_state[state]:>8}")
+    if summary.get("warned"):
+        lines.append(f"    of which sent with a predicted error-list entry (warned): {summary['warned']}")
+    waiting = {k: v for k, v in (summary.get("waiting_by_reason") or {}).items() if v}
     if waiting:
         lines.append("  waiting, by reason: " + ", ".join(f"{k} {v}" for k, v in waiting.items()))
     backlog = {k: v for k, v in (summary.get("backlog") or {}).items() if v}
@@ -76,33 +115,35 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines.append("  outbox backlog (all runs): " + ", ".join(f"{k} {v}" for k, v in backlog.items()))
     dry = summary.get("dry_run")
     if dry is not None:
-        numbers = dry.get("would_send", [])
-        lines.append(f"  DRY RUN: nothing was sent; {len(numbers)} would be sent:")
-        for i in range(0, min(len(numbers), ATTENTION_SHOWN), 10):
-            lines.append("    " + " ".join(numbers[i:i + 10]))
-        if len(numbers) > ATTENTION_SHOWN:
-            lines.append(f"    ... {len(numbers) - ATTENTION_SHOWN} more (python -m spor report --kind dry-run)")
-    removals = summary.get("removal_requests")
+        numbers, unchanged = dry.get("would_send", []), dry.get("unchanged", [])
+        why = "" if numbers else (" (nothing differs from SPOR's last final answer)" if unchanged else " (nothing was buildable)")
+        lines.append(f"  DRY RUN: nothing was sent; {len(numbers)} would be sent{why}, {len(unchanged)} unchanged "
+                     "since SPOR's last final answer")
+        if numbers:
+            lines.append(f"    would be sent: {_first(numbers, 10)}")
+    removals = summary.get("removal_requests") or []
     if removals:
         lines.append(f"  removal requests raised tonight (R11): {len(removals)}")
-        for r in removals:
-            lines.append(f"    request {r['id']}: {r['scope']} — treatments {', '.join(r['behandlingsnummer'])}")
+        for r in removals[:5]:
+            lines.append(f"    request {r['id']}: {r['scope']} — treatments {_first(list(r['behandlingsnummer']), 10, ', ')}")
     if summary.get("capacity_warning"):
         lines.append(f"  WARNING {summary['capacity_warning']}")
-    for note in summary.get("notes", []):
-        lines.append(f"  note: {note}")
-    for stop in summary.get("stops", []):
-        lines.append(f"  STOPPED {stop}")
-    for failure in summary.get("failures", []):
-        lines.append(f"  FAILED {failure}")
-    attention = summary.get("attention") or []
-    if attention:
-        lines.append(f"  needs the team ({len(attention)}): behandlingsnummer, state, reason")
-        for item in attention[:ATTENTION_SHOWN]:
-            lines.append(f"    {item['behandlingsnummer']:<12} {item['state']:<17} {item['reason']}")
-        if len(attention) > ATTENTION_SHOWN:
-            lines.append(f"    ... {len(attention) - ATTENTION_SHOWN} more in the state database (run summary)")
+    notes = summary.get("notes") or []
+    lines.extend(f"  note: {note}" for note in notes[:3])
+    if len(notes) > 3:
+        lines.append(f"  … {len(notes) - 3} more notes in the summary report")
+    lines.extend(f"  STOPPED {stop}" for stop in summary.get("stops") or [])
+    lines.extend(f"  FAILED {failure}" for failure in summary.get("failures") or [])
+    groups = attention_by_rule(summary)
+    if groups:
+        lines.append(f"  needs the team: {len(summary['attention'])} in {len(groups)} rules (rule, state, count, first numbers)")
+        for rule, states, items in groups[:8]:
+            lines.append(f"    {rule:<14} {states:<14} {len(items):>6}  {_first([i['behandlingsnummer'] for i in items], 5)}")
+        if len(groups) > 8:
+            lines.append(f"    … {len(groups) - 8} more rules in the summary report")
+    where = summary.get("report_url") or (f"python -m spor report --dag-id {summary['dag_id']} "
+                                          f"--run-id {summary['run_id']} --kind summary")
+    lines.append(f"  full lists: the run's \"SPOR reports\" tab, summary ({where})")
     if summary.get("reports"):
-        lines.append(f"  reports kept for this run: {', '.join(summary['reports'])} "
-                     f"(python -m spor report --run-id {summary['run_id']} --kind quality)")
+        lines.append(f"  reports kept for this run: {', '.join(summary['reports'])}")
     return "\n".join(lines)

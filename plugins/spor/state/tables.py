@@ -161,6 +161,17 @@ run_summary = sa.Table(
 )
 
 
+#: Each environment's SITHS function certificate as last checked (the status page counts its days).
+certificate = sa.Table(
+    "spor_certificate", metadata,
+    sa.Column("environment", sa.String(32), primary_key=True),
+    sa.Column("spor_conn_id", sa.String(250), nullable=False),
+    sa.Column("not_after", UtcDateTime, nullable=False),
+    sa.Column("checked_at", UtcDateTime, nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=True),
+)
+
+
 
 
 # --- hand-over between the tasks of a run, run events, reports

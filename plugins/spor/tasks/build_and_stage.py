@@ -46,6 +46,7 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     held: list = []
     chunk: list[_Built] = []
     would_send: list[str] = []
+    unchanged: list[str] = []
     counts = {"built": 0, "staged": 0, "unchanged": 0, "already_waiting": 0, "not_buildable": 0,
               "identity_unknown": 0, "would_send": 0}
 
@@ -58,6 +59,7 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
                     would_send.append(b.behandlingsnummer)
                 else:
                     counts["unchanged"] += 1
+                    unchanged.append(b.behandlingsnummer)
         else:
             mark = (WATERMARK, extracted["watermark"]) if final and extracted.get("watermark") else None
             result = outbox.stage(env.db, env.run.run_id, environment, chunk, force=env.run.force, watermark=mark)
@@ -87,7 +89,7 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     held_back.record(env.db, env.run.run_id, held)
     handover.clear(env.db, env.run.run_id)
     if env.dry_run:
-        summary.save_dry_run(env.db, env.run.dag_id, env.run.run_id, would_send)
+        summary.save_dry_run(env.db, env.run.dag_id, env.run.run_id, would_send, unchanged)
         log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
                  counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
     else:

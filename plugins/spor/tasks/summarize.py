@@ -25,6 +25,15 @@ def _stage_approval(env: TaskEnv, result: dict) -> bool:
     return run_reports.save_stage_approval(env.db, env.run.dag_id, env.run.run_id, answers)
 
 
+def _report_url(env: TaskEnv) -> str | None:
+    try:
+        from spor.ui.links import report_url
+
+        return report_url(env.run.dag_id, env.run.run_id, "summary")
+    except Exception:  # noqa: BLE001 - without Airflow's configuration the CLI command is named instead
+        return None
+
+
 @recorded("summarize")
 def summarize(env: TaskEnv) -> dict:
     """Counts per state of the registration state machine, the treatment numbers that need the
@@ -42,10 +51,11 @@ def summarize(env: TaskEnv) -> dict:
     result = summary.build(env.db, env.run, extra)
     if _stage_approval(env, result):
         result["reports"].append(STAGE_APPROVAL)
+    result["report_url"] = _report_url(env)
     run_summary.save(env.db, env.run.dag_id, env.run.run_id, result)
+    # Once, short: the full lists are in the summary report the last line points to.
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
-    print(summary.render_text(result))
     problems = result.get("stops", []) + result.get("failures", [])
     if problems:
         from airflow.sdk.exceptions import AirflowFailException

@@ -1,23 +1,35 @@
 """The plugin Airflow loads by entry point (``airflow.plugins``): no plugins folder needed.
 
 It adds a "SPOR reports" tab to every DAG run page (an external view with destination
-``dag_run``) backed by the FastAPI app of :mod:`spor.ui.reports`, mounted at ``/spor``.
+``dag_run``) and a "SPOR status" entry in the navigation (destination ``nav``), both backed by the
+FastAPI app of :mod:`spor.ui.reports`, mounted at ``/spor``. It also registers the deadline
+reference of the nightly 05:00 alert (:mod:`spor.notifications.deadline`), which the scheduler can
+only rebuild from a plugin.
 """
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from spor.notifications.deadline import NextLocalDeadline
+
 
 class SporUiPlugin(AirflowPlugin):
     name = "spor"
+    deadline_references = [NextLocalDeadline]
     external_views = [
         {
             "name": "SPOR reports",
             "href": "spor/reports/{DAG_ID}/{RUN_ID}/",
             "destination": "dag_run",
             "url_route": "spor_reports",
-        }
+        },
+        {
+            "name": "SPOR status",
+            "href": "spor/status",
+            "destination": "nav",
+            "url_route": "spor_status",
+        },
     ]
 
     @property

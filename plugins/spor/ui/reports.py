@@ -4,14 +4,23 @@ Plugin FastAPI apps are mounted without Airflow's authentication, so every route
 same permission as reading the DAG run itself (Airflow's auth manager, ``requires_access_dag``),
 and a page is served only for a run that belongs to the DAG named in its URL. The state database is
 resolved exactly as the tasks resolve it, read only; when it cannot be read the page says why.
-The reports name treatment numbers and rules only, never personal data.
+The status page across nights has its own menu entry and the same guard (read access to the runs
+of spor_nightly). Every page is styled as part of Airflow's UI (:mod:`spor.ui.page`) and links back
+to its run and to the status page. The pages name treatment numbers and rules only, never
+personal data.
 """
 
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
-KINDS = {"quality": "Quality gate", "stage-approval": "Stage approval (R4)", "summary": "Run summary"}
+from fastapi import Request  # route signatures are resolved against this module's names
+
+from spor.ui.page import document, restyle
+
+KINDS = {"quality": "Quality gate", "stage-approval": "Stage approval (R4)", "summary": "Run summary",
+         "dry-run": "Dry run: what would be sent, and why not the rest"}
 
 
 class Unavailable(Exception):
@@ -42,32 +51,67 @@ def _run_exists(dag_id: str, run_id: str) -> bool:
         return session.scalar(sa.select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is not None
 
 
-def render_page(db, dag_id: str, run_id: str, kind: str) -> str | None:
-    """The report page for one run, or None when nothing is kept for it."""
-    from spor.state import run_summary, runlog
-    from spor.state.summary import render_text
+def render_page(db, dag_id: str, run_id: str, kind: str, *, root: str = "", query: dict[str, Any] | None = None) -> str | None:
+    """The report page for one run, or None when nothing is kept for it. ``root``: the Airflow
+    root path the links start from."""
+    from spor.state import run_summary, runlog, summary
+    from spor.ui.summary_page import dry_run_page, nav, summary_page
 
+    query = query or {}
+    page = int(query.get("page") or 1)
     if kind == "summary":
         saved = run_summary.load(db, dag_id, run_id)
         if saved is None:
             return None
-        return f"<!doctype html><meta charset=utf-8><title>SPOR summary</title><pre>{escape(render_text(saved))}</pre>"
+        return summary_page(saved, root=root, rule=query.get("rule"), page=page)
+    if kind == "dry-run":
+        from spor.state.status import held_back_in_run
+
+        dry = summary.load_dry_run(db, dag_id, run_id)
+        if dry is None:
+            return None
+        return dry_run_page(run_summary.load(db, dag_id, run_id), dry, held_back_in_run(db, run_id),
+                            dag_id=dag_id, run_id=run_id, root=root, page=page)
     found = runlog.load_report(db, dag_id, run_id, kind)
     if found is None:
         return None
-    content_type, body = found
-    return body if content_type == "text/html" else f"<!doctype html><meta charset=utf-8><pre>{escape(body)}</pre>"
+    _content_type, body = found
+    return restyle(body, links=nav(root, dag_id, run_id), fallback_title=f"SPOR {KINDS[kind]} — {run_id}")
 
 
-def index_page(db, dag_id: str, run_id: str) -> str:
+def index_page(db, dag_id: str, run_id: str, *, root: str = "") -> str:
     from spor.state import runlog
+    from spor.ui.summary_page import nav
 
     kept = {kind for _dag, _run, kind, _at in runlog.list_reports(db, dag_id, run_id)} | {"summary"}
-    links = "".join(
+    items = "".join(
         f'<li><a href="{escape(kind)}">{escape(title)}</a></li>' for kind, title in KINDS.items() if kind in kept
     )
-    return (f"<!doctype html><meta charset=utf-8><title>SPOR reports</title>"
-            f"<h1>SPOR reports for {escape(dag_id)} / {escape(run_id)}</h1><ul>{links}</ul>")
+    return document(f"SPOR reports — {run_id}", f"<h1>SPOR reports for {escape(dag_id)} / {escape(run_id)}</h1>"
+                    f"<ul>{items}</ul>", links=nav(root, dag_id, run_id))
+
+
+def status(db, *, root: str = "") -> str:
+    from datetime import datetime, timezone
+
+    from spor.state.status import read
+    from spor.ui.status_page import status_page
+
+    try:
+        from spor import settings
+
+        warn_days = settings.load().certificate_warn_days
+    except Exception:  # noqa: BLE001 - the page still shows the days; only the colouring needs it
+        warn_days = 30
+    now = datetime.now(timezone.utc)
+    return status_page(read(db, now=now), now=now, root=root, warn_days=warn_days)
+
+
+def _root(request) -> str:
+    """The Airflow root this app is mounted under (``/spor`` stripped), for links to the UI."""
+    from spor.ui.links import MOUNT
+
+    return request.scope.get("root_path", "").removesuffix(MOUNT)
 
 
 def create_app():
@@ -79,9 +123,11 @@ def create_app():
 
     app = FastAPI(title="SPOR reports", docs_url=None, redoc_url=None, openapi_url=None)
     allowed = [Depends(requires_access_dag("GET", DagAccessEntity.RUN))]
+    # The status page is about the nights: the same permission, on spor_nightly's runs.
+    allowed_status = [Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id="spor_nightly"))]
 
-    def _page(dag_id: str, run_id: str, build) -> str:
-        if not _run_exists(dag_id, run_id):
+    def _page(dag_id: str | None, run_id: str | None, build) -> str:
+        if dag_id is not None and not _run_exists(dag_id, run_id):
             raise HTTPException(status_code=404, detail=f"no run {run_id} in DAG {dag_id}")
         db = _state_db()
         try:
@@ -94,20 +140,24 @@ def create_app():
 
     @app.exception_handler(Unavailable)
     def unavailable(_request, exc: Unavailable) -> HTMLResponse:
-        page = (f"<!doctype html><meta charset=utf-8><title>SPOR reports unavailable</title>"
-                f"<h1>SPOR reports unavailable</h1><p>{escape(str(exc))}</p>"
-                "<p>The reports read the state database named by the setting <code>state_conn_id</code> "
-                "(connection <code>spor_state</code> by default), as the tasks do.</p>")
+        page = document("SPOR reports unavailable", f"<h1>SPOR reports unavailable</h1><p>{escape(str(exc))}</p>"
+                        "<p>The reports read the state database named by the setting <code>state_conn_id</code> "
+                        "(connection <code>spor_state</code> by default), as the tasks do.</p>")
         return HTMLResponse(page, status_code=503)
 
+    @app.get("/status", response_class=HTMLResponse, dependencies=allowed_status)
+    def status_route(request: Request) -> str:
+        return _page(None, None, lambda db: status(db, root=_root(request)))
+
     @app.get("/reports/{dag_id}/{run_id}/", response_class=HTMLResponse, dependencies=allowed)
-    def index(dag_id: str, run_id: str) -> str:
-        return _page(dag_id, run_id, lambda db: index_page(db, dag_id, run_id))
+    def index(request: Request, dag_id: str, run_id: str) -> str:
+        return _page(dag_id, run_id, lambda db: index_page(db, dag_id, run_id, root=_root(request)))
 
     @app.get("/reports/{dag_id}/{run_id}/{kind}", response_class=HTMLResponse, dependencies=allowed)
-    def report(dag_id: str, run_id: str, kind: str) -> str:
+    def report(request: Request, dag_id: str, run_id: str, kind: str) -> str:
         if kind not in KINDS:
             raise HTTPException(status_code=404, detail="unknown report")
-        return _page(dag_id, run_id, lambda db: render_page(db, dag_id, run_id, kind))
+        query = dict(request.query_params)
+        return _page(dag_id, run_id, lambda db: render_page(db, dag_id, run_id, kind, root=_root(request), query=query))
 
     return app

@@ -27,9 +27,10 @@ def test_summary_counts_every_state_once_per_registration(state_db):
 
 
 def test_what_a_dry_run_would_send_is_kept_for_the_summary(state_db):
+    """A dry run keeps what it would send and what it would skip as unchanged, for its report."""
     assert summary.load_dry_run(state_db, "spor_resend", "d1") is None
-    summary.save_dry_run(state_db, "spor_resend", "d1", ["1002", "1001"])
-    assert summary.load_dry_run(state_db, "spor_resend", "d1") == {"would_send": ["1001", "1002"]}
+    summary.save_dry_run(state_db, "spor_resend", "d1", ["1002", "1001"], ["1005"])
+    assert summary.load_dry_run(state_db, "spor_resend", "d1") == {"would_send": ["1001", "1002"], "unchanged": ["1005"]}
 
 
 def test_runs_of_two_dags_with_the_same_run_id_keep_their_own_summary_and_reports(state_db):

@@ -30,7 +30,7 @@ def test_the_notifier_is_an_airflow_base_notifier_built_on_the_providers_smtp_no
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
     from airflow.sdk import BaseNotifier
 
-    from spor.notifications.email import SporEmailNotifier
+    from spor.notifications.mail import SporEmailNotifier
 
     assert issubclass(SporEmailNotifier, BaseNotifier) and issubclass(SporEmailNotifier, SmtpNotifier)
     n = SporEmailNotifier(setting=EmailSetting("spor_smtp_test", to=("a@sjukhus.example",)), cc="b@sjukhus.example")
@@ -41,7 +41,7 @@ def test_as_a_callback_it_reads_the_setting_when_it_sends_and_renders_no_identit
     """Built at DAG parse time without touching the Variable; when Airflow calls it, the subject
     and body rendered from the context (here an exception naming a patient) are masked, and the
     alert goes to its own `to` through the setting's connection and sender."""
-    from spor.notifications.email import SporEmailNotifier
+    from spor.notifications.mail import SporEmailNotifier
 
     monkeypatch.delenv(f"AIRFLOW_VAR_{NOTIFIER_VARIABLE.upper()}", raising=False)
     alert = SporEmailNotifier(to="spor-larm@sjukhus.example", subject="SPOR {{ dag_id }} failed: {{ exception }}",
@@ -70,7 +70,7 @@ def test_as_a_callback_it_reads_the_setting_when_it_sends_and_renders_no_identit
 
 
 def test_send_delivers_a_composed_text_as_written_not_as_a_template(smtp_server):
-    from spor.notifications.email import SporEmailNotifier
+    from spor.notifications.mail import SporEmailNotifier
 
     n = SporEmailNotifier(setting=email_setting(SETTING))
     to = n.send("Ämne {{ x }}", "Rad ett <b>\nRad två {{ ti.task_id }}\n")

@@ -1,0 +1,188 @@
+"""Alerts to the team when a night needs a person, through an Airflow notifier.
+
+One alert per cause, each saying what happened, what to do and where the run is:
+
+* ``failed_run`` — the run failed (a task failed, or the summary found a failure);
+* ``systemic_stop`` — the run stopped on purpose (certificate, block list, SPOR unreachable …):
+  sent instead of ``failed_run``, since the stop is why the run failed;
+* ``certificate`` — the SITHS function certificate expires within ``certificate_warn_days``;
+* ``capacity`` — tonight's outbox will not fit in the window before 05:00;
+* ``night_not_done`` — sendable registrations are left after a run that otherwise succeeded (the
+  summary's ``"not_done"`` entry, written by the summarize task); never on top of a failed run;
+* ``deadline_missed`` — 05:00 passed with the run unfinished (:mod:`spor.notifications.deadline`).
+
+The DAGs call :func:`on_run_failed` / :func:`on_run_succeeded` when a run ends; they read the
+run's summary and events from the state database. Where alerts go is the ``alerts`` entry of the
+site's one e-mail setting (:mod:`spor.notifications.setting`): e-mail through the smtp provider's
+notifier by default, or any Airflow notifier. Alerts name runs, rules, counts and treatment
+numbers, never an identity number (masked once more before sending).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+log = logging.getLogger("spor")
+
+FAILED_RUN, SYSTEMIC_STOP, CERTIFICATE, CAPACITY, NOT_DONE, DEADLINE_MISSED = (
+    "failed_run", "systemic_stop", "certificate", "capacity", "night_not_done", "deadline_missed")
+
+
+@dataclass(frozen=True)
+class Alert:
+    cause: str
+    dag_id: str
+    run_id: str
+    what: str
+    todo: str
+    headline: str
+
+    @property
+    def subject(self) -> str:
+        return f"SPOR alert: {self.headline} ({self.dag_id} {self.run_id})"
+
+    def text(self, run_url: str, report_url: str) -> str:
+        return (f"What happened\n{self.what}\n\nWhat to do\n{self.todo}\n\n"
+                f"The run: {run_url}\nIts summary: {report_url}\n\n"
+                f"(cause: {self.cause}; this alert names no personal identity number)")
+
+
+def _not_done_text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "sendable registrations are left in the outbox"
+    if isinstance(value, int):
+        return f"{value} sendable registrations are left in the outbox"
+    return str(value)
+
+
+def alerts_for_run(dag_id: str, run_id: str, summary: Mapping[str, Any] | None, *, failed: bool,
+                   reason: str | None = None, certificate: Mapping[str, Any] | None = None) -> list[Alert]:
+    """The alerts a finished run calls for, at most one per cause. ``certificate``: the data of the
+    run's certificate warning event (``environment``, ``days_left``, ``certificate_expires``)."""
+    summary = summary or {}
+    alerts: list[Alert] = []
+    stops, failures = list(summary.get("stops") or []), list(summary.get("failures") or [])
+    if stops:
+        alerts.append(Alert(SYSTEMIC_STOP, dag_id, run_id, headline="the run stopped",
+                            what="The run stopped before it was done: " + "; ".join(stops)
+                            + ". Nothing was sent after the stop; what was staged waits in the outbox.",
+                            todo="Fix the cause named above (certificate, block list, SPOR connection). "
+                                 "The outbox keeps everything: the next night sends it, or trigger spor_nightly "
+                                 "again once the cause is fixed (never between 05:15 and 06:00)."))
+    elif failed or failures:
+        what = ("The run failed: " + "; ".join(failures) if failures
+                else f"The run failed ({reason or 'a task failed'}) before its summary named the cause.")
+        alerts.append(Alert(FAILED_RUN, dag_id, run_id, headline="the run failed", what=what,
+                            todo="Open the run, read the log of the failed task and fix the cause; then clear "
+                                 "the failed task. Registrations not sent wait in the outbox for the next night."))
+    elif summary.get("not_done"):
+        alerts.append(Alert(NOT_DONE, dag_id, run_id, headline="the night is not done",
+                            what="The run ended with work left: " + _not_done_text(summary["not_done"]) + ".",
+                            todo="The next night sends what is left, oldest first. If this repeats, look at the "
+                                 "capacity and the transient failures in the run's summary, and at SPOR's "
+                                 "availability."))
+    if summary.get("capacity_warning"):
+        alerts.append(Alert(CAPACITY, dag_id, run_id, headline="tonight does not fit before 05:00",
+                            what=str(summary["capacity_warning"]),
+                            todo="Raise the slots of the 'spor' pool or threads_per_task in spor_config, or accept "
+                                 "that the rest is sent the next night (oldest first)."))
+    if certificate:
+        alerts.append(Alert(CERTIFICATE, dag_id, run_id, headline="the SPOR certificate expires soon",
+                            what=(f"The SITHS function certificate for SPOR {certificate.get('environment', '?')} "
+                                  f"expires in {certificate.get('days_left', '?')} days "
+                                  f"({str(certificate.get('certificate_expires', '?'))[:10]})."),
+                            todo="Order a new SITHS function certificate from the local SITHS administration and "
+                                 "put it in the SPOR connection before it expires: from then on no run can send."))
+    return alerts
+
+
+def deadline_alert(dag_id: str, run_id: str, deadline: str) -> Alert:
+    return Alert(DEADLINE_MISSED, dag_id, run_id, headline="05:00 passed with the run unfinished",
+                 what=(f"The run was still running at its deadline {deadline}. Nothing is sent after 05:00 "
+                       "(and never 05:15-06:00); what was not sent waits in the outbox."),
+                 todo="Open the run and see which task is still running or waiting (send_batch, "
+                      "wait_for_window). What is left goes the next night; if this repeats, raise the "
+                      "capacity or start the night earlier.")
+
+
+# --- sending ---------------------------------------------------------------------------------
+def send(alerts: list[Alert], setting: Any = None) -> int:
+    """Send each alert through the configured notifier; returns how many went out. Without an
+    alerts setting (or a recipient), log that nothing was sent rather than fail the run."""
+    from spor.build.identity import mask_person_ids
+    from spor.ui import links
+
+    if not alerts:
+        return 0
+    if setting is None:
+        from spor.notifications.setting import email_setting_from_airflow
+
+        setting = email_setting_from_airflow()
+    config = (setting.alerts or {}) if setting is not None else {}
+    sent = 0
+    for alert in alerts:
+        text = mask_person_ids(alert.text(links.run_url(alert.dag_id, alert.run_id),
+                                          links.report_url(alert.dag_id, alert.run_id, "summary")))
+        subject = mask_person_ids(alert.subject)
+        if config.get("notifier"):
+            _custom(config, alert, subject, text)
+        else:
+            to = tuple(config.get("to") or ()) or (tuple(setting.cc) if setting is not None else ())
+            if setting is None or not to:
+                log.warning("SPOR alert not sent (no 'alerts' recipient in spor_removal_notifier): %s", subject)
+                continue
+            from spor.notifications.mail import SporEmailNotifier
+
+            from dataclasses import replace
+
+            # Only the alert recipients: the setting's cc is for the removal e-mails to UCR.
+            SporEmailNotifier(setting=replace(setting, to=to, cc=())).send(subject, text)
+        log.info("SPOR alert sent: %s", subject)
+        sent += 1
+    return sent
+
+
+def _custom(config: Mapping[str, Any], alert: Alert, subject: str, text: str) -> None:
+    """Any Airflow notifier: built from its class path and arguments, its templates rendered with
+    ``spor_alert`` (cause, subject, text) in the context."""
+    from airflow.sdk.module_loading import import_string
+
+    notifier = import_string(config["notifier"])(**(config.get("kwargs") or {}))
+    notifier({"spor_alert": {"cause": alert.cause, "subject": subject, "text": text},
+              "dag_id": alert.dag_id, "run_id": alert.run_id})
+
+
+# --- DAG callbacks -----------------------------------------------------------------------------
+def _run_finished(context: Mapping[str, Any], *, failed: bool) -> None:
+    from spor.hooks.state import state_db
+    from spor.state import run_summary, runlog
+
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
+    try:
+        db = state_db(migrate=False)
+        try:
+            summary = run_summary.load(db, dag_id, run_id)
+            cert = next((e.data for e in runlog.events(db, run_id, runlog.INFO)
+                         if e.task == "check_certificate" and e.data and "certificate_expires" in e.data), None)
+        finally:
+            db.dispose()
+    except Exception as exc:  # noqa: BLE001 - a failed run must still be told about
+        log.warning("the run's summary could not be read for its alerts: %s", type(exc).__name__)
+        summary, cert = None, None
+    send(alerts_for_run(dag_id, run_id, summary, failed=failed, reason=context.get("reason"), certificate=cert))
+
+
+def on_run_failed(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback`` of the SPOR DAGs."""
+    _run_finished(context, failed=True)
+
+
+def on_run_succeeded(context: Mapping[str, Any]) -> None:
+    """``on_success_callback`` of the SPOR DAGs: a run can succeed and still need the team."""
+    _run_finished(context, failed=False)

@@ -1,0 +1,101 @@
+"""The 05:00 alert: an Airflow Deadline Alert on every SPOR run, evaluated by the scheduler.
+
+A run triggered by hand has no logical date and an hour moves on DST nights, so none of Airflow's
+own references says "05:00 tonight". :class:`NextLocalDeadline` does: the first 05:00
+Europe/Stockholm after the run's ``run_after`` (docs/notes.md: the nightly deadline is local time).
+The scheduler rebuilds a custom reference only from a plugin, so ``SporUiPlugin`` lists it in
+``deadline_references``. When the deadline passes with the run unfinished, the scheduler's
+executor calls :func:`deadline_missed`, which sends the ``deadline_missed`` alert
+(:mod:`spor.notifications.alerts`). A finished run's deadline is dropped by Airflow, so a night
+done before 05:00 sends nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow.sdk.definitions.deadline import BaseDeadlineReference
+
+ZONE = "Europe/Stockholm"
+
+
+def first_local_time_after(moment: datetime, at: time, zone: str = ZONE) -> datetime:
+    """The first wall-clock ``at`` in ``zone`` strictly after ``moment`` (aware, in UTC)."""
+    tz = ZoneInfo(zone)
+    local = moment.astimezone(tz)
+    candidate = datetime.combine(local.date(), at, tzinfo=tz)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=tz)
+    return candidate.astimezone(ZoneInfo("UTC"))
+
+
+@dataclass
+class NextLocalDeadline(BaseDeadlineReference):
+    """The first ``at`` (default 05:00) Europe/Stockholm after the run's ``run_after``."""
+
+    at: str = "05:00"
+    required_kwargs = frozenset({"dag_id", "run_id"})
+
+    def _evaluate_with(self, *, session: Any, **kwargs: Any) -> datetime | None:
+        import sqlalchemy as sa
+        from airflow.models import DagRun
+
+        run_after = session.scalar(sa.select(DagRun.run_after).where(DagRun.dag_id == kwargs["dag_id"],
+                                                                     DagRun.run_id == kwargs["run_id"]))
+        if run_after is None:
+            return None
+        return first_local_time_after(run_after, time.fromisoformat(self.at))
+
+    def serialize_reference(self) -> dict[str, Any]:
+        return {**super().serialize_reference(), "at": self.at}
+
+    @classmethod
+    def deserialize_reference(cls, reference_data: dict[str, Any]) -> "NextLocalDeadline":
+        return cls(at=reference_data.get("at", "05:00"))
+
+    def __hash__(self) -> int:
+        return hash((self.reference_name, self.at))
+
+
+def deadline_missed(context: Any = None, **kwargs: Any) -> None:
+    """Called by Airflow (a ``SyncCallback``) when the deadline passed with the run unfinished."""
+    from spor.notifications import alerts
+
+    context = context or {}
+    dag_run = context.get("dag_run") or {}
+    get = dag_run.get if isinstance(dag_run, dict) else (lambda k, d=None: getattr(dag_run, k, d))
+    deadline = context.get("deadline") or {}
+    when = deadline.get("deadline_time") if isinstance(deadline, dict) else getattr(deadline, "deadline_time", None)
+    dag_id = get("dag_id") or kwargs.get("dag_id") or "?"
+    run_id = get("run_id") or get("dag_run_id") or kwargs.get("run_id") or "?"
+    alerts.send([alerts.deadline_alert(dag_id, run_id, _local(when))])
+
+
+def _local(when: Any) -> str:
+    if isinstance(when, str):
+        try:
+            when = datetime.fromisoformat(when)
+        except ValueError:
+            return when
+    if isinstance(when, datetime):
+        return f"{when.astimezone(ZoneInfo(ZONE)):%Y-%m-%d %H:%M %Z}"
+    return "05:00 Europe/Stockholm"
+
+
+def nightly_deadline(at: str = "05:00"):
+    """The DeadlineAlert the SPOR DAGs carry (imports the Task SDK only)."""
+    from airflow.sdk import DeadlineAlert, SyncCallback
+
+    return DeadlineAlert(reference=NextLocalDeadline(at=at), interval=timedelta(0),
+                         callback=SyncCallback(deadline_missed))
+
+
+def for_dag_test(dag: Any) -> Any:
+    """``dag`` without its deadline, for ``dag.test()``: in Airflow 3.3 ``dag.test()`` runs a
+    serialized copy whose deadline alerts have no database ids, and finishing the run then fails
+    (``DeadlineAlert.get_by_id({})``). The scheduler, which evaluates deadlines, is not affected."""
+    dag.deadline = None
+    return dag
