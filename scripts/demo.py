@@ -29,7 +29,8 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={dag!r})
 if bag.import_errors:
     raise SystemExit(f"DAG import errors: {{bag.import_errors}}")
-run = bag.dags["spor_nightly"].test(logical_date=None)
+from spor.notifications.deadline import for_dag_test
+run = for_dag_test(bag.dags["spor_nightly"]).test(logical_date=None)
 print("SPOR_DEMO_RUN", run.run_id, run.state)
 """
 

@@ -35,7 +35,8 @@ RUN_ONCE = textwrap.dedent("""
     from airflow.dag_processing.dagbag import DagBag
     bag = DagBag(dag_folder=sys.argv[1])
     assert not bag.import_errors, bag.import_errors
-    run = bag.dags["spor_nightly"].test(logical_date=None)
+    from spor.notifications.deadline import for_dag_test
+    run = for_dag_test(bag.dags["spor_nightly"]).test(logical_date=None)  # no scheduler: no deadline
     print("SPOR_RUN", run.run_id, run.state)
 """)
 
