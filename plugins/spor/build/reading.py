@@ -2,7 +2,8 @@
 
 ``read_treatment(row, children, system_id)`` applies every rule that decides *what* a
 registration says, before any XML exists: the behandlingsnummer and SystemId are present, the
-identity number is valid (D15), each recorded value fits its variable (R12, R13, R15, types),
+identity number is valid (D15), each recorded value fits its variable (R12, R13, R15, types;
+a time in the repeated autumn hour by the repeated-hour order rule, ``spor.build.time_order``),
 mandatory variables are recorded, a cancellation is complete (D5) with a reason at the right
 level (D13), KVÅ codes are well formed (D17), a code repeated in one list is sent once
 (duplicate-code), there is an operation code (D10, D11), and
@@ -24,6 +25,8 @@ from typing import Any, Callable, Mapping, Sequence
 from spor.build import codelists
 from spor.build.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
 from spor.build.identity import validate_person_id
+from spor.build.localtime import to_iso
+from spor.build.time_order import is_acute, readings_of_row, second_occurrences
 from spor.build.variable_list import Variable, all_variables, by_column
 from spor.errors import BuildError, IdentityUnknown
 
@@ -204,6 +207,9 @@ def read_treatment(
 
     person = _identity(bnr, get("personnummer"))
 
+    # times in the repeated autumn hour: the second occurrence where the order says so (ADR 0001)
+    second = second_occurrences(readings_of_row(row), elective=not is_acute(get("akut")))
+
     # scalar variables of the body, converted; absent = not recorded (R12)
     values: dict[Variable, list[str]] = {}
     for var, convert in plan.scalars:
@@ -211,7 +217,7 @@ def read_treatment(
         if is_missing(raw):
             continue
         try:
-            values[var] = [convert(raw)]
+            values[var] = [to_iso(raw, second_occurrence=True) if var.column in second else convert(raw)]
         except ValueRejected as f:
             raise BuildError(bnr, var.column or var.label, f.rule, f"{var.label}: {f.reason}") from None
     for var in plan.mandatory:

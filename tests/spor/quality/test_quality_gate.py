@@ -133,13 +133,16 @@ def test_d2_request_after_start_is_not_claimed_for_acute_operations(gate):
     assert [(v.rule, v.severity) for v in result.verdicts_for("2")] == [("D2", "warn")]
 
 
-def test_d2_compares_the_instants_sent_across_the_autumn_hour(gate):
-    """Times in the repeated autumn hour are sent as the first occurrence (ADR 0001): an end
-    wall-clock 02:10 after a start at 02:50 is a D1 for SPOR, and the gate predicts it."""
-    row = valid_row(v540="2024-10-27 01:30:00", v565="2024-10-27 02:50:00", v567=None,
+def test_d1_compares_the_instants_sent_across_the_autumn_hour(gate):
+    """The repeated-hour order rule (ADR 0001): an end at 02:10 after a start at 02:50 on the
+    autumn night is the second 02:10, as the builder sends it, so no D1; an end at 01:40 stays a D1."""
+    row = valid_row("1", v540="2024-10-27 01:30:00", v565="2024-10-27 02:50:00", v567=None,
                     v570="2024-10-27 02:10:00", v585=None, v800=None)
-    result = gate(frame([row]))
-    assert {v.rule for v in result.verdicts_for("1000001")} == {"D1"}
+    early = valid_row("2", v540="2024-10-27 01:30:00", v565="2024-10-27 02:50:00", v567=None,
+                      v570="2024-10-27 01:40:00", v585=None, v800=None)
+    result = gate(frame([row, early]))
+    assert result.verdicts_for("1") == []
+    assert {v.rule for v in result.verdicts_for("2")} == {"D1"}
 
 
 def test_duplicate_code_two_identical_diagnoses_warn_and_are_sent(gate):
