@@ -142,10 +142,10 @@ def registrations(draw, night=None):
     return draw(st.sampled_from([0, 1])), times
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(registrations(), min_size=1, max_size=15))
 def test_repeated_hour_order_gate_and_builder_read_the_same_instants(regs):
-    rows = [dict(valid_row(str(i), akut=akut, **{c: None for c in TIME_COLUMNS_IN_ORDER}), **_row(**times))
+    rows = [dict(valid_row(str(i), **{c: None for c in TIME_COLUMNS_IN_ORDER}), **_row(akut=akut, **times))
             for i, (akut, times) in enumerate(regs)]
     prepared = prepare_frame(pd.DataFrame(rows))
     for i, (akut, times) in enumerate(regs):
