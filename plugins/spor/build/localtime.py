@@ -14,7 +14,9 @@ Two wall-clock cases have no single answer; the rule (ADR 0001):
   ``02:30`` → ``03:30+02:00``. Durations across the gap stay right (PEP 495 ``fold=0``).
 - **Repeated autumn hour** (last Sunday of October, 02:00–02:59 happens twice): the *first*
   occurrence, summer time: ``02:30`` → ``02:30+02:00`` (PEP 495 ``fold=0``; pandas
-  ``ambiguous=True``). The OPS does not record which one was meant.
+  ``ambiguous=True``). The OPS does not record which one was meant. Only when the order of a
+  registration's times says so is a time read as the second occurrence (``+01:00``):
+  ``spor.build.time_order`` decides, and passes ``second_occurrence=True`` to ``to_iso``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, Iterable
 
 from spor.clock import STOCKHOLM
 
-__all__ = ["to_iso", "to_iso_date", "to_iso_many", "WallClockError"]
+__all__ = ["to_iso", "to_iso_date", "to_iso_many", "wall_clock_instants", "WallClockError"]
 
 
 class WallClockError(ValueError):
@@ -87,8 +89,49 @@ def _string_to_iso(text: str) -> str:
     return to_iso(parsed)
 
 
-def to_iso(value: Any) -> str:
-    """One OPS time → ISO 8601 with the Stockholm offset in force then. Raises WallClockError."""
+def _as_datetime(value: Any) -> datetime:
+    """A wall-clock or aware value as a ``datetime`` with whole seconds. Raises WallClockError."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise WallClockError("not an ISO date-time (expected 'YYYY-MM-DD HH:MM:SS')") from None
+    if not isinstance(value, datetime):
+        raise WallClockError(f"unsupported type {type(value).__name__}")
+    if value != value:  # NaT
+        raise WallClockError("not recorded (NaT)")
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime(warn=False)
+    return value.replace(microsecond=0)
+
+
+def wall_clock_instants(value: Any) -> tuple[datetime, datetime | None]:
+    """The UTC instants an OPS time can denote: ``(first, second)``, where ``first`` is what
+    ``to_iso`` sends by default and ``second`` is the second occurrence of a wall-clock time in the
+    repeated autumn hour (None for every other value: ordinary times, spring-gap times, and values
+    that carry an offset). Raises WallClockError like ``to_iso``."""
+    moment = _as_datetime(value)
+    if moment.tzinfo is not None and moment.utcoffset() is not None:
+        return moment.astimezone(timezone.utc), None
+    early = moment.replace(tzinfo=STOCKHOLM, fold=0)
+    late = moment.replace(tzinfo=STOCKHOLM, fold=1)
+    first = early.astimezone(timezone.utc)
+    # Repeated hour: fold=0 has the larger offset (summer). In the spring gap it is the other way round.
+    if early.utcoffset() > late.utcoffset():  # type: ignore[operator]
+        return first, late.astimezone(timezone.utc)
+    return first, None
+
+
+def to_iso(value: Any, *, second_occurrence: bool = False) -> str:
+    """One OPS time → ISO 8601 with the Stockholm offset in force then. Raises WallClockError.
+
+    ``second_occurrence``: a wall-clock time in the repeated autumn hour is read as its second
+    occurrence (``+01:00``); any other value is unaffected (ADR 0001, decided per registration by
+    ``spor.build.time_order``)."""
+    if second_occurrence:
+        second = wall_clock_instants(value)[1]
+        if second is not None:
+            return _instant_to_iso(second)
     if isinstance(value, str):
         return _string_to_iso(value)
     if isinstance(value, datetime):  # pandas Timestamp is a datetime subclass

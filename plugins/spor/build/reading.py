@@ -2,9 +2,11 @@
 
 ``read_treatment(row, children, system_id)`` applies every rule that decides *what* a
 registration says, before any XML exists: the behandlingsnummer and SystemId are present, the
-identity number is valid (D15), each recorded value fits its variable (R12, R13, R15, types),
+identity number is valid (D15), each recorded value fits its variable (R12, R13, R15, types;
+a time in the repeated autumn hour by the repeated-hour order rule, ``spor.build.time_order``),
 mandatory variables are recorded, a cancellation is complete (D5) with a reason at the right
-level (D13), KVÅ codes are well formed (D17), there is an operation code (D10, D11), and
+level (D13), KVÅ codes are well formed (D17), a code repeated in one list is sent once
+(duplicate-code), there is an operation code (D10, D11), and
 planning decides what a cancellation means (R8, R9, R10). It returns ``TreatmentParts`` or
 raises ``IdentityUnknown`` / ``BuildError`` naming the source-contract column and the rule, never
 a personal value. ``spor.build.registration`` writes the parts as the message.
@@ -23,11 +25,14 @@ from typing import Any, Callable, Mapping, Sequence
 from spor.build import codelists
 from spor.build.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
 from spor.build.identity import validate_person_id
+from spor.build.localtime import to_iso
+from spor.build.time_order import is_acute, readings_of_row, second_occurrences
 from spor.build.variable_list import Variable, all_variables, by_column
 from spor.errors import BuildError, IdentityUnknown
 
 __all__ = [
     "KVA_PATTERN",
+    "code_as_sent",
     "LIST_COLUMNS",
     "ZXF99",
     "HeaderVariables",
@@ -63,7 +68,7 @@ class TreatmentParts:
     planned: bool  # R9/D4: minimum planning present
     cancellation: str | None  # R10: 'planned' | 'requested' | None (no strykning)
     removed_from_waiting_list: bool | None  # V450 when cancelled
-    adjustments: tuple[str, ...]  # rules that changed what is sent: 'D13', 'D10', 'R8'
+    adjustments: tuple[str, ...]  # rules that changed what is sent: 'D13', 'D10', 'R8', 'duplicate-code'
 
 
 @dataclass(frozen=True)
@@ -147,25 +152,35 @@ def _cancellation_reason(bnr: str, v440: str, v445: str) -> tuple[str, bool]:
     return v445, lifted
 
 
-def _codes(bnr: str, column: str, values: Sequence[Any] | None) -> list[str]:
+def code_as_sent(column: str, raw: Any) -> str:
+    """A child-list code as the message carries it: KVÅ stripped and upper-cased (D17), ICD-10
+    upper-cased, others stripped. Two codes are the same code when these texts are equal."""
+    if column in KVA_COLUMNS:
+        return normalise_kva(raw)
+    if column == "diagnos":
+        return as_text(raw).upper()
+    return as_text(raw)
+
+
+def _codes(bnr: str, column: str, values: Sequence[Any] | None) -> tuple[list[str], bool]:
+    """The list's codes in order, each once (duplicate-code), and whether a repeat was dropped."""
     if not values:
-        return []
+        return [], False
     if isinstance(values, str):  # a single code given as a string, not a list of characters
         values = [values]
-    out = []
+    out: list[str] = []
+    repeated = False
     for raw in values:
         if is_missing(raw):
             continue
-        if column in KVA_COLUMNS:
-            code = normalise_kva(raw)
-            if not KVA_PATTERN.match(code):
-                raise BuildError(bnr, column, "D17", "not a KVÅ code (2 letters + 3 digits or 3 letters + 2 digits)")
-        elif column == "diagnos":
-            code = as_text(raw).upper()
-        else:
-            code = as_text(raw)
+        code = code_as_sent(column, raw)
+        if column in KVA_COLUMNS and not KVA_PATTERN.match(code):
+            raise BuildError(bnr, column, "D17", "not a KVÅ code (2 letters + 3 digits or 3 letters + 2 digits)")
+        if code in out:  # the OPS holds it twice: SPOR gets it once, the gate warns
+            repeated = True
+            continue
         out.append(code)
-    return out
+    return out, repeated
 
 
 def read_treatment(
@@ -192,6 +207,9 @@ def read_treatment(
 
     person = _identity(bnr, get("personnummer"))
 
+    # times in the repeated autumn hour: the second occurrence where the order says so (ADR 0001)
+    second = second_occurrences(readings_of_row(row), elective=not is_acute(get("akut")))
+
     # scalar variables of the body, converted; absent = not recorded (R12)
     values: dict[Variable, list[str]] = {}
     for var, convert in plan.scalars:
@@ -199,7 +217,7 @@ def read_treatment(
         if is_missing(raw):
             continue
         try:
-            values[var] = [convert(raw)]
+            values[var] = [to_iso(raw, second_occurrence=True) if var.column in second else convert(raw)]
         except ValueRejected as f:
             raise BuildError(bnr, var.column or var.label, f.rule, f"{var.label}: {f.reason}") from None
     for var in plan.mandatory:
@@ -225,7 +243,11 @@ def read_treatment(
         removed = values[v450][0] == "true"
 
     # code lists from the child views
-    lists: dict[str, list[str]] = {col: _codes(bnr, col, children.get(col)) for col in LIST_COLUMNS}
+    lists: dict[str, list[str]] = {}
+    for col in LIST_COLUMNS:
+        lists[col], repeated = _codes(bnr, col, children.get(col))
+        if repeated and "duplicate-code" not in adjustments:
+            adjustments.append("duplicate-code")
     if not any(lists[c] for c in OPERATION_CODE_COLUMNS):
         if cancelled:
             lists["preliminar_operationskod"] = [ZXF99]  # D10

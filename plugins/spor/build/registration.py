@@ -48,6 +48,7 @@ BUILD_RULES: dict[str, str] = {
     "D13": "level-3 reason sent as its level-2 parent; type 12 or a malformed reason: not buildable",
     "D15": "personnummer/samordningsnummer valid (R14): malformed → not buildable; missing or reservnummer → IdentityUnknown",
     "D17": "KVÅ codes normalised (strip, upper case) and checked with KVA_PATTERN",
+    "duplicate-code": "a code the OPS lists twice in one list (after normalising) is sent once",
     "mandatory": "variables marked mandatory 'yes' in variables.csv (V310, akut) must be recorded",
     "unit-mapping": "the unit must map to a SystemId (configuration)",
     "type": "booleans, decimals and codes must have the variable's type",
@@ -71,7 +72,7 @@ class Registration:
     cancellation: str | None  # R10: 'planned' | 'requested' | None (no strykning)
     removed_from_waiting_list: bool | None  # V450 when cancelled
     performed: bool  # any genomförande variable recorded
-    adjustments: tuple[str, ...]  # rules that changed what is sent: 'D10', 'D13', 'R8'
+    adjustments: tuple[str, ...]  # rules that changed what is sent: 'D10', 'D13', 'R8', 'duplicate-code'
     namespace: str
 
 

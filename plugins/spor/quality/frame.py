@@ -122,19 +122,51 @@ def parse_times(series: "pd.Series") -> "pd.Series":
     return parsed
 
 
-def wall_clock_to_utc(naive: "pd.Series") -> "pd.Series":
+def wall_clock_to_utc(naive: "pd.Series", *, second_occurrence: bool = False) -> "pd.Series":
     """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.build.localtime):
     a spring-gap time is read with the offset before the gap, a repeated autumn hour is its first
-    occurrence. Comparing these instants compares what SPOR receives."""
+    occurrence (its second with ``second_occurrence``). Comparing these instants compares what
+    SPOR receives."""
     import numpy as np
     import pandas as pd
 
     local = naive.dt.tz_localize(
         "Europe/Stockholm",
-        ambiguous=np.ones(len(naive), dtype=bool),
+        ambiguous=np.full(len(naive), not second_occurrence, dtype=bool),
         nonexistent=pd.Timedelta(hours=1),
     )
     return local.dt.tz_convert("UTC").dt.tz_localize(None)
+
+
+def times_to_utc(frame: "pd.DataFrame", elective: "pd.Series") -> "pd.DataFrame":
+    """Every time column as naive UTC instants, as the builder sends them (ADR 0001): the first
+    occurrence of a repeated-hour time, unless the repeated-hour order rule
+    (``spor.build.time_order.second_occurrences``, the builder's own function) reads it as the second.
+    Vectorised; only the rare rows holding a repeated-hour time go through the rule row by row."""
+    import numpy as np
+    import pandas as pd
+
+    from spor.build.time_order import TIME_COLUMNS_IN_ORDER, second_occurrences
+
+    first: dict[str, pd.Series] = {}
+    second: dict[str, pd.Series] = {}
+    for col in TIME_COLUMNS:
+        raw = frame[col] if col in frame.columns else pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+        if pd.api.types.is_datetime64_any_dtype(raw) and getattr(raw.dt, "tz", None) is not None:
+            first[col] = raw.dt.tz_convert("UTC").dt.tz_localize(None)  # real instants: never ambiguous
+            second[col] = first[col]
+            continue
+        wall = parse_times(raw)
+        first[col], second[col] = wall_clock_to_utc(wall), wall_clock_to_utc(wall, second_occurrence=True)
+    out = pd.DataFrame(first, index=frame.index)
+    repeated = {c: ((second[c] != first[c]) & first[c].notna()).to_numpy() for c in TIME_COLUMNS}
+    any_repeated = np.logical_or.reduce([repeated[c] for c in TIME_COLUMNS])
+    for pos in np.flatnonzero(any_repeated):  # positions: the caller's index need not be unique
+        readings = {c: (first[c].iat[pos].to_pydatetime(), second[c].iat[pos].to_pydatetime() if repeated[c][pos] else None)
+                    for c in TIME_COLUMNS_IN_ORDER if pd.notna(first[c].iat[pos])}
+        for col in second_occurrences(readings, elective=bool(elective.iat[pos])):
+            out.iat[pos, out.columns.get_loc(col)] = second[col].iat[pos]
+    return out
 
 
 def level2_reason(series: "pd.Series") -> "pd.Series":
@@ -166,14 +198,14 @@ def prepare_frame(frame: "pd.DataFrame", *, recipient: str = DEFAULT_RECIPIENT) 
         raise ValueError(f"gate input lacks child-list columns {missing}: use frame_from_treatments")
     out = frame.copy()
     out[ID_COLUMN] = _none_for_missing(out[ID_COLUMN].astype("string"))
+    for col in FLAG_COLUMNS:
+        out[col] = _as_flag(out[col]) if col in out.columns else None
+    instants = times_to_utc(out, elective=out["akut"] != 1)
     for col in TIME_COLUMNS:
-        wall = parse_times(out[col]) if col in out.columns else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
-        out[col] = wall_clock_to_utc(wall)
+        out[col] = instants[col]
     for col in CODE_COLUMNS:
         out[col] = _as_code_text(out[col]) if col in out.columns else None
     out["v445"] = level2_reason(out["v445"])
-    for col in FLAG_COLUMNS:
-        out[col] = _as_flag(out[col]) if col in out.columns else None
     if "personnummer" in out.columns:
         out["personnummer"] = _as_code_text(out["personnummer"])
     if "operator_hsaid" in out.columns:

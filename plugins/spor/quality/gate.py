@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spor.errors import ConfigurationError
 from spor.quality.frame import DEFAULT_RECIPIENT, ID_COLUMN, prepare_frame
-from spor.quality.python_checks import CHECK_META, identity_failures, unparseable_time_ids
+from spor.quality.python_checks import CHECK_META, duplicate_code_ids, identity_failures, unparseable_time_ids
 from spor.quality.suites import load_gx_gate_suite
 
 if TYPE_CHECKING:
@@ -258,12 +258,14 @@ def run_gate(
 
     bad_identity, reservnummer, checked = identity_failures(prepared)
     bad_times = unparseable_time_ids(df, prepared)
+    duplicates, lists_checked = duplicate_code_ids(prepared)
     reserv_set = set(reservnummer)
     # A reservnummer is reported once, as identity-unknown (the more specific reason wins).
     verdicts = [v for v in verdicts if not (v.expectation_id == "D15-shape" and v.behandlingsnummer in reserv_set)]
     for check_id, failing, count in (("D15-identity", bad_identity, checked),
                                      ("identity-unknown", reservnummer, checked),
-                                     ("D18-tid", bad_times, len(prepared))):
+                                     ("D18-tid", bad_times, len(prepared)),
+                                     ("duplicate-code", duplicates, lists_checked)):
         meta = CHECK_META[check_id]
         verdicts.extend(Verdict(bn, meta["rule"], meta["severity"], check_id) for bn in failing)
         outcomes.append(ExpectationOutcome(

@@ -3,7 +3,10 @@
 - D15: the identity number's date, serial and check digit (``spor.build.identity.validate_person_id``);
 - identity-unknown: a reservnummer. SPOR would refuse it, so it is not sent; the caller holds it as
   State.IDENTITY_UNKNOWN (``GateResult.identity_unknown``) rather than quarantining it;
-- D18: a time the OPS gave that is not a wall-clock time, so no ISO 8601 time can be built.
+- D18: a time the OPS gave that is not a wall-clock time, so no ISO 8601 time can be built;
+- duplicate-code: a child list (diagnoses, KVÅ codes, complications) holds the same code twice,
+  compared as the builder sends it (``spor.build.reading.code_as_sent``). The builder sends it
+  once; the warning tells the unit that its OPS holds a duplicate.
 
 No value ever leaves this module: a verdict names the treatment number and the rule only.
 """
@@ -28,6 +31,9 @@ PYTHON_CHECKS: tuple[dict[str, Any], ...] = (
     {"id": "D18-tid", "rule": "D18", "severity": "reject", "inferred": False, "assumption": False,
      "type": "python:spor.quality.frame.parse_times",
      "description": "every recorded time is a wall-clock time 'YYYY-MM-DD HH:MM:SS'"},
+    {"id": "duplicate-code", "rule": "duplicate-code", "severity": "warn", "inferred": False, "assumption": False,
+     "type": "python:spor.build.reading.code_as_sent",
+     "description": "no code twice in one list (diagnoses, KVÅ codes, complications); a repeat is sent once"},
 )
 CHECK_META = {c["id"]: c for c in PYTHON_CHECKS}
 
@@ -62,3 +68,25 @@ def unparseable_time_ids(raw: "pd.DataFrame", prepared: "pd.DataFrame") -> list[
         if col in raw.columns:
             mask |= raw[col].notna() & prepared[col].isna()
     return [str(v) for v in prepared.loc[mask, ID_COLUMN]]
+
+
+def duplicate_code_ids(prepared: "pd.DataFrame") -> tuple[list[str], int]:
+    """(treatments with a code twice in one child list, rows checked). Codes are compared as the
+    builder sends them, so ' nfb49' and 'NFB49' are the same code; the same code in two different
+    lists (preliminary and performed) is not a duplicate."""
+    from spor.build.converters import is_missing
+    from spor.build.reading import LIST_COLUMNS, code_as_sent
+
+    columns = [c for c in LIST_COLUMNS if c in prepared.columns]
+    if not columns:
+        return [], len(prepared)
+    failing = []
+    for bn, *lists in zip(prepared[ID_COLUMN], *(prepared[c] for c in columns)):
+        for column, codes in zip(columns, lists):
+            if not isinstance(codes, (list, tuple)) or len(codes) < 2:
+                continue
+            sent = [code_as_sent(column, c) for c in codes if not is_missing(c)]
+            if len(set(sent)) < len(sent):
+                failing.append(str(bn))
+                break
+    return failing, len(prepared)

@@ -181,6 +181,9 @@ extracted = sa.Table(
     sa.Column("run_id", sa.String(250), primary_key=True),
     sa.Column("behandlingsnummer", sa.String(64), primary_key=True),
     sa.Column("payload", sa.Text, nullable=False),  # JSON {"row": ..., "children": ...}: personal data
+    # When extraction wrote it: the next runs remove a crashed run's rows by this age. NULL for
+    # rows written before the column existed, which count as stale (docs/state-machine.md).
+    sa.Column("extracted_at", UtcDateTime, nullable=True),
 )
 #: What happened to a run beyond per-registration states: stops, failures, capacity (spor.state.runlog).
 run_event = sa.Table(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from spor.synthetic.catalogue import (
     ANESTESI_CODES,
@@ -96,6 +96,14 @@ def timeline(p: TreatmentPlan, rng: random.Random, start: date) -> dict[str, dat
     return t
 
 
+
+def _distinct(rng: random.Random, codes: Sequence[str], k: int) -> list[str]:
+    """``k`` draws from ``codes``, each code kept once: a list holding a code twice is a defect the
+    gate reports (duplicate-code), not something a clean treatment carries. The draws are the
+    same as before, so a seed still gives the same treatments."""
+    drawn = [rng.choice(codes) for _ in range(k)]
+    return list(dict.fromkeys(drawn))
+
 def row_and_children(p: TreatmentPlan, rng: random.Random, start: date) -> tuple[dict[str, Any], list[tuple[str, str, Any, int, str]]]:
     """The spor_behandling row (column -> value) and the child-table rows
     (table, behandlingsnummer, typ/fas or None, ordning, kod) of one planned treatment."""
@@ -112,16 +120,16 @@ def row_and_children(p: TreatmentPlan, rng: random.Random, start: date) -> tuple
     performed = p.scenario in PERFORMED
     no_codes = "D11" in p.defects or "no-prelim-code-zxf99" in p.features
     if not no_codes:
-        for i in range(rng.choice((1, 1, 1, 2))):
-            kids.append(("spor_operationskod", p.bnr, "preliminar", i + 1, rng.choice(KVA_CODES)))
-    for i in range(rng.choice((1, 1, 2))):
-        kids.append(("spor_diagnos", p.bnr, None, i + 1, rng.choice(ICD_CODES)))
+        for i, code in enumerate(_distinct(rng, KVA_CODES, rng.choice((1, 1, 1, 2)))):
+            kids.append(("spor_operationskod", p.bnr, "preliminar", i + 1, code))
+    for i, code in enumerate(_distinct(rng, ICD_CODES, rng.choice((1, 1, 2)))):
+        kids.append(("spor_diagnos", p.bnr, None, i + 1, code))
     if performed:
         if "D11" not in p.defects:
-            for i in range(rng.choice((1, 1, 2, 3))):
-                kids.append(("spor_operationskod", p.bnr, "utford", i + 1, rng.choice(KVA_CODES)))
-        for i in range(rng.choice((1, 2))):
-            kids.append(("spor_anestesiatgard", p.bnr, None, i + 1, rng.choice(ANESTESI_CODES)))
+            for i, code in enumerate(_distinct(rng, KVA_CODES, rng.choice((1, 1, 2, 3)))):
+                kids.append(("spor_operationskod", p.bnr, "utford", i + 1, code))
+        for i, code in enumerate(_distinct(rng, ANESTESI_CODES, rng.choice((1, 2)))):
+            kids.append(("spor_anestesiatgard", p.bnr, None, i + 1, code))
         if rng.random() < 0.05:
             kids.append(("spor_komplikation", p.bnr, "perop", 1, rng.choice(KOMPLIKATION_CODES[:2])))
         if p.scenario == "performed-postop" and rng.random() < 0.08:

@@ -40,6 +40,12 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     from spor.states import State
     from spor.build.units import UnitMapping
 
+    expected = extracted.get("handed_over")
+    if expected is not None and handover.count(env.db, env.run.run_id) != expected:
+        # Rows gone between extract and build (cleared as stale by another run): staging the rest
+        # would end green with treatments silently left out.
+        raise RuntimeError(f"the hand-over of run {env.run.run_id} no longer holds the {expected} "
+                           "treatments extract wrote; run it again")
     units = UnitMapping.from_airflow()
     environment = env.environment
     skip = held_back.numbers_in_run(env.db, env.run.run_id, [State.QUARANTINED.value, State.IDENTITY_UNKNOWN.value])

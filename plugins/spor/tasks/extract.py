@@ -35,6 +35,9 @@ def _extract(env: TaskEnv, pages: Iterable[list]) -> dict:
 
     block_list = optout.read_block_list(env.reader)  # BlockListUnavailable: nothing is sent
     handover.clear(env.db, env.run.run_id)  # a retried task starts clean
+    stale = handover.clear_stale(env.db, env.run.run_id)  # what a crashed run left (docs/state-machine.md)
+    if stale:
+        log.warning("removed %d extracted treatments a crashed run left in the state database", stale)
     allowed_n = 0
     blocked: dict[str, int] = {}
     for page in pages:
@@ -46,7 +49,7 @@ def _extract(env: TaskEnv, pages: Iterable[list]) -> dict:
     log.info("extracted %d treatments: %d allowed, %d blocked by opt-out %s",
              allowed_n + total_blocked, allowed_n, total_blocked, blocked)
     return {"extracted": allowed_n + total_blocked, "allowed": allowed_n, "blocked": total_blocked,
-            "blocked_by_reason": blocked}
+            "blocked_by_reason": blocked, "handed_over": handover.count(env.db, env.run.run_id)}
 
 
 @recorded("extract")

@@ -38,10 +38,13 @@ def _report_url(env: TaskEnv) -> str | None:
 def summarize(env: TaskEnv) -> dict:
     """Counts per state of the registration state machine, the treatment numbers that need the
     team with their reason, what waits and why, the capacity warning and any stop. Printed here
-    and kept in the state database. Fails the run when a task failed or the run was stopped."""
+    and kept in the state database. Fails the run when a task failed or the run was stopped.
+    Removes the run's extracted treatments from the state database first, whatever the outcome."""
+    from spor.extract import handover
     from spor.quality.run_reports import STAGE_APPROVAL
     from spor.removal import store as removal
 
+    handover.clear(env.db, env.run.run_id)  # personal data never outlives its run, whatever its outcome
     extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
     extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
              "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}

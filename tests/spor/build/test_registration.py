@@ -318,6 +318,41 @@ def test_d17_bad_kva_is_not_buildable(bad: str, column: str) -> None:
     assert bad not in str(err) or bad == "HCAR"  # the code is not personal, but the reason names the rule
 
 
+# --- duplicate-code: a code the OPS lists twice is sent once ----------------------------------------
+def test_duplicate_code_two_identical_diagnoses_are_sent_once() -> None:
+    reg = build(request_row(), children={"preliminar_operationskod": ["JAB30"], "diagnos": ["K35.8", "k35.8", "K37"]})
+    assert q(reg, "registrering/anmalan/diagnos") == ["K35.8", "K37"]
+    assert "duplicate-code" in reg.adjustments
+
+
+@pytest.mark.parametrize("column, path", [
+    ("preliminar_operationskod", "registrering/anmalan/preliminarOperationskod"),
+    ("operationskod", "registrering/genomforande/operationskod"),
+    ("anestesiatgard", "registrering/genomforande/anestesiatgard"),
+])
+def test_duplicate_code_same_kva_twice_is_sent_once_in_its_first_place(column: str, path: str) -> None:
+    children = {"preliminar_operationskod": ["JAB30"], column: ["NFB49", "ZXA10", " nfb49 "]}
+    reg = build(request_row(**PERFORMED), children=children)
+    assert q(reg, path) == ["NFB49", "ZXA10"]
+    assert reg.adjustments.count("duplicate-code") == 1
+
+
+def test_duplicate_code_same_code_in_two_lists_is_not_a_duplicate() -> None:
+    """The preliminary and the performed code may be the same operation: both are sent."""
+    reg = build(request_row(**PERFORMED), children={"preliminar_operationskod": ["JAB30"], "operationskod": ["JAB30"],
+                                                    "diagnos": ["K35.8", "K37"]})
+    assert q(reg, "registrering/anmalan/preliminarOperationskod") == ["JAB30"]
+    assert q(reg, "registrering/genomforande/operationskod") == ["JAB30"]
+    assert q(reg, "registrering/anmalan/diagnos") == ["K35.8", "K37"]
+    assert "duplicate-code" not in reg.adjustments
+
+
+def test_duplicate_code_changes_nothing_else_in_the_message() -> None:
+    once = build(request_row(), children={"preliminar_operationskod": ["JAB30"], "diagnos": ["K35.8"]})
+    twice = build(request_row(), children={"preliminar_operationskod": ["JAB30", "JAB30"], "diagnos": ["K35.8", "K35.8"]})
+    assert twice.xml_bytes == once.xml_bytes and twice.content_hash == once.content_hash
+
+
 # --- mandatory, types ---------------------------------------------------------------------------
 @pytest.mark.parametrize("column", ["v310", "akut"])
 def test_mandatory_variable_missing_is_not_buildable(column: str) -> None:
@@ -363,7 +398,7 @@ def test_rules_after_acceptance_do_not_stop_the_build() -> None:
 
 def test_build_rules_document_every_rule_the_builder_raises() -> None:
     for rule in ("R5", "R7", "R8", "R9", "R10", "R12", "R13", "R15", "R20", "D5", "D10", "D11", "D13", "D15", "D17",
-                 "mandatory", "unit-mapping", "type", "XSD"):
+                 "duplicate-code", "mandatory", "unit-mapping", "type", "XSD"):
         assert rule in BUILD_RULES
 
 

@@ -62,6 +62,7 @@ FAILING: dict[str, dict[str, Any]] = {
     "D15-identity": {"personnummer": VALID_PNR[:-1] + "3"},
     "identity-unknown": {"personnummer": "991234567893"},
     "D18-tid": {"v540": "2024-01-20 7.35"},
+    "duplicate-code": {"operationskod": ["NFB49", "ZXF99", " nfb49"]},
 }
 SEVERITY = {e["meta"]["id"]: e["meta"]["severity"] for s in load_suite_dicts() for e in s["expectations"]}
 SEVERITY.update({c["id"]: c["severity"] for c in PYTHON_CHECKS})
@@ -132,13 +133,31 @@ def test_d2_request_after_start_is_not_claimed_for_acute_operations(gate):
     assert [(v.rule, v.severity) for v in result.verdicts_for("2")] == [("D2", "warn")]
 
 
-def test_d2_compares_the_instants_sent_across_the_autumn_hour(gate):
-    """Times in the repeated autumn hour are sent as the first occurrence (ADR 0001): an end
-    wall-clock 02:10 after a start at 02:50 is a D1 for SPOR, and the gate predicts it."""
-    row = valid_row(v540="2024-10-27 01:30:00", v565="2024-10-27 02:50:00", v567=None,
+def test_d1_compares_the_instants_sent_across_the_autumn_hour(gate):
+    """The repeated-hour order rule (ADR 0001): an end at 02:10 after a start at 02:50 on the
+    autumn night is the second 02:10, as the builder sends it, so no D1; an end at 01:40 stays a D1."""
+    row = valid_row("1", v540="2024-10-27 01:30:00", v565="2024-10-27 02:50:00", v567=None,
                     v570="2024-10-27 02:10:00", v585=None, v800=None)
-    result = gate(frame([row]))
-    assert {v.rule for v in result.verdicts_for("1000001")} == {"D1"}
+    early = valid_row("2", v540="2024-10-27 01:30:00", v565="2024-10-27 02:50:00", v567=None,
+                      v570="2024-10-27 01:40:00", v585=None, v800=None)
+    result = gate(frame([row, early]))
+    assert result.verdicts_for("1") == []
+    assert {v.rule for v in result.verdicts_for("2")} == {"D1"}
+
+
+def test_duplicate_code_two_identical_diagnoses_warn_and_are_sent(gate):
+    """duplicate-code: the OPS holds the same ICD-10 code twice; the builder sends it once, the
+    gate warns (the treatment stays sendable). Distinct codes, and the same code in two different
+    lists, pass."""
+    rows = [valid_row("1", diagnos=["K35.8", "k35.8"]), valid_row("2", diagnos=["K35.8", "K37"]),
+            valid_row("3", anestesiatgard=["ZXA10", "ZXA10"]), valid_row("4", diagnos=None)]
+    result = gate(frame(rows))
+    assert {(v.behandlingsnummer, v.rule, v.severity) for v in result.verdicts} == {
+        ("1", "duplicate-code", "warn"), ("3", "duplicate-code", "warn")}
+    assert result.warned == {"1", "3"} and result.sendable_ids == {"1", "2", "3", "4"}
+    assert result.passed_ids == {"2", "4"}  # "4": NFB49 as preliminary and performed code
+    outcome = next(o for o in result.expectation_results if o.expectation_id == "duplicate-code")
+    assert (outcome.success, outcome.unexpected_count, outcome.element_count) == (False, 2, 4)
 
 
 def test_valid_variants_are_never_dropped(gate):
