@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 ## make test: the whole test suite
 test: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -n 2 -p no:cacheprovider tests
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 -p no:cacheprovider tests
 
 ## make bench: benchmarks (not run by the tests); numbers in docs/performance.md
 bench: $(STAMP)
