@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean
+.PHONY: demo ui test venv bench clean
 
 # The pinned tree from requirements.txt, then the project itself (editable: the package from
 # plugins/, and the repository root for the stand-in, demo and benchmarks that stay out of the wheel).
@@ -20,6 +20,10 @@ venv: $(STAMP)
 ## make demo: PKI, stand-in SPOR, synthetic OPS database, one spor_nightly run, summary (all under .demo/)
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo.py
+
+## make ui: the stand-in and `airflow standalone` on .demo/ (make demo first if needed); Ctrl-C stops both
+ui: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/ui.py
 
 ## make test: the whole test suite
 test: $(STAMP)
