@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-celery test venv bench clean
+.PHONY: demo demo-celery ui test venv bench clean
 
 # The pinned tree from requirements.txt, then the project itself (editable: the package from
 # plugins/, and the repository root for the stand-in, demo and benchmarks that stay out of the wheel).
@@ -25,9 +25,13 @@ demo: $(STAMP)
 demo-celery: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo_celery.py
 
+## make ui: the stand-in and `airflow standalone` on .demo/ (make demo first if needed); Ctrl-C stops both
+ui: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/ui.py
+
 ## make test: the whole test suite
 test: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -n 2 -p no:cacheprovider tests
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 -p no:cacheprovider tests
 
 ## make bench: benchmarks (not run by the tests); numbers in docs/performance.md
 bench: $(STAMP)

@@ -5,6 +5,11 @@ database, runs `spor_nightly` once with Airflow's `dag.test()`, prints the run s
 what it started. Everything lives under `.demo/`; the stand-in's received requests are in
 `.demo/received/`. The clock is simulated (SPOR_CLOCK_START), so the demo behaves the same at
 any time of day.
+
+Then it leaves the folder ready to work in: both DAGs in Airflow's metadata database (paused, as
+Airflow creates them), a second day of changes waiting in the OPS database (treatments changed
+after the first night, so the next `spor_nightly` has something to send), and `.demo/env.sh`
+with the environment the README's commands need in a new shell (`make ui` uses it too).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import time
 from pathlib import Path
 
 from devenv import LocalEnv, make_ops, make_pki, migrate_airflow
+from devenv.workplace import API_PORT, STANDIN_PORT, demo_environment, write_env_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--treatments", type=int, default=3000)
     parser.add_argument("--latency-ms", type=float, default=20.0, help="the stand-in's answer latency")
     parser.add_argument("--night", default=NIGHT, help="simulated start of the run (ISO 8601 with offset)")
+    parser.add_argument("--second-night", type=int, default=300,
+                        help="treatments changed after the first night, waiting for the next one")
     args = parser.parse_args(argv)
 
     base = args.dir.resolve()
@@ -81,12 +89,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     _, run_id, state = run_line.split()
     print_summary(env, run_id)
+    step("both DAGs in Airflow's metadata database (paused)", lambda: serialize_dags(airflow_env))
+    changed = step(f"a second day of changes in the OPS database ({args.second_night} treatments)",
+                   lambda: second_night(env, manifest, args.second_night))
+    env_sh = write_env_files(env, demo_environment(env, run_id=run_id, standin_port=STANDIN_PORT, api_port=API_PORT))
     received = len(list(env.received.glob("*.xml")))
     print(f"\n== spor_nightly {run_id}: {state}")
     print(f"   stand-in received {received} requests: {env.received}")
     print(f"   OPS database {env.ops_db}, state database {env.state_db}, Airflow home {env.airflow_home}")
     print(f"   full run log: {log_path}")
+    print(f"   {len(changed)} treatments changed since, waiting for the next spor_nightly ({base / 'second_night.json'})")
+    print(f"\n== work with it in a new shell: source {env_sh}   (then e.g. spor report --run-id \"$SPOR_DEMO_RUN_ID\""
+          f" --kind summary)\n   open it in the Airflow UI: make ui")
     return 0 if state == "success" else 1
+
+
+def serialize_dags(airflow_env: dict[str, str]) -> None:
+    """`airflow dags trigger spor_resend` needs the DAG in the metadata database; dag.test() only
+    wrote spor_nightly."""
+    subprocess.run([sys.executable, "-m", "airflow", "dags", "reserialize"], env=airflow_env, check=True,
+                   capture_output=True, cwd=ROOT)
+
+
+def second_night(env: LocalEnv, manifest, n: int) -> list[str]:
+    from spor.synthetic.later import change_later
+
+    changed = change_later(f"sqlite:///{env.ops_db}", manifest, n=n, manifest_path=env.manifest)
+    (env.base / "second_night.json").write_text(json.dumps({"changed": changed}) + "\n")
+    return changed
 
 
 def step(title: str, fn):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,43 @@ POSTGRES_URL = os.environ.get("SPOR_TEST_POSTGRES_URL", "postgresql+psycopg2://p
 MARIADB_URL = os.environ.get("SPOR_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
 
 
+def in_ci() -> bool:
+    """CI (CI=true) installs and starts every tool and server the tests use: a skip there is a failure."""
+    return os.environ.get("CI") == "true"
+
+
+def missing(reason: str) -> None:
+    """Skip the test with a one-line reason, or fail it in CI where the reason must not exist."""
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of a command-line tool a test shells out to; skips (fails in CI) when it is absent."""
+    found = shutil.which(name)
+    if not found:
+        missing(f"{name} not installed (Debian package {package})")
+    return found
+
+
+def require_git_checkout() -> str:
+    """git, inside a git checkout of the repository (the tests that list tracked files need both)."""
+    git = require_tool("git", "git")
+    import subprocess
+
+    inside = subprocess.run([git, "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True)
+    if inside.stdout.strip() != "true":
+        missing(f"{ROOT} is not a git checkout (the test lists tracked files)")
+    return git
+
+
+@pytest.fixture(scope="session")
+def xmllint() -> str:
+    """Path of xmllint (libxml2-utils), which checks messages against the XSD independently of lxml."""
+    return require_tool("xmllint", "libxml2-utils")
+
+
 def _reachable(url: str) -> str | None:
     try:
         import sqlalchemy as sa
@@ -48,9 +86,7 @@ def postgres_url() -> str:
     """URL of a real PostgreSQL. In CI (CI=true) its absence fails the test; elsewhere it skips."""
     problem = _reachable(POSTGRES_URL)
     if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but PostgreSQL at {POSTGRES_URL} is not reachable ({problem})")
-        pytest.skip(f"PostgreSQL at {POSTGRES_URL} not reachable ({problem}); set SPOR_TEST_POSTGRES_URL")
+        missing(f"PostgreSQL at {POSTGRES_URL} not reachable ({problem}); set SPOR_TEST_POSTGRES_URL")
     return POSTGRES_URL
 
 
@@ -59,9 +95,7 @@ def mariadb_url() -> str:
     """URL of a real MariaDB (or MySQL). In CI (CI=true) its absence fails the test; elsewhere it skips."""
     problem = _reachable(MARIADB_URL)
     if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but MariaDB at {MARIADB_URL} is not reachable ({problem})")
-        pytest.skip(f"MariaDB at {MARIADB_URL} not reachable ({problem}); set SPOR_TEST_MARIADB_URL")
+        missing(f"MariaDB at {MARIADB_URL} not reachable ({problem}); set SPOR_TEST_MARIADB_URL")
     return MARIADB_URL
 
 

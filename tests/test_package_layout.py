@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_git_checkout
 
 MAX_LINES = 350
 #: Modules allowed to be longer, each with the reason it is one job.
@@ -18,7 +18,7 @@ CITES_OUTSIDE = re.compile(r"[Ee]ngineering notes?\b|\b[Ii]ssue \d+|\.\./shared|
 
 
 def _tracked(*patterns: str) -> list[str]:
-    out = subprocess.run(["git", "ls-files", *patterns], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([require_git_checkout(), "ls-files", *patterns], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if (ROOT / line).is_file()]
 
 

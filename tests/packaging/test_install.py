@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, require_git_checkout
 
 pytestmark = pytest.mark.xdist_group("install")
 
@@ -82,7 +82,7 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
 
 def _repo_copy(dest: Path) -> Path:
     """The repository's tracked files only (what a clean clone holds)."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    files = subprocess.run([require_git_checkout(), "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
     for name in filter(None, files):
         src = ROOT / name.decode()
         if src.is_file():

@@ -40,13 +40,16 @@ def _render_args(p: argparse.ArgumentParser) -> None:
     which.add_argument("--behandlingsnummer", nargs="+", metavar="N", help="these treatments")
     p.add_argument("--units", help="unit -> SystemId mapping: JSON text or a JSON file "
                                    "(default: Airflow Variable spor_units / AIRFLOW_VAR_SPOR_UNITS)")
+    p.add_argument("--state", help="state database (SQLAlchemy URL or Airflow connection id): also say which "
+                                   "rendered treatments the night would skip as unchanged since SPOR's last final answer")
+    p.add_argument("--environment", help="SPOR environment of those answers (default: the spor_default connection's)")
 
 
 def _render_run(args: argparse.Namespace) -> int:
     from spor.build.preview import preview_command
 
     return preview_command(db=args.db, out=args.out, all_=args.all, numbers=args.behandlingsnummer,
-                           units=args.units, stdout=sys.stdout)
+                           units=args.units, stdout=sys.stdout, state=args.state, environment=args.environment)
 
 
 # --- report --------------------------------------------------------------------------------
@@ -65,6 +68,12 @@ def _report_run(args: argparse.Namespace) -> int:
     from spor.state import run_summary, runlog
     from spor.state.summary import render_text
 
+    from spor.cli.targets import missing_database
+
+    refusal = missing_database(args.state, "state database")
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     db = state_db(args.state, migrate=False)  # a reader: it never creates or changes tables
     if db.revision() is None:
         print(f"error: no SPOR tables in the state database {args.state}: no run has used it yet", file=sys.stderr)

@@ -8,6 +8,11 @@ functions (GX costs 6-8 s and ~140 MB; docs/notes.md#gx-import-cost), so DAG par
 
 from __future__ import annotations
 
+from spor.quality.gx_logging import quiet_gx_import_logs
+
+# Before anything below can import GX: every path to the gate comes through this package.
+quiet_gx_import_logs()
+
 from spor.quality.frame import frame_from_treatments, prepare_frame
 from spor.quality.gate import ExpectationOutcome, GateResult, QualityGateError, Verdict, run_gate
 from spor.quality.report import render_report

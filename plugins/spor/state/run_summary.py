@@ -49,6 +49,8 @@ class SummaryCounts:
 def counts(db: StateDB, run_id: str) -> SummaryCounts:
     """Counts per state for one run: answers (last outcome per registration in this run),
     unchanged (from staging), held back and warned; what this run left waiting; the backlog."""
+    from spor.build.verdict import reason_text
+
     by_state = {s.value: 0 for s in State} | {WARNED: 0}
     attention: list[AttentionItem] = []
     with db.read() as conn:
@@ -69,7 +71,7 @@ def counts(db: StateDB, run_id: str) -> SummaryCounts:
             .where(stage_log.c.run_id == run_id)).scalar())
         for r in conn.execute(sa.select(held_back).where(held_back.c.run_id == run_id).order_by(held_back.c.id)):
             by_state[r.state] = by_state.get(r.state, 0) + 1
-            reason = " ".join(x for x in (f"[{r.rule}]" if r.rule else "", r.variable or "", r.reason or "") if x)
+            reason = reason_text(r.rule, r.variable, r.reason)  # the line spor render prints too
             attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.state, reason, r.rule or r.state))
         waiting = {w.value: 0 for w in WaitReason}
         for reason, n in conn.execute(sa.select(outbox.c.wait_reason, sa.func.count())

@@ -34,11 +34,10 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     last final answer for this environment. A treatment that cannot be built is held back with
     its behandlingsnummer, variable and rule; the others go on. The nightly watermark advances in
     the same transaction as the last staged chunk. `dry_run` builds and validates only."""
-    from spor.extract import handover
-    from spor.errors import BuildError, IdentityUnknown
-    from spor.build.registration import build_registration
-    from spor.states import State
     from spor.build.units import UnitMapping
+    from spor.build.verdict import build_verdict
+    from spor.extract import handover
+    from spor.states import State
 
     expected = extracted.get("handed_over")
     if expected is not None and handover.count(env.db, env.run.run_id) != expected:
@@ -75,17 +74,10 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
         chunk.clear()
 
     for t in handover.iterate(env.db, env.run.run_id, exclude=skip):
-        try:
-            reg = build_registration(t.row, t.children, units.system_id(t.row.get("enhet")))
-        except IdentityUnknown as exc:
-            counts["identity_unknown"] += 1
-            held.append(HeldBackItem(t.behandlingsnummer, State.IDENTITY_UNKNOWN, rule=exc.rule,
-                                     reason=exc.reason, variable=exc.variable, environment=environment))
-            continue
-        except BuildError as exc:
-            counts["not_buildable"] += 1
-            held.append(HeldBackItem(t.behandlingsnummer, State.NOT_BUILDABLE, rule=exc.rule,
-                                     reason=exc.reason, variable=exc.variable, environment=environment))
+        reg = build_verdict(t, units, environment=environment)
+        if isinstance(reg, HeldBackItem):
+            counts["identity_unknown" if reg.state == State.IDENTITY_UNKNOWN else "not_buildable"] += 1
+            held.append(reg)
             continue
         counts["built"] += 1
         chunk.append(_Built(reg.behandlingsnummer, reg.system_id, reg.xml_bytes, reg.content_hash))

@@ -94,16 +94,16 @@ def test_validate_names_the_element_never_the_value() -> None:
     assert (again.value.rule, again.value.behandlingsnummer) == ("XSD", "3000042")
 
 
-def test_built_message_passes_xmllint(tmp_path: Path) -> None:
+def test_built_message_passes_xmllint(tmp_path: Path, xmllint: str) -> None:
     reg = build_registration(row(), CHILDREN, SYSTEM_ID)
     path = tmp_path / f"{reg.behandlingsnummer}.xml"
     path.write_bytes(reg.xml_bytes)
     schema = load_schema()
-    run = subprocess.run(["xmllint", "--noout", "--schema", str(schema.xsd_path), str(path)], capture_output=True, text=True)
+    run = subprocess.run([xmllint, "--noout", "--schema", str(schema.xsd_path), str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
 
 
-def test_second_schema_variant_builds_in_its_own_namespace_and_validates(tmp_path: Path) -> None:
+def test_second_schema_variant_builds_in_its_own_namespace_and_validates(tmp_path: Path, xmllint: str) -> None:
     """A site's schema (another namespace) loaded from a configurable location drives the builder."""
     variant = load_schema(VARIANT_DIR)
     reg = build_registration(row(), CHILDREN, SYSTEM_ID, schema=variant)
@@ -113,7 +113,7 @@ def test_second_schema_variant_builds_in_its_own_namespace_and_validates(tmp_pat
     assert not load_schema().is_valid(reg.element)  # not valid under the shipped namespace
     path = tmp_path / "variant.xml"
     path.write_bytes(reg.xml_bytes)
-    run = subprocess.run(["xmllint", "--noout", "--schema", str(variant.xsd_path), str(path)], capture_output=True, text=True)
+    run = subprocess.run([xmllint, "--noout", "--schema", str(variant.xsd_path), str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     shipped = build_registration(row(), CHILDREN, SYSTEM_ID)
     assert shipped.content_hash != reg.content_hash  # the namespace is part of the content
