@@ -32,8 +32,9 @@ VIEWPORT = {"width": 1024, "height": 768}
 NARROW = {"width": 480, "height": 800}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", autouse=True)
 def chromium() -> str:
+    """Decided before the (slow) night is run: skip or, with CI=true, fail when it is missing."""
     if CHROMIUM is None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but no chromium on PATH: .ci/run installs Debian's chromium")
