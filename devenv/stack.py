@@ -118,12 +118,17 @@ class Stack:
                                                 stdout=out, stderr=subprocess.STDOUT, cwd=cwd or self.home,
                                                 start_new_session=True)
 
-    def start_core(self) -> None:
-        """API server (the workers reach Airflow through its execution API), scheduler, dag-processor, triggerer."""
+    def start_api_server(self) -> str:
+        """The API server alone (UI, REST and execution API) on a free port; returns its base URL."""
         self.api_port = self.api_port or free_port()
         self.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{self.api_port}/execution/"
         self._start("api-server", ["api-server", "--port", str(self.api_port)])
         self.wait_http(f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health", timeout=180)
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start_core(self) -> None:
+        """API server (the workers reach Airflow through its execution API), scheduler, dag-processor, triggerer."""
+        self.start_api_server()
         for name in ("scheduler", "dag-processor", "triggerer"):
             self._start(name, [name])
 

@@ -1,0 +1,170 @@
+"""The 05:00 alert through a real Airflow scheduler (R19: nothing is sent after 05:00; the team is
+told when a night is still running then).
+
+Only the scheduler evaluates Deadline Alerts, on the real clock, so this test runs a real stack
+(API server, scheduler, dag-processor, triggerer; LocalExecutor on a fresh SQLite metadata
+database) with two tiny DAGs carrying the SPOR deadline (``nightly_deadline``, the reference
+registered by the plugin) a few seconds ahead instead of 05:00: one run sleeps past its deadline
+and must send exactly one e-mail to a real SMTP server, with the run's link and no identity number;
+the other finishes before its deadline and must send nothing.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import re
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.xdist_group("airflow-stack")
+
+LATE, IN_TIME = "spor_deadline_late", "spor_deadline_in_time"
+TEAM = "jour@sjukhus.example"
+IDENTITY_SHAPED = re.compile(r"(?<!\d)(19|20)?\d{6}[-+]?\d{4}(?!\d)")
+
+PROBES = '''"""Probe DAGs of the deadline test: the SPOR deadline, a few seconds ahead."""
+import time
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+from spor.notifications.deadline import nightly_deadline
+
+
+def probe(dag_id, at, sleep_until):
+    with DAG(dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
+             deadline=nightly_deadline(at=at)) as dag:
+        @task
+        def work():
+            time.sleep(max(0.0, sleep_until - time.time()))
+
+        work()
+    return dag
+
+
+probe({late!r}, {late_at!r}, {late_until!r})
+probe({in_time!r}, {in_time_at!r}, 0.0)
+'''
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("Europe/Stockholm")).strftime("%H:%M:%S")
+
+
+def _api(base: str, path: str, body: dict | None = None) -> dict:
+    """Airflow's REST API with a token from the simple auth manager (every user an admin here)."""
+    with urllib.request.urlopen(f"{base}/auth/token", timeout=30) as answer:
+        token = json.load(answer)["access_token"]
+    request = urllib.request.Request(f"{base}{path}", data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                                     method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def _mails(server) -> list[tuple[list[str], str, str]]:
+    out = []
+    for rcpt, raw in list(server.messages):
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        out.append((rcpt, str(msg["Subject"]), msg.get_body(preferencelist=("html", "plain")).get_content()))
+    return out
+
+
+@pytest.fixture
+def stack(tmp_path, smtp_server):  # noqa: F811
+    from devenv.stack import Stack, free_port, local_settings
+
+    home, dags = tmp_path / "airflow", tmp_path / "dags"
+    home.mkdir()
+    dags.mkdir()
+    port = free_port()
+    env = dict(os.environ) | local_settings(metadata_url=f"sqlite:///{home / 'airflow.db'}") | {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "1",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+        # the alert setting a site keeps in Airflow (shared with the removal e-mail)
+        "AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER": json.dumps({"smtp_conn_id": "spor_smtp_test", "alerts": {"to": [TEAM]}}),
+    }
+    running = Stack(home=home, env=env, logs=tmp_path / "logs", api_port=port)
+    running.airflow("db", "migrate")
+    try:
+        running.start_core()
+        yield running, dags
+    finally:
+        running.stop()
+
+
+def _deadline_of(stack, dag_id: str):
+    row = stack.metadata("SELECT d.deadline_time, d.missed FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id "
+                         "WHERE r.dag_id = :d", d=dag_id)
+    return None if row is None else (datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc), bool(row[1]))
+
+
+def _wait(condition, until: float, what: str, stack) -> None:
+    while time.time() < until:
+        if condition():
+            return
+        stack.check_alive()
+        time.sleep(0.5)
+    raise AssertionError(f"{what}; see the logs in {stack.logs}")
+
+
+def test_R19_a_run_past_its_deadline_sends_one_alert_a_run_done_before_sends_none(stack, smtp_server):  # noqa: F811
+    """The scheduler evaluates the plugin's deadline reference (first HH:MM:SS Europe/Stockholm
+    after the run's run_after): the run still working at its deadline sends exactly one e-mail,
+    naming the run with its link and no identity number; the run that finished before its own
+    deadline sends nothing, also after that deadline has passed."""
+    stack, dags = stack
+    base = f"http://127.0.0.1:{stack.api_port}"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    late_at, in_time_at = now + timedelta(seconds=30), now + timedelta(seconds=50)
+    (dags / "deadline_probes.py").write_text(PROBES.format(
+        late=LATE, late_at=_local(late_at), late_until=(in_time_at + timedelta(seconds=3)).timestamp(),
+        in_time=IN_TIME, in_time_at=_local(in_time_at)))
+    for dag_id in (LATE, IN_TIME):
+        stack.wait_for_dag(dag_id, timeout=25)
+    runs = {dag_id: _api(base, f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
+            for dag_id in (LATE, IN_TIME)}
+    triggered = time.time()
+    assert triggered < late_at.timestamp() - 5, f"the DAGs were parsed too late ({triggered - now.timestamp():.0f} s)"
+
+    # The deadline the scheduler will watch: today's HH:MM:SS, from the plugin's reference.
+    assert _deadline_of(stack, LATE) == (late_at, False)
+    assert _deadline_of(stack, IN_TIME) in ((in_time_at, False), None)  # None: already done and pruned
+
+    _wait(lambda: stack.metadata("SELECT state FROM dag_run WHERE dag_id = :d", d=IN_TIME)[0] == "success",
+          in_time_at.timestamp() - 2, f"{IN_TIME} did not finish before its deadline", stack)
+    _wait(lambda: len(smtp_server.messages) >= 1, late_at.timestamp() + 30,
+          "no deadline e-mail within 30 s after the deadline", stack)
+    # Past the second run's deadline (and several scheduler loops): still one e-mail.
+    time.sleep(max(0.0, in_time_at.timestamp() + 6 - time.time()))
+
+    from spor.ui import links
+
+    ((rcpt, subject, body),) = _mails(smtp_server)
+    assert rcpt == [TEAM]
+    assert "05:00 passed with the run unfinished" in subject and runs[LATE] in subject and IN_TIME not in subject
+    assert f"{base}{links.run_path(LATE, runs[LATE])}" in body and "What to do" in body
+    assert f"{late_at.astimezone(ZoneInfo('Europe/Stockholm')):%Y-%m-%d %H:%M}" in body
+    assert not IDENTITY_SHAPED.search(subject + body)
+    assert _deadline_of(stack, LATE) == (late_at, True)
+    assert _deadline_of(stack, IN_TIME) is None, "a run done in time keeps no deadline"
+    callback = stack.metadata("SELECT c.state FROM callback c JOIN deadline d ON d.callback_id = c.id "
+                              "JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = :d", d=LATE)
+    assert callback is not None and callback[0] == "success", callback
