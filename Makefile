@@ -31,7 +31,7 @@ ui: $(STAMP)
 
 ## make test: the whole test suite
 test: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 -p no:cacheprovider tests
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 --dist loadgroup -p no:cacheprovider tests
 
 ## make bench: benchmarks (not run by the tests); numbers in docs/performance.md
 bench: $(STAMP)

@@ -24,7 +24,7 @@ import pytest
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
 
-pytestmark = pytest.mark.xdist_group("browser")
+pytestmark = pytest.mark.xdist_group("airflow-stack")
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 USER, PASSWORD = "tester", "spor-browser-test"

@@ -26,7 +26,7 @@ import pytest
 
 from tests.conftest import ROOT, require_git_checkout
 
-pytestmark = pytest.mark.xdist_group("install")
+pytestmark = pytest.mark.xdist_group("airflow-stack")
 
 NIGHT = "2025-12-01T01:00:00+01:00"
 
