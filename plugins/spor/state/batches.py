@@ -133,7 +133,13 @@ def recover_stale(db: StateDB, *, lease: timedelta = DEFAULT_LEASE, environment:
             moved += conn.execute(outbox.update().where(outbox.c.batch_id.in_(part))
                                   .values(batch_id=into)).rowcount
         if into is not None and moved:
-            conn.execute(batch.update().where(batch.c.id == into).values(size=batch.c.size + moved))
+            # Reopened in the same transaction: rows never sit in a finished batch.
+            conn.execute(batch.update().where(batch.c.id == into).values(
+                size=batch.c.size + moved, finished_at=None, heartbeat_at=db.now(), **owners.current().columns()))
+        # Rows left behind in finished batches (a crash between finishing and releasing) are free.
+        conn.execute(outbox.update().where(outbox.c.batch_id.in_(
+            sa.select(batch.c.id).where(batch.c.finished_at.is_not(None)).scalar_subquery()))
+            .values(batch_id=None))
     return moved
 
 
