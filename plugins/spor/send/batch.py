@@ -56,7 +56,9 @@ class RetryPolicy:
     """
 
     max_attempts: int = 4
-    base_delay_s: float = 2.0
+    # Short: a deferral holds no thread, and the circuit breaker (not the backoff) protects SPOR
+    # when it is down. A long first delay would leave each batch idle at its end (docs/performance.md).
+    base_delay_s: float = 0.5
     factor: float = 2.0
     max_delay_s: float = 60.0
 
@@ -208,10 +210,12 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
             with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"spor-batch-{batch_id}") as pool:
                 for f in [pool.submit(worker) for _ in range(max(1, min(threads, len(regs))))]:
                     f.result()
-            # Not attempted (or deferred) when the run stopped: wait with the stop's reason.
+            # Deferred when the run stopped: transient (its last attempt failed); never attempted:
+            # the stop's reason.
             for reg in queue.remaining():
-                default = WaitReason.TRANSIENT if run.failures[reg.outbox_id] else WaitReason(reg.wait_reason)
-                run.leftover.setdefault(reg.outbox_id, run.stop_reason or default)
+                why = (WaitReason.TRANSIENT if run.failures[reg.outbox_id]
+                       else run.stop_reason or WaitReason(reg.wait_reason))
+                run.leftover.setdefault(reg.outbox_id, why)
         if (run.error is None and not run.systemic_decided
                 and not batches.has_other_open_batches(db, info.run_id, batch_id)):
             # A run with fewer answers than first_k: judge on all of them.
