@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import select
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -208,17 +210,30 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
+        if fault == "reset":
+            server.received.store(received, body, outcome="injected:reset", http_status=None, **record)
+            _sleep_until(answer_at)
+            self.close_connection = True
+            _reset(self.connection)
+            return
+        if fault == "hang":
+            server.received.store(received, body, outcome="injected:hang", http_status=None, **record)
+            self.close_connection = True
+            _hang(self.connection, server.faults.hang_s)
+            return
         if fault in ("502", "503", "504"):
             server.received.store(received, body, outcome=f"injected:{fault}", http_status=int(fault), **record)
             _sleep_until(answer_at)
             self._send(int(fault), b"<html><body>Service Unavailable</body></html>", "text/html")
             return
         status, answer, outcome, stored = server.answer(parsed)
-        if fault == "slow":
-            outcome = f"injected:slow:{outcome}"
+        extra = 0.0
+        if fault in ("slow", "tail"):
+            outcome = f"injected:{fault}:{outcome}"
+            extra = server.faults.slow_s if fault == "slow" else server.faults.tail_delay()
         server.received.store(received, body, outcome=outcome, http_status=status, stored=stored, **record)
-        # "slow": stored already, answered late (a client may time out)
-        _sleep_until(answer_at + (server.faults.slow_s if fault == "slow" else 0.0))
+        # "slow"/"tail": stored already, answered late (a client may time out)
+        _sleep_until(answer_at + extra)
         try:
             self._send(status, answer)
         except OSError:
@@ -227,6 +242,27 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def request_tag(self) -> str:
         return self.server.request_tag
+
+
+def _reset(conn: socket.socket) -> None:
+    """Abort the connection with a TCP RST: linger 0, then close (no TLS close_notify)."""
+    try:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        socket.socket.close(conn)
+    except OSError:
+        pass
+
+
+def _hang(conn: socket.socket, seconds: float) -> None:
+    """Say nothing for ``seconds``, or until the client gives up and closes its end."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            readable, _, _ = select.select([conn], [], [], min(left, 0.5))
+            if readable and not conn.recv(1):
+                return
+        except (OSError, ValueError, ssl.SSLError):
+            return
 
 
 def _sleep_until(deadline: float) -> None:
@@ -341,7 +377,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--unavailable-share", type=float, default=0.0)
     p.add_argument("--slow-share", type=float, default=0.0)
     p.add_argument("--random-failure-share", type=float, default=0.0)
+    p.add_argument("--reset-share", type=float, default=0.0, help="share answered by a TCP reset (nothing stored)")
+    p.add_argument("--hang-share", type=float, default=0.0, help="share left unanswered for --hang-s (nothing stored)")
+    p.add_argument("--tail-share", type=float, default=0.0, help="share answered after a long-tailed (Pareto) delay")
     p.add_argument("--slow-s", type=float, default=5.0)
+    p.add_argument("--hang-s", type=float, default=120.0)
+    p.add_argument("--tail-scale-s", type=float, default=0.05)
+    p.add_argument("--tail-alpha", type=float, default=1.5)
+    p.add_argument("--tail-max-s", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fault-script", default="", help="faults for the first requests, e.g. 503,drop,ok,slow")
     p.add_argument("--announce", action="store_true", help="print 'LISTENING <url>' once ready")
@@ -354,7 +397,9 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
     make_pki(args.pki)  # no-op when the PKI is already there
     faults = FaultPlan(drop_share=args.drop_share, unavailable_share=args.unavailable_share,
                        slow_share=args.slow_share, random_failure_share=args.random_failure_share,
-                       slow_s=args.slow_s, seed=args.seed,
+                       reset_share=args.reset_share, hang_share=args.hang_share, tail_share=args.tail_share,
+                       slow_s=args.slow_s, hang_s=args.hang_s, tail_scale_s=args.tail_scale_s,
+                       tail_alpha=args.tail_alpha, tail_max_s=args.tail_max_s, seed=args.seed,
                        script=[f for f in args.fault_script.split(",") if f])
     return StandinConfig(pki_dir=args.pki, received_dir=args.received, host=args.host, port=args.port,
                          latency_ms=args.latency_ms, tls_min=args.tls_min, tls_max=args.tls_max,

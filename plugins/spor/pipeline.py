@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Callable
 
 import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
-from airflow.sdk import task
+from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, task
 
 from spor.tasks.build_and_stage import build_and_stage
 from spor.tasks.check_certificate import check_certificate
@@ -19,7 +20,7 @@ from spor.notifications.alerts import on_run_failed, on_run_succeeded
 
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
-#: outbox carry the work over), no Airflow task retries (the send loop retries within the window);
+#: outbox carry the work over), no Airflow task retries except for the send tasks (below);
 #: when a run ends, the team's alerts (spor.notifications.alerts).
 DAG_DEFAULTS: dict[str, Any] = {
     "start_date": pendulum.datetime(2026, 1, 1, tz="Europe/Stockholm"),
@@ -29,6 +30,20 @@ DAG_DEFAULTS: dict[str, Any] = {
     "default_args": {"retries": 0},
     "on_failure_callback": on_run_failed,
     "on_success_callback": on_run_succeeded,
+}
+
+
+#: A send task whose worker died (SIGKILL, lost node) is retried and continues its batch (it
+#: claims the same batch and sends what it still owns, docs/adr/0005). A run-stopping error
+#: (certificate rejected, systemic stop, block list unreadable, configuration) is not retried: the
+#: same attempt would stop the same way. Transient SPOR errors never reach Airflow: the send loop
+#: defers them within the window.
+SEND_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay": timedelta(seconds=15),
+    "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
+        exception="spor.errors.RunStoppingError", action=RetryAction.FAIL,
+        reason="certificate, systemic, block-list or configuration stop: a retry would stop the same way")]),
 }
 
 
@@ -50,7 +65,8 @@ def pipeline(extract: Callable) -> None:
         target_time="{{ ti.xcom_pull(task_ids='plan_batches', key='window_opens_at') }}",
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
     )
-    sent = _task(send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}").expand(batch=batches)
+    sent = _task(send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}",
+                 **SEND_RETRIES).expand(batch=batches)
     removals = _task(raise_removal_requests, "raise_removal_requests")()
     summary = _task(summarize, "summarize", trigger_rule="all_done")()
     certificate >> extracted >> removals >> summary

@@ -190,3 +190,62 @@ def test_random_failures_from_the_command_line_reach_the_client(standin_pki, tmp
     assert process.process.returncode is not None
     lines = (tmp_path / "r" / "index.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["outcome"] == "injected:503"
+
+
+# --- faults that make sending slow: reset, hang, long tail ----------------------------------------------
+def test_reset_hang_and_tail_shares_are_seeded_and_reproducible():
+    kw = dict(reset_share=0.05, hang_share=0.02, tail_share=0.2, unavailable_share=0.05, seed=11)
+    a, b = FaultPlan(**kw), FaultPlan(**kw)
+    seq = [a.next() for _ in range(2000)]
+    assert seq == [b.next() for _ in range(2000)]
+    assert [a.tail_delay() for _ in range(50)] == [b.tail_delay() for _ in range(50)]
+    counts = {f: seq.count(f) for f in ("reset", "hang", "tail", "503")}
+    assert 60 <= counts["reset"] <= 140 and 20 <= counts["hang"] <= 70 and 300 <= counts["tail"] <= 500
+    assert seq != [FaultPlan(**{**kw, "seed": 12}).next() for _ in range(2000)]
+
+
+def test_tail_latency_is_long_tailed_and_capped():
+    plan = FaultPlan(tail_share=1.0, tail_scale_s=0.05, tail_alpha=1.5, tail_max_s=3.0, seed=3)
+    delays = sorted(plan.tail_delay() for _ in range(5000))
+    median, p99 = delays[len(delays) // 2], delays[int(0.99 * len(delays))]
+    assert 0.05 <= median < 0.1 and p99 > 10 * median and max(delays) <= 3.0
+
+
+def test_shares_adding_up_to_more_than_one_are_refused():
+    with pytest.raises(ValueError, match="at most 1"):
+        FaultPlan(reset_share=0.6, hang_share=0.6)
+
+
+def test_reset_hang_and_tail_from_the_command_line(standin_pki, tmp_path):
+    """Each fault at a rate and seed from the CLI: a reset stores nothing, a hang answers nothing
+    within the client's read timeout and stores nothing, a tail answer arrives late and is stored."""
+    from spor.errors import TransientError
+
+    for flag, outcome in (("--reset-share", "injected:reset"), ("--hang-share", "injected:hang"),
+                          ("--tail-share", "injected:tail:created")):
+        folder = tmp_path / flag.strip("-")
+        process = start_subprocess(["--pki", str(standin_pki.dir), "--received", str(folder), "--port", "0",
+                                    flag, "1.0", "--seed", "5", "--hang-s", "30", "--tail-scale-s", "0.2"])
+        try:
+            client = SporClient(spor_config(process.url, standin_pki, read_timeout=1.0))
+            started = time.monotonic()
+            if outcome == "injected:tail:created":
+                assert client.post(hand_built_registration("P-2")).state.value == "created"
+            else:
+                with pytest.raises(TransientError):
+                    client.post(hand_built_registration("P-2"))
+            elapsed = time.monotonic() - started
+            if flag == "--reset-share":
+                started = time.monotonic()
+                with pytest.raises(TransientError):
+                    client.post(hand_built_registration("P-3"))
+                again = time.monotonic() - started
+        finally:
+            process.stop()
+        entry = json.loads((folder / "index.jsonl").read_text().splitlines()[0])
+        assert entry["outcome"] == outcome
+        assert entry["stored"] is (outcome == "injected:tail:created")
+        if flag == "--hang-share":
+            assert 1.0 <= elapsed < 5, "a hang costs the client its read timeout, no more"
+        if flag == "--reset-share":
+            assert again < 0.5, "a second reset soon after is not probed again (failures.PROBE_MEMORY_S)"

@@ -8,7 +8,8 @@ One alert per cause, each saying what happened, what to do and where the run is:
 * ``certificate`` — the SITHS function certificate expires within ``certificate_warn_days``;
 * ``capacity`` — tonight's outbox will not fit in the window before 05:00;
 * ``night_not_done`` — sendable registrations are left after a run that otherwise succeeded (the
-  summary's ``"not_done"`` entry, written by the summarize task); never on top of a failed run;
+  summary's ``"night_not_done"`` entry, written by the summarize task, which then fails the run); never
+  together with a failed-run alert;
 * ``deadline_missed`` — 05:00 passed with the run unfinished (:mod:`spor.notifications.deadline`).
 
 The DAGs call :func:`on_run_failed` / :func:`on_run_succeeded` when a run ends; they read the
@@ -75,18 +76,19 @@ def alerts_for_run(dag_id: str, run_id: str, summary: Mapping[str, Any] | None, 
                             todo="Fix the cause named above (certificate, block list, SPOR connection). "
                                  "The outbox keeps everything: the next night sends it, or trigger spor_nightly "
                                  "again once the cause is fixed (never between 05:15 and 06:00)."))
+    elif summary.get("night_not_done") and not failures:
+        # The summarize task fails a run that leaves sendable registrations: one alert, this one.
+        alerts.append(Alert(NOT_DONE, dag_id, run_id, headline="the night is not done",
+                            what="The run ended with work left: " + _not_done_text(summary["night_not_done"]) + ".",
+                            todo="The next night sends what is left, oldest first. If this repeats, look at the "
+                                 "capacity and the transient failures in the run's summary, and at SPOR's "
+                                 "availability."))
     elif failed or failures:
         what = ("The run failed: " + "; ".join(failures) if failures
                 else f"The run failed ({reason or 'a task failed'}) before its summary named the cause.")
         alerts.append(Alert(FAILED_RUN, dag_id, run_id, headline="the run failed", what=what,
                             todo="Open the run, read the log of the failed task and fix the cause; then clear "
                                  "the failed task. Registrations not sent wait in the outbox for the next night."))
-    elif summary.get("not_done"):
-        alerts.append(Alert(NOT_DONE, dag_id, run_id, headline="the night is not done",
-                            what="The run ended with work left: " + _not_done_text(summary["not_done"]) + ".",
-                            todo="The next night sends what is left, oldest first. If this repeats, look at the "
-                                 "capacity and the transient failures in the run's summary, and at SPOR's "
-                                 "availability."))
     if summary.get("capacity_warning"):
         alerts.append(Alert(CAPACITY, dag_id, run_id, headline="tonight does not fit before 05:00",
                             what=str(summary["capacity_warning"]),

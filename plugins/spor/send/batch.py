@@ -1,8 +1,12 @@
-"""Send one planned batch: block list re-read, window checked before every request, bounded retries,
-certificate and systemic stops. One client shared by a small thread pool (the client never retries).
+"""Send one planned batch: block list re-read, window checked before every request, bounded retries
+that never hold a thread, a circuit breaker, certificate and systemic stops. One client shared by
+a small thread pool (the client never retries).
 
 ``send_planned_batch`` records every attempt in the ledger *before* the request and the answer right
 after it, so a crash in between leaves the registration waiting in the outbox (sent again later).
+A transient failure defers the registration (spor.send.deferral) and the thread sends the next
+one; the circuit breaker (spor.send.breaker) pauses every thread while SPOR is down; a heartbeat
+thread (spor.send.heartbeat) shows the batch's owner alive throughout (docs/adr/0005).
 """
 
 from __future__ import annotations
@@ -10,19 +14,24 @@ from __future__ import annotations
 import re
 import threading
 import time as _time
-from collections import Counter, deque
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable, Protocol
 
 from spor.clock import Clock
 from spor.errors import CertificateError, SystemicError, TransientError
+from spor.send.breaker import GIVE_UP, PROBE, WAIT, BreakerPolicy, CircuitBreaker
+from spor.send.deferral import Deferrals
+from spor.send.heartbeat import Heartbeat
+from spor.send.windows import SendingWindow
 from spor.state import attempts, batches, outbox
+from spor.state import owner as owners
 from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT
 from spor.state.batches import StagedRegistration
-from spor.states import State, WaitReason
 from spor.state.database import StateDB
-from spor.send.windows import SendingWindow
+from spor.states import State, WaitReason
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]
@@ -40,13 +49,16 @@ class Client(Protocol):
 class RetryPolicy:
     """Exponential backoff for transient errors, per registration and run.
 
-    ``max_attempts`` counts the first try. The n-th wait is ``base_delay_s * factor**(n-1)``
-    capped at ``max_delay_s``. A wait that would end at or after ``window.closes_at`` is not
-    started: the registration is left WAITING(TRANSIENT) for the next run instead.
+    ``max_attempts`` counts the first try. After the n-th failure the registration is deferred
+    by ``base_delay_s * factor**(n-1)`` capped at ``max_delay_s`` (the thread sends others
+    meanwhile). A deferral that would end at or after ``window.closes_at`` is not made: the
+    registration is left WAITING(TRANSIENT) for the next run instead.
     """
 
     max_attempts: int = 4
-    base_delay_s: float = 2.0
+    # Short: a deferral holds no thread, and the circuit breaker (not the backoff) protects SPOR
+    # when it is down. A long first delay would leave each batch idle at its end (docs/performance.md).
+    base_delay_s: float = 0.5
     factor: float = 2.0
     max_delay_s: float = 60.0
 
@@ -91,8 +103,9 @@ class BatchResult:
     by_state: dict[str, int] = field(default_factory=dict)   # final answers in this call
     waiting_by_reason: dict[str, int] = field(default_factory=dict)
     withdrawn: int = 0
-    stopped: str | None = None                           # deadline | blackout | certificate | systemic
+    stopped: str | None = None      # deadline | blackout | certificate | systemic | unavailable | taken_over
     elapsed_s: float = 0.0
+    breaker: list[str] = field(default_factory=list)     # circuit breaker transitions, in order
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -101,7 +114,7 @@ class BatchResult:
 class _Run:
     """Shared state of one send_planned_batch call across its threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, breaker: CircuitBreaker) -> None:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.stop_reason: WaitReason | None = None
@@ -110,7 +123,10 @@ class _Run:
         self.systemic_decided = False
         self.answers: Counter[str] = Counter()
         self.leftover: dict[int, WaitReason] = {}
+        self.failures: Counter[int] = Counter()
         self.attempted = 0
+        self.breaker = breaker
+        self.queue: Deferrals[StagedRegistration] | None = None
 
     def halt(self, stopped: str, reason: WaitReason | None = None, error: BaseException | None = None) -> None:
         with self.lock:
@@ -119,19 +135,29 @@ class _Run:
             if error is not None and self.error is None:
                 self.error = error
         self.stop.set()
+        if self.queue is not None:
+            self.queue.wake()
 
 
 def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
                        block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
-                       systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None) -> BatchResult:
+                       systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None,
+                       breaker: BreakerPolicy = BreakerPolicy(),
+                       beat: timedelta = batches.DEFAULT_BEAT) -> BatchResult:
     """Send what batch ``batch_id`` still owns. Returns counts; raises ``CertificateError`` or
     ``SystemicError`` (after recording what was sent) to stop the run; ``block_check`` errors
     (e.g. ``BlockListUnavailable``) propagate before anything is sent."""
     started = _time.monotonic()
-    info = batches.claim(db, batch_id)
+    me = owners.current()
+    info = batches.claim(db, batch_id, me)
     result = BatchResult(batch_id=batch_id, run_id=info.run_id, environment=info.environment)
-    run = _Run()
+    run = _Run(CircuitBreaker(breaker))
+    now = lambda: clock.now().timestamp()  # noqa: E731 - the run's clock, in seconds
+    paused = lambda: "circuit breaker open" if run.breaker.state != "closed" else None  # noqa: E731
+    heartbeat = Heartbeat(db, batch_id, me, beat=beat, paused=paused,
+                          on_lost=lambda: run.halt("taken_over", None))
     try:
+        heartbeat.__enter__()
         regs = batches.owned_rows(db, batch_id)
         planned = max(1, batches.planned_size(db, info.run_id))
         threshold = min(systemic.first_k, planned)
@@ -152,30 +178,44 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
                 result.withdrawn = outbox.withdraw(db, info.run_id, out)
             regs = [r for r in regs if r.behandlingsnummer not in blocked]
 
-        queue: deque[StagedRegistration] = deque(regs)
-        wait = sleeper or (lambda s: run.stop.wait(s))
+        run.queue = queue = Deferrals([(r, r.not_before.timestamp() if r.not_before else None) for r in regs],
+                                      now, sleeper)
 
         def worker() -> None:
             while not run.stop.is_set():
-                with run.lock:
-                    if not queue:
-                        return
-                    reg = queue.popleft()
+                permit = run.breaker.permit(now())
+                if permit.kind == GIVE_UP:
+                    run.halt("unavailable", WaitReason.TRANSIENT)
+                    return
+                if permit.kind == WAIT:
+                    run.stop.wait(permit.seconds) if sleeper is None else sleeper(permit.seconds)
+                    continue
+                reg = queue.take(run.stop)
+                if reg is None:
+                    if permit.kind == PROBE:   # nothing left to probe with: stay as we are
+                        run.breaker.record(False, now(), probe=True)
+                    return
+                due = None
                 try:
-                    _send_one(reg, db=db, client=client, clock=clock, window=window, retry=retry,
-                              run=run, run_id=info.run_id, batch_id=batch_id, wait=wait,
-                              systemic=systemic, threshold=threshold)
+                    due = _send_one(reg, db=db, client=client, clock=clock, window=window, retry=retry,
+                                    run=run, run_id=info.run_id, batch_id=batch_id, systemic=systemic,
+                                    threshold=threshold, probe=permit.kind == PROBE)
                 except BaseException as exc:  # noqa: BLE001 - a bug: stop, keep the row waiting, re-raise
                     run.leftover.setdefault(reg.outbox_id, WaitReason.TRANSIENT)
                     run.halt("error", None, exc)
+                finally:
+                    queue.done(reg, due)
 
         if regs:
             with ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix=f"spor-batch-{batch_id}") as pool:
                 for f in [pool.submit(worker) for _ in range(max(1, min(threads, len(regs))))]:
                     f.result()
-        # Not attempted because the run stopped: wait with the window's reason, else as they were.
-        for reg in queue:
-            run.leftover.setdefault(reg.outbox_id, run.stop_reason or WaitReason(reg.wait_reason))
+            # Deferred when the run stopped: transient (its last attempt failed); never attempted:
+            # the stop's reason.
+            for reg in queue.remaining():
+                why = (WaitReason.TRANSIENT if run.failures[reg.outbox_id]
+                       else run.stop_reason or WaitReason(reg.wait_reason))
+                run.leftover.setdefault(reg.outbox_id, why)
         if (run.error is None and not run.systemic_decided
                 and not batches.has_other_open_batches(db, info.run_id, batch_id)):
             # A run with fewer answers than first_k: judge on all of them.
@@ -183,16 +223,19 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
             if verdict:
                 run.halt("systemic", None, SystemicError(verdict))
     finally:
+        heartbeat.__exit__()
         by_reason: dict[WaitReason, list[int]] = {}
         for oid, why in run.leftover.items():
             by_reason.setdefault(why, []).append(oid)
         for why, ids in by_reason.items():
-            outbox.mark_waiting(db, ids, why)
-        batches.finish(db, batch_id)
+            outbox.mark_waiting(db, ids, why, batch_id=batch_id)
+        if not heartbeat.lost.is_set():
+            batches.finish(db, batch_id)
         result.attempted = run.attempted
         result.by_state = dict(run.answers)
         result.waiting_by_reason = {w.value: len(ids) for w, ids in by_reason.items()}
         result.stopped = run.stopped
+        result.breaker = list(run.breaker.transitions)
         result.elapsed_s = round(_time.monotonic() - started, 3)
     if run.error is not None:
         raise run.error
@@ -215,52 +258,54 @@ def _judge(db: StateDB, run_id: str, rule: SystemicRule, threshold: int, run: _R
 
 
 def _send_one(reg: StagedRegistration, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
-              retry: RetryPolicy, run: _Run, run_id: str, batch_id: int, wait: Sleeper,
-              systemic: SystemicRule, threshold: int) -> None:
-    failures = 0
-    while True:
-        blocked = window.reason_blocked(clock.now())
-        if blocked is not None:
-            run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else blocked
-            run.halt(blocked.value, blocked)
-            return
-        if run.stop.is_set():
-            run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else WaitReason(reg.wait_reason)
-            return
-        ledger_id = attempts.record_attempt(db, reg, run_id=run_id, batch_id=batch_id)
-        if ledger_id is None:  # another batch owns it now (lease expired): not ours to send
-            return
+              retry: RetryPolicy, run: _Run, run_id: str, batch_id: int, systemic: SystemicRule,
+              threshold: int, probe: bool) -> float | None:
+    """One request for ``reg``. Returns the time (clock seconds) it is due again after a
+    transient failure, or None when it is dealt with (answered, left waiting, not ours)."""
+    failures = run.failures[reg.outbox_id]
+    blocked = window.reason_blocked(clock.now())
+    if blocked is not None:
+        run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else blocked
+        run.halt(blocked.value, blocked)
+        return None
+    if run.stop.is_set():
+        run.leftover[reg.outbox_id] = WaitReason.TRANSIENT if failures else WaitReason(reg.wait_reason)
+        return None
+    ledger_id = attempts.record_attempt(db, reg, run_id=run_id, batch_id=batch_id)
+    if ledger_id is None:  # another batch owns it now (taken over): not ours to send
+        return None
+    with run.lock:
+        run.attempted += 1
+    t0 = _time.monotonic()
+    try:
+        answer = client.post(reg)
+    except CertificateError as exc:
+        attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_CERTIFICATE, detail=type(exc).__name__,
+                                elapsed_s=_time.monotonic() - t0)
+        run.leftover[reg.outbox_id] = WaitReason(reg.wait_reason)
+        run.halt("certificate", None, exc)
+        return None
+    except TransientError as exc:
+        now = clock.now()
+        run.breaker.record(True, now.timestamp(), probe=probe)
         with run.lock:
-            run.attempted += 1
-        t0 = _time.monotonic()
-        try:
-            answer = client.post(reg)
-        except CertificateError as exc:
-            attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_CERTIFICATE, detail=type(exc).__name__,
-                                    elapsed_s=_time.monotonic() - t0)
-            run.leftover[reg.outbox_id] = WaitReason(reg.wait_reason)
-            run.halt("certificate", None, exc)
-            return
-        except TransientError as exc:
-            attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_TRANSIENT,
-                                    detail=f"{type(exc).__name__}: {exc}", elapsed_s=_time.monotonic() - t0)
-            failures += 1
-            if failures >= retry.max_attempts:
-                run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
-                return
-            delay = retry.delay(failures)
-            now = clock.now()
-            if now.timestamp() + delay >= window.closes_at(now).timestamp():
-                run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
-                return
-            wait(delay)
-            continue
-        attempts.record_answer(db, ledger_id, reg, answer)
-        with run.lock:
-            run.answers[State(answer.state).value] += 1
-        if not run.systemic_decided:
-            verdict = _judge(db, run_id, systemic, threshold, run)
-            if verdict:
-                run.halt("systemic", None, SystemicError(verdict))
-        return
-
+            run.failures[reg.outbox_id] += 1
+            failures = run.failures[reg.outbox_id]
+        due = now.timestamp() + retry.delay(failures)
+        retry_later = failures < retry.max_attempts and due < window.closes_at(now).timestamp()
+        attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_TRANSIENT,
+                                detail=f"{type(exc).__name__}: {exc}", elapsed_s=_time.monotonic() - t0,
+                                not_before=now + timedelta(seconds=retry.delay(failures)) if retry_later else None)
+        if not retry_later:
+            run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
+            return None
+        return due
+    run.breaker.record(False, clock.now().timestamp(), probe=probe)
+    attempts.record_answer(db, ledger_id, reg, answer)
+    with run.lock:
+        run.answers[State(answer.state).value] += 1
+    if not run.systemic_decided:
+        verdict = _judge(db, run_id, systemic, threshold, run)
+        if verdict:
+            run.halt("systemic", None, SystemicError(verdict))
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -85,13 +85,15 @@ def _upsert_last_final(db: StateDB, conn: Connection, values: dict) -> None:
 
 
 def record_failure(db: StateDB, ledger_id: int, reg: StagedRegistration, *, outcome: str, detail: str,
-                   elapsed_s: float | None = None) -> None:
+                   elapsed_s: float | None = None, not_before: datetime | None = None) -> None:
     """Record an attempt that got no final answer (``OUTCOME_TRANSIENT`` or
-    ``OUTCOME_CERTIFICATE``). ``detail`` must carry no personal data (error class, status)."""
+    ``OUTCOME_CERTIFICATE``). ``detail`` must carry no personal data (error class, status).
+    ``not_before``: the registration is deferred until then (a run taking it over respects it)."""
     now = db.now()
     with db.write() as conn:
         conn.execute(ledger.update().where(ledger.c.id == ledger_id).values(
             outcome=outcome, result_text=detail[:500], elapsed_s=elapsed_s, answered_at=now))
+        conn.execute(outbox.update().where(outbox.c.id == reg.outbox_id).values(not_before=not_before))
 
 
 def last_final_answer(db: StateDB, environment: str, system_id: str, behandlingsnummer: str) -> tuple[str, str] | None:

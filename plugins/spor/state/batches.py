@@ -3,24 +3,39 @@ never send the same registration.
 
 Send order (when not everything fits in the window): ``priority`` descending, then oldest
 ``waiting_since`` first, then behandlingsnummer ascending. So what the deadline left waiting goes
-first the next night and nothing starves. A batch whose worker died (heartbeat older than the
-lease) gives its rows back to be planned again.
+first the next night and nothing starves.
+
+A claimed batch has an owner (the sending process, spor.state.owner) that beats every
+``DEFAULT_BEAT`` while it sends, whatever the answers do. A batch whose owner is provably gone
+(its process on this host no longer runs), whose heartbeat is older than ``DEFAULT_LEASE``
+(about three beats), or whose run Airflow says has finished gives its rows back
+(docs/adr/0005-crash-takeover.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
+from spor.state import owner as owners
 from spor.state.chunks import chunks
 from spor.state.database import StateDB
 from spor.state.tables import batch, outbox
 
-#: A batch whose heartbeat is older than this belongs to a dead worker: its rows are re-planned.
-DEFAULT_LEASE = timedelta(minutes=15)
+#: The sending process writes its batch's heartbeat this often (a thread, not the answers).
+DEFAULT_BEAT = timedelta(seconds=10)
+#: A claimed batch whose heartbeat is older than this belongs to a dead worker: about three beats.
+DEFAULT_LEASE = 3 * DEFAULT_BEAT
+#: A planned batch nobody claimed yet has no owner process; its run may legitimately wait (pool
+#: slots, the blackout). Its rows are taken back after this long, or at once when the run crashed
+#: (one of its claimed batches died) or Airflow says the run has finished.
+UNCLAIMED_LEASE = timedelta(minutes=15)
+
+#: ``run_finished(dag_id, run_id)``: True only when Airflow says that run has finished or failed.
+RunFinished = Callable[[str, str], bool]
 
 SEND_ORDER = (outbox.c.priority.desc(), outbox.c.waiting_since.asc(), outbox.c.behandlingsnummer.asc(),
               outbox.c.id.asc())
@@ -38,6 +53,7 @@ class StagedRegistration:
     content_hash: str
     attempts: int
     wait_reason: str
+    not_before: Any = None          # datetime: deferred after a transient failure until then
     _element: Any = field(default=None, repr=False)
 
     @property
@@ -59,30 +75,96 @@ class BatchInfo:
     remaining: int
 
 
-def recover_stale(db: StateDB, *, lease: timedelta = DEFAULT_LEASE) -> int:
-    """Release the rows of unfinished batches whose heartbeat is older than ``lease`` (dead
-    workers). Returns the number of rows released; they wait again and keep their attempts."""
-    cutoff = db.now() - lease
+def dead_batches(db: StateDB, environment: str | None = None, *, lease: timedelta = DEFAULT_LEASE,
+                 run_finished: RunFinished | None = None) -> dict[int, str]:
+    """Open batches (of ``environment``, or all) whose owner is dead, with the reason why."""
+    now = db.now()
+    q = sa.select(batch).where(batch.c.finished_at.is_(None))
+    if environment is not None:
+        q = q.where(batch.c.environment == environment)
+    with db.read() as conn:
+        rows = conn.execute(q).all()
+    dead: dict[int, str] = {}
+    finished: dict[tuple[str, str], bool] = {}
+
+    def run_over(r: Any) -> bool:
+        if run_finished is None or not r.dag_id:
+            return False
+        key = (r.dag_id, r.run_id)
+        if key not in finished:
+            try:
+                finished[key] = bool(run_finished(*key))
+            except Exception:  # noqa: BLE001 - Airflow could not say: decide without it
+                finished[key] = False
+        return finished[key]
+
+    for r in rows:
+        if r.claimed_at is None:
+            continue
+        alive, why = owners.verdict(r, now, lease)
+        if not alive:
+            dead[r.id] = why
+        elif run_over(r):
+            dead[r.id] = f"Airflow says run {r.run_id} has finished"
+    crashed = {r.run_id for r in rows if r.id in dead}
+    for r in rows:
+        if r.claimed_at is not None or r.id in dead:
+            continue
+        if r.run_id in crashed:
+            dead[r.id] = f"run {r.run_id} crashed (one of its batches died)"
+        elif now - r.planned_at > UNCLAIMED_LEASE:
+            dead[r.id] = f"planned {UNCLAIMED_LEASE} ago and never claimed"
+        elif run_over(r):
+            dead[r.id] = f"Airflow says run {r.run_id} has finished"
+    return dead
+
+
+def recover_stale(db: StateDB, *, lease: timedelta = DEFAULT_LEASE, environment: str | None = None,
+                  run_finished: RunFinished | None = None, into: int | None = None) -> int:
+    """Release the rows of open batches whose owner is dead (dead_batches), or hand them straight
+    to batch ``into`` (a run taking them over). Returns the number of rows moved; they keep their
+    attempts. A batch being taken over is finished first, so its owner cannot send on."""
+    dead = [bid for bid in dead_batches(db, environment, lease=lease, run_finished=run_finished) if bid != into]
+    moved = 0
     with db.write() as conn:
-        stale = [r.id for r in conn.execute(sa.select(batch.c.id).where(
-            batch.c.finished_at.is_(None), batch.c.heartbeat_at < cutoff))]
-        released = 0
-        for part in chunks(stale):
-            released += conn.execute(outbox.update().where(outbox.c.batch_id.in_(part))
-                                     .values(batch_id=None)).rowcount
-            conn.execute(batch.update().where(batch.c.id.in_(part)).values(finished_at=db.now()))
-    return released
+        for part in chunks(dead):
+            conn.execute(batch.update().where(batch.c.id.in_(part), batch.c.finished_at.is_(None))
+                         .values(finished_at=db.now()))
+            moved += conn.execute(outbox.update().where(outbox.c.batch_id.in_(part))
+                                  .values(batch_id=into)).rowcount
+        if into is not None and moved:
+            # Reopened in the same transaction: rows never sit in a finished batch.
+            conn.execute(batch.update().where(batch.c.id == into).values(
+                size=batch.c.size + moved, finished_at=None, heartbeat_at=db.now(), **owners.current().columns()))
+        # Rows left behind in finished batches (a crash between finishing and releasing) are free.
+        conn.execute(outbox.update().where(outbox.c.batch_id.in_(
+            sa.select(batch.c.id).where(batch.c.finished_at.is_not(None)).scalar_subquery()))
+            .values(batch_id=None))
+    return moved
+
+
+def unproven_owners(db: StateDB, environment: str) -> dict[int, Any]:
+    """Open claimed batches of ``environment`` that own rows and whose owner cannot be proven alive
+    or dead by its process (another host): their heartbeat decides. Batch id → heartbeat."""
+    me = owners.current()
+    with db.read() as conn:
+        rows = conn.execute(sa.select(batch.c.id, batch.c.heartbeat_at, batch.c.owner_host, batch.c.owner_pidns)
+                            .where(batch.c.environment == environment, batch.c.finished_at.is_(None),
+                                   batch.c.claimed_at.is_not(None),
+                                   sa.exists().where(outbox.c.batch_id == batch.c.id))).all()
+    return {r.id: r.heartbeat_at for r in rows if not (r.owner_host == me.host and r.owner_pidns == me.pidns)}
 
 
 def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batches: int, *,
-         lease: timedelta = DEFAULT_LEASE) -> list[int]:
+         lease: timedelta = DEFAULT_LEASE, dag_id: str | None = None,
+         run_finished: RunFinished | None = None) -> list[int]:
     """Assign waiting rows of ``environment`` to at most ``max_batches`` batches of at most
     ``batch_size`` rows, in the send order; each batch owns its rows. Rows of dead batches
     (lease expired) and this run's unclaimed batches from an earlier planning are re-planned
     first. Returns the batch ids (planning order = send order)."""
     if batch_size < 1 or max_batches < 1:
         raise ValueError("batch_size and max_batches must be at least 1")
-    recover_stale(db, lease=lease)
+    recover_stale(db, lease=lease, run_finished=run_finished)
     now = db.now()
     ids: list[int] = []
     with db.write() as conn:
@@ -100,8 +182,8 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
         for part in chunks(candidates, batch_size):
             number += 1
             bid = conn.execute(batch.insert().values(
-                run_id=run_id, environment=environment, number=number, size=0, planned_at=now,
-                heartbeat_at=now)).inserted_primary_key[0]
+                run_id=run_id, dag_id=dag_id, environment=environment, number=number, size=0,
+                planned_at=now, heartbeat_at=now)).inserted_primary_key[0]
             taken = 0
             for sub in chunks(part):
                 taken += conn.execute(outbox.update().where(outbox.c.id.in_(sub), outbox.c.batch_id.is_(None))
@@ -120,15 +202,25 @@ def info(db: StateDB, batch_id: int) -> BatchInfo:
                      size=b.size, remaining=remaining)
 
 
-def claim(db: StateDB, batch_id: int) -> BatchInfo:
-    """Mark a batch as being sent (heartbeat now). A retried task claims the same batch again
-    and continues with the rows it still owns."""
+def claim(db: StateDB, batch_id: int, owner: owners.Owner | None = None) -> BatchInfo:
+    """Mark a batch as being sent by ``owner`` (this process by default; heartbeat now). A retried
+    task claims the same batch again and continues with the rows it still owns."""
+    me = owner or owners.current()
     with db.write() as conn:
         n = conn.execute(batch.update().where(batch.c.id == batch_id)
-                         .values(claimed_at=db.now(), heartbeat_at=db.now(), finished_at=None)).rowcount
+                         .values(claimed_at=db.now(), heartbeat_at=db.now(), finished_at=None,
+                                 paused_reason=None, **me.columns())).rowcount
         if not n:
             raise KeyError(f"batch {batch_id} does not exist")
     return info(db, batch_id)
+
+
+def beat(db: StateDB, batch_id: int, owner: owners.Owner, paused_reason: str | None = None) -> bool:
+    """Write the heartbeat of a batch this owner still holds. False: it was taken over."""
+    with db.write() as conn:
+        return bool(conn.execute(batch.update().where(
+            batch.c.id == batch_id, batch.c.finished_at.is_(None), batch.c.owner_pid == owner.pid,
+            batch.c.owner_host == owner.host).values(heartbeat_at=db.now(), paused_reason=paused_reason)).rowcount)
 
 
 def owned_rows(db: StateDB, batch_id: int) -> list[StagedRegistration]:
@@ -138,7 +230,7 @@ def owned_rows(db: StateDB, batch_id: int) -> list[StagedRegistration]:
         return [StagedRegistration(outbox_id=r.id, environment=r.environment, system_id=r.system_id,
                                    behandlingsnummer=r.behandlingsnummer, xml_bytes=bytes(r.payload),
                                    content_hash=r.content_hash, attempts=r.attempts,
-                                   wait_reason=r.wait_reason) for r in rows]
+                                   wait_reason=r.wait_reason, not_before=r.not_before) for r in rows]
 
 
 def finish(db: StateDB, batch_id: int) -> int:

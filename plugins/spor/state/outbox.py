@@ -134,13 +134,15 @@ def withdraw(db: StateDB, run_id: str, regs: Iterable[StagedRegistration], *, ru
     return len(regs)
 
 
-def mark_waiting(db: StateDB, outbox_ids: Iterable[int], reason: WaitReason) -> int:
-    """Leave rows waiting with ``reason`` and release them from their batch."""
+def mark_waiting(db: StateDB, outbox_ids: Iterable[int], reason: WaitReason, *, batch_id: int | None = None) -> int:
+    """Leave rows waiting with ``reason`` and release them from their batch (only the rows batch
+    ``batch_id`` still owns, when given: a batch taken over must not release its taker's rows)."""
     ids = list(outbox_ids)
     n = 0
     with db.write() as conn:
         for part in chunks(ids):
-            n += conn.execute(outbox.update().where(outbox.c.id.in_(part))
+            where = [outbox.c.id.in_(part)] + ([outbox.c.batch_id == batch_id] if batch_id is not None else [])
+            n += conn.execute(outbox.update().where(*where)
                               .values(wait_reason=WaitReason(reason).value, batch_id=None)).rowcount
     return n
 

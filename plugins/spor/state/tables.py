@@ -50,6 +50,7 @@ outbox = sa.Table(
     sa.Column("batch_id", sa.Integer, nullable=True),            # owner while planned
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("last_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("not_before", UtcDateTime, nullable=True),          # deferred after a transient failure
     sa.UniqueConstraint("environment", "system_id", "behandlingsnummer", name="uq_spor_outbox_key"),
     sa.Index("ix_spor_outbox_order", "environment", "batch_id", "priority", "waiting_since",
              "behandlingsnummer"),
@@ -68,6 +69,14 @@ batch = sa.Table(
     sa.Column("claimed_at", UtcDateTime, nullable=True),
     sa.Column("heartbeat_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=True),
+    # Who sends it (docs/adr/0005): a new run proves a dead owner by its process, else by the lease.
+    sa.Column("dag_id", sa.String(250), nullable=True),          # the run's DAG (asks Airflow its state)
+    sa.Column("owner_host", sa.String(255), nullable=True),
+    sa.Column("owner_pid", sa.Integer, nullable=True),
+    sa.Column("owner_started", sa.Float, nullable=True),         # process start (pid reuse)
+    sa.Column("owner_pidns", sa.String(64), nullable=True),      # pid namespace (containers)
+    sa.Column("owner_worker", sa.String(255), nullable=True),    # Celery worker node name, if any
+    sa.Column("paused_reason", sa.String(64), nullable=True),    # e.g. circuit breaker open
     sa.Index("ix_spor_batch_run", "run_id"),
 )
 

@@ -65,6 +65,11 @@ class TaskEnv:
     def dry_run(self) -> bool:
         return bool(self.run.params.get("dry_run", False))
 
+    def run_finished(self, dag_id: str, run_id: str) -> bool:
+        """True only when Airflow says that run has finished or failed (docs/adr/0005)."""
+        state = self.context["ti"].get_dagrun_state(dag_id, run_id)
+        return str(getattr(state, "value", state)) in ("success", "failed")
+
     def sending_window(self, started_at: datetime):
         """The run's sending window: the deadline for spor_nightly runs, the blackout for all."""
         from spor.send.windows import SendingWindow

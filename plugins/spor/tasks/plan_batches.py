@@ -18,7 +18,7 @@ def plan_batches(env: TaskEnv, staged: dict) -> list[dict]:
     (each batch owns its rows; order: highest priority, then oldest waiting, then behandlingsnummer). Estimates from
     the outbox size, the recent latency and the concurrency whether the window is long enough,
     and says so. Returns one small descriptor per batch (numbers only) for the mapped sends."""
-    from spor.send import capacity
+    from spor.send import capacity, takeover
     from spor.states import WaitReason
 
     ti = env.context["ti"]
@@ -49,7 +49,10 @@ def plan_batches(env: TaskEnv, staged: dict) -> list[dict]:
         return []
     # A fixed number of batches per run (not per N registrations): task instances stay constant.
     batch_size = max(s.min_batch_size, -(-estimate.outbox_size // s.batches_per_run))
-    batch_ids = batches.plan(env.db, env.run.run_id, environment, batch_size, s.batches_per_run)
+    # Rows a crashed run still holds: its owner on another host gets the lease to beat again.
+    takeover.wait_for_unproven_owners(env.db, environment)
+    batch_ids = batches.plan(env.db, env.run.run_id, environment, batch_size, s.batches_per_run,
+                             dag_id=env.run.dag_id, run_finished=env.run_finished)
     log.info("planned %d batches of at most %d for %s", len(batch_ids), batch_size, environment)
     return [{"batch": n, "batch_id": bid, "window_from": window_from.isoformat()}
             for n, bid in enumerate(batch_ids, start=1)]

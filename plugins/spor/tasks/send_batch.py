@@ -47,10 +47,28 @@ def send_batch(env: TaskEnv, batch: dict) -> dict:
         # Another batch stopped the run: send nothing, leave the rows waiting (released by the loop).
         log.error("not sending batch %s: the run was stopped (%s)", batch["batch"], stop)
         return {"batch": batch["batch"], "skipped": "run stopped"}
-    client = env.hook.get_client(pool_size=env.settings.threads_per_task)
-    result = sending.send_planned_batch(int(batch["batch_id"]), db=env.db, client=client, clock=env.clock,
-                                        window=window, block_check=_block_check(env),
-                                        threads=env.settings.threads_per_task)
-    counts = result.as_dict()
+    from spor.send import takeover, timeouts
+
+    client = timeouts.client_for(env, pool_size=env.settings.threads_per_task)
+    bid = int(batch["batch_id"])
+    results = takeover.send_with_takeover(
+        bid, env.environment, lambda b: sending.send_planned_batch(
+            b, db=env.db, client=client, clock=env.clock, window=window, block_check=_block_check(env),
+            threads=env.settings.threads_per_task),
+        db=env.db, run_finished=env.run_finished)
+    counts = _sum([r.as_dict() for r in results])
     log.info("batch %s: %s", batch["batch"], counts)
-    return {"batch": batch["batch"], **{k: counts[k] for k in ("attempted", "by_state", "waiting_by_reason", "withdrawn", "stopped")}}
+    return {"batch": batch["batch"], **counts}
+
+
+def _sum(parts: list[dict]) -> dict:
+    """The counts of a batch sent in one or more rounds (later rounds: rows taken over)."""
+    out: dict = {"attempted": 0, "by_state": {}, "waiting_by_reason": {}, "withdrawn": 0,
+                 "stopped": parts[-1]["stopped"], "rounds": len(parts)}
+    for p in parts:
+        out["attempted"] += p["attempted"]
+        out["withdrawn"] += p["withdrawn"]
+        for key in ("by_state", "waiting_by_reason"):
+            for k, v in p[key].items():
+                out[key][k] = out[key].get(k, 0) + v
+    return out

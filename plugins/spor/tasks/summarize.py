@@ -60,6 +60,17 @@ def summarize(env: TaskEnv) -> dict:
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
     problems = result.get("stops", []) + result.get("failures", [])
+    if not env.dry_run:
+        # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
+        from spor.state import night
+
+        undone = night.not_done(env.db, env.environment, run_finished=env.run_finished)
+        if undone:
+            result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
+                                        "owned_by_dead_batches": undone.owned_by_dead_batches}
+            run_summary.save(env.db, env.run.dag_id, env.run.run_id, result)
+            log.error("%s", undone.message())
+            problems.append(undone.message())
     if problems:
         from airflow.sdk.exceptions import AirflowFailException
 

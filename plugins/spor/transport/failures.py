@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
@@ -85,9 +86,17 @@ def likely_cause(reason: str) -> str:
 class FailureClassifier:
     """Turns the connection errors of one SPOR connection into ``CertificateError`` or ``TransientError``."""
 
+    #: A probe that found the certificate accepted is trusted this long: a burst of resets while
+    #: SPOR is unwell then costs one probe, not one per reset (each probe listens up to a second).
+    PROBE_MEMORY_S = 30.0
+
     def __init__(self, config: SporConnectionConfig, ssl_context: ssl.SSLContext):
         self.config = config
         self.ssl_context = ssl_context
+        self._accepted_at: float | None = None
+
+    def _recently_accepted(self) -> bool:
+        return self._accepted_at is not None and time.monotonic() - self._accepted_at < self.PROBE_MEMORY_S
 
     def certificate_error(self, nr: str, reason: str) -> CertificateError:
         local = _local_diagnosis(self.config)
@@ -100,6 +109,8 @@ class FailureClassifier:
         if reason:
             return self.certificate_error(nr, reason)
         # An SSL error without an alert (e.g. EOF: the server hung up before its alert was read).
+        if self._recently_accepted():
+            return TransientError(f"{nr}: the TLS connection to SPOR broke off (the handshake itself works)")
         alert = self.probe_tls_alert()
         if alert:
             return self.certificate_error(nr, alert)
@@ -126,7 +137,11 @@ class FailureClassifier:
 
     def probe_tls_alert(self, wait_s: float = 1.0) -> str | None:
         """Open a fresh TLS connection, send nothing, and listen: an alert means the certificate was refused."""
+        if self._recently_accepted():
+            return None
         verdict = self._probe(wait_s)
+        if verdict == "accepted":
+            self._accepted_at = time.monotonic()
         return None if verdict in ("accepted", "unknown") else verdict
 
     def _probe(self, wait_s: float) -> str:

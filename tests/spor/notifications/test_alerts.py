@@ -44,13 +44,13 @@ def test_a_stop_is_one_alert_not_also_a_failed_run(smtp_server):
 
 
 def test_a_failed_run_that_also_left_work_sends_one_alert(smtp_server):
-    assert _send({"failures": ["send_batch: TransientError"], "not_done": {"sendable left": 40}}, failed=True) == 1
+    assert _send({"failures": ["send_batch: TransientError"], "night_not_done": {"sendable left": 40}}, failed=True) == 1
     ((_rcpt, subject, body),) = _mails(smtp_server)
     assert "the run failed" in subject and "send_batch: TransientError" in body and "night is not done" not in subject
 
 
 def test_each_other_cause_is_its_own_email(smtp_server):
-    summary = {"not_done": {"sendable registrations left": 40}, "capacity_warning": "Capacity: 9000 waiting need 300 min"}
+    summary = {"night_not_done": {"sendable registrations left": 40}, "capacity_warning": "Capacity: 9000 waiting need 300 min"}
     cert = {"environment": "production", "days_left": 12, "certificate_expires": "2026-01-13T00:00:00+00:00"}
     assert _send(summary, certificate=cert) == 3
     by_subject = {s: b for _r, s, b in _mails(smtp_server)}
@@ -64,7 +64,7 @@ def test_each_other_cause_is_its_own_email(smtp_server):
 
 
 def test_a_good_night_sends_nothing(smtp_server):
-    assert _send({"by_state": {"created": 10}, "not_done": None}) == 0
+    assert _send({"by_state": {"created": 10}, "night_not_done": None}) == 0
     assert smtp_server.messages == []
 
 
@@ -107,3 +107,11 @@ def test_the_deadline_is_the_first_0500_stockholm_after_run_after(run_after, dea
     """R19: the nightly deadline is 05:00 local time, also on DST nights and for runs by hand."""
     got = first_local_time_after(datetime.fromisoformat(run_after), datetime.strptime("05:00", "%H:%M").time())
     assert got == datetime.fromisoformat(deadline)
+
+
+def test_a_run_failed_only_because_the_night_is_not_done_sends_the_not_done_alert_alone(smtp_server):
+    """The summarize task fails a run that leaves sendable registrations: one alert, naming why."""
+    summary = {"night_not_done": {"waiting": 40, "by_reason": {"transient": 40}}}
+    assert _send(summary, failed=True) == 1
+    ((_rcpt, subject, body),) = _mails(smtp_server)
+    assert "night is not done" in subject and "waiting: 40" in body and "the run failed" not in subject

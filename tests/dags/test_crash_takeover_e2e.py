@@ -1,0 +1,29 @@
+"""Crash takeover end to end (docs/adr/0005-crash-takeover-heartbeat-lease.md): the process
+running ``spor_nightly`` under ``dag.test`` is SIGKILLed while it sends; a rerun started at once
+sends every remaining sendable registration in that same run and ends green; only what was in
+flight at the kill is sent twice. Uses the soak benchmark's night on a small OPS."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_dag_test_killed_mid_send_then_immediate_rerun_finishes_the_night(tmp_path):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_soak
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    args = argparse.Namespace(treatments=400, latency_ms=20.0, threads=4, batches=4, seed=3)
+    free = bench_soak.night("fault_free", args, tmp_path)
+    killed = bench_soak.night("sigkill_and_rerun", args, tmp_path)
+    assert killed["kill"]["accepted_before"] < free["accepted"], "the kill came after sending was over"
+    assert killed["kill"]["accepted_before"] > 0, "the kill came before sending began"
+    assert killed["state"] == ["success"], "the rerun after the kill is not green"
+    assert killed["accepted"] == free["accepted"] and killed["left_in_outbox"] == 0   # nothing lost
+    resent = killed["requests"] - killed["accepted"]
+    assert resent == killed["kill"]["in_flight"] <= args.threads, "re-sent more than was in flight"
