@@ -6,18 +6,16 @@ flight at the kill is sent twice. Uses the soak benchmark's night on a small OPS
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dag_test_killed_mid_send_then_immediate_rerun_finishes_the_night(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        import bench_soak
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("bench_soak", ROOT / "bench" / "bench_soak.py")
+    bench_soak = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_soak)
     args = argparse.Namespace(treatments=400, latency_ms=20.0, threads=4, batches=4, seed=3)
     free = bench_soak.night("fault_free", args, tmp_path)
     killed = bench_soak.night("sigkill_and_rerun", args, tmp_path)
