@@ -78,6 +78,8 @@ def celery_settings(*, metadata_url: str, redis_db: int) -> dict[str, str]:
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + metadata_url,
         "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
+        # only the run we trigger: unpausing must not add a scheduled run for the last 00:30
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         # a failure costs seconds, not minutes
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "30",
@@ -91,6 +93,7 @@ def local_settings(*, metadata_url: str) -> dict[str, str]:
     return {
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
+        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
         "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
     }

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from spor.state import attempts, batches, outbox
 from spor.state.batches import DEFAULT_LEASE
+from tests.spor.state.test_batches import ELSEWHERE
 from spor.state.tables import ledger as ledger_t, outbox as outbox_t
 from spor.states import State
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
@@ -32,9 +33,10 @@ def test_accepted_answer_deletes_payload_keeps_hash_outcome_and_answer(state_db)
 def test_record_attempt_refuses_a_row_its_batch_no_longer_owns(state_db, clock):
     outbox.stage(state_db, "r1", ENV, regs("1001"))
     (bid,) = batches.plan(state_db, "r1", ENV, 1, 1)
+    batches.claim(state_db, bid, owner=ELSEWHERE)
     (reg,) = batches.owned_rows(state_db, bid)
     clock.advance(seconds=DEFAULT_LEASE.total_seconds() + 1)
-    batches.plan(state_db, "r2", ENV, 1, 1)   # taken over
+    assert batches.plan(state_db, "r2", ENV, 1, 1)   # taken over
     assert attempts.record_attempt(state_db, reg, run_id="r1", batch_id=bid) is None
 
 

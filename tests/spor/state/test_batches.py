@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from spor.state import batches, outbox
 from spor.state.batches import DEFAULT_LEASE
+from spor.state.owner import Owner
 from tests.spor.state_fixtures import clock, regs, state_db  # noqa: F401 - fixtures
 
 ENV = "stage"
@@ -39,10 +40,15 @@ def test_priority_goes_before_age(state_db, clock):
     assert [r.behandlingsnummer for r in batches.owned_rows(state_db, bid)] == ["9009"]
 
 
+#: A sender on another machine: only its heartbeat can say it is alive.
+ELSEWHERE = Owner(host="worker-elsewhere", pid=4242, started=None, pidns=None)
+
+
 def test_rows_of_dead_batches_are_replanned_after_the_lease(state_db, clock):
+    """A batch whose owner on another host stopped beating for a lease is taken over."""
     outbox.stage(state_db, "r1", ENV, regs("1001", "1002"))
     (bid,) = batches.plan(state_db, "r1", ENV, 10, 1)
-    batches.claim(state_db, bid)
+    batches.claim(state_db, bid, owner=ELSEWHERE)
     assert batches.plan(state_db, "r2", ENV, 10, 1) == []          # owned by a live batch
     clock.advance(seconds=DEFAULT_LEASE.total_seconds() + 1)  # its worker died
     (new,) = batches.plan(state_db, "r2", ENV, 10, 1)
