@@ -37,7 +37,8 @@ import json, resource, time
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={dag!r})
 t0 = time.perf_counter()
-run = bag.dags["spor_nightly"].test(logical_date=None)
+from spor.notifications.deadline import for_dag_test
+run = for_dag_test(bag.dags["spor_nightly"]).test(logical_date=None)
 print("BENCH_RUN", json.dumps({{"run_id": run.run_id, "state": str(run.state), "wall_s": time.perf_counter() - t0,
       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}), flush=True)
 """
