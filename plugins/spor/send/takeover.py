@@ -1,4 +1,4 @@
-"""Taking over a crashed run's rows within the same run (docs/adr/0005-crash-takeover.md).
+"""Taking over a crashed run's rows within the same run (docs/adr/0005-crash-takeover-heartbeat-lease.md).
 
 After a send task has sent its own batch it looks for batches of its environment whose owner
 is dead (a process gone from this host, a heartbeat older than the lease, a run Airflow says

@@ -9,7 +9,7 @@ A claimed batch has an owner (the sending process, spor.state.owner) that beats 
 ``DEFAULT_BEAT`` while it sends, whatever the answers do. A batch whose owner is provably gone
 (its process on this host no longer runs), whose heartbeat is older than ``DEFAULT_LEASE``
 (about three beats), or whose run Airflow says has finished gives its rows back
-(docs/adr/0005-crash-takeover.md).
+(docs/adr/0005-crash-takeover-heartbeat-lease.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who owns a batch, and whether that owner is still alive (docs/adr/0005-crash-takeover.md).
+"""Who owns a batch, and whether that owner is still alive (docs/adr/0005-crash-takeover-heartbeat-lease.md).
 
 An owner is the process sending the batch: host name, pid, the process's start time (a pid is
 reused after the process dies) and its pid namespace (two containers may share a host name and a

@@ -1,4 +1,4 @@
-"""Crash takeover (docs/adr/0005-crash-takeover.md): a batch whose owner is dead is taken over
+"""Crash takeover (docs/adr/0005-crash-takeover-heartbeat-lease.md): a batch whose owner is dead is taken over
 within about a minute (at once when its process on this host is gone), a live batch is never
 taken, not even while its circuit breaker holds every thread or a request hangs, and a night
 with sendable rows that no live run owns is "not done" (spor.state.night)."""
