@@ -69,6 +69,8 @@ def deadline_missed(context: Any = None, **kwargs: Any) -> None:
     get = dag_run.get if isinstance(dag_run, dict) else (lambda k, d=None: getattr(dag_run, k, d))
     deadline = context.get("deadline") or {}
     when = deadline.get("deadline_time") if isinstance(deadline, dict) else getattr(deadline, "deadline_time", None)
+    if str(get("state") or "").lower().rsplit(".", 1)[-1] in ("failed", "success"):
+        return  # Airflow keeps a failed run's deadline: its failed-run alert already went out
     dag_id = get("dag_id") or kwargs.get("dag_id") or "?"
     run_id = get("run_id") or get("dag_run_id") or kwargs.get("run_id") or "?"
     alerts.send([alerts.deadline_alert(dag_id, run_id, _local(when))])

@@ -115,3 +115,19 @@ def test_a_run_failed_only_because_the_night_is_not_done_sends_the_not_done_aler
     assert _send(summary, failed=True) == 1
     ((_rcpt, subject, body),) = _mails(smtp_server)
     assert "night is not done" in subject and "waiting: 40" in body and "the run failed" not in subject
+
+
+def test_r19_a_run_that_already_failed_gets_no_0500_alert_on_top(smtp_server, monkeypatch):
+    """Airflow keeps the deadline of a failed run; its 05:00 callback must not alert a second time."""
+    import json
+
+    from spor.notifications.deadline import deadline_missed
+
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER", json.dumps(SETTING))
+    deadline_missed({"dag_run": {"dag_id": "spor_nightly", "run_id": "scheduled__2025-12-01", "state": "failed"},
+                     "deadline": {"deadline_time": "2025-12-01T04:00:00+00:00"}})
+    assert smtp_server.messages == []
+    deadline_missed({"dag_run": {"dag_id": "spor_nightly", "run_id": "scheduled__2025-12-01", "state": "running"},
+                     "deadline": {"deadline_time": "2025-12-01T04:00:00+00:00"}})
+    ((_rcpt, subject, _body),) = _mails(smtp_server)
+    assert "05:00 passed" in subject
