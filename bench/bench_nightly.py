@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from devenv import LocalEnv, make_ops, make_pki, migrate_airflow
+from devenv.stack import Stack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
                            env=run_env, check=True, capture_output=True)
         api = None
         if args.executor:  # executor workers reach Airflow through its execution API server
-            port = _free_port()
+            port = free_port()
             run_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
             api = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--port", str(port)], env=run_env,
                                    stdout=open(base / "api-server.log", "w"), stderr=subprocess.STDOUT, cwd=ROOT)
-            _wait_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=120)
+            Stack.wait_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=120)
             # the deferrable wait_for_window needs a triggerer under a real executor
             triggerer = subprocess.Popen([sys.executable, "-m", "airflow", "triggerer"], env=run_env,
                                          stdout=open(base / "triggerer.log", "w"), stderr=subprocess.STDOUT, cwd=ROOT)
@@ -171,27 +172,6 @@ def _celery(args) -> int:
     with open(out_dir / "bench_nightly.jsonl", "a") as f:
         f.write(json.dumps(out) + "\n")
     return 0 if result.state == "success" else 1
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, timeout: float) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(1)
-    raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
 def _phases(airflow_db: Path, run_id: str) -> tuple[dict, int]:
