@@ -11,7 +11,7 @@ in one invocation, each on a fresh environment with the same generated data:
 
 Reports per night: wall time against the fault-free night, registrations accepted (must equal the
 sendable set), accepted twice (only those in flight at the kill may be), lost (sendable, never
-accepted), the run states, and peak memory (max RSS) of the DAG process. Appends JSON to
+accepted), the longest a failed attempt held its thread, the run states, and peak memory (max RSS) of the DAG process. Appends JSON to
 bench/results/bench_soak.jsonl. Docs: docs/performance.md ("Soak").
 """
 
@@ -105,6 +105,7 @@ def night(name: str, args: argparse.Namespace, base: Path) -> dict:
     finally:
         standin.stop()
     per, left, _ = accepted(env.state_db)
+    longest = longest_failed_attempt(env.state_db)
     index = standin_index(env)
     faults: dict[str, int] = {}
     for entry in index:
@@ -113,7 +114,16 @@ def night(name: str, args: argparse.Namespace, base: Path) -> dict:
     return {"night": name, "wall_s": round(wall, 1), "state": [r["state"] for r in runs],
             "accepted": len(per), "accepted_twice": sum(1 for n in per.values() if n > 1),
             "left_in_outbox": left, "requests": len(index), "faults": faults, "kill": kill,
+            "longest_failed_attempt_s": longest,
             "max_rss_mb": max((round(r["max_rss_mb"]) for r in runs), default=None)}
+
+
+def longest_failed_attempt(state_db: Path) -> float | None:
+    """How long the longest transient failure held its thread (a hang: at most one read timeout)."""
+    conn = sqlite3.connect(state_db)
+    value = conn.execute("select max(elapsed_s) from spor_ledger where outcome = 'transient_error'").fetchone()[0]
+    conn.close()
+    return None if value is None else round(value, 2)
 
 
 def standin_index(env: LocalEnv) -> list[dict]:

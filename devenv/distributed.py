@@ -25,6 +25,7 @@ class NightResult:
     batches_by_worker: dict[str, list[int]] = field(default_factory=dict)
     received: int = 0
     wall_s: float = 0.0
+    during: Any = None          # what the ``during`` callback returned
 
 
 def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: str = "celery", workers: int = 2,
@@ -32,9 +33,11 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
                         latency_ms: float = 20.0, prefix: str = "spor_celery", config: dict | None = None,
                         pool_slots: int | None = None, spor_extra: dict | None = None,
                         log: Callable[[str], None] = lambda _m: None,
-                        keep_databases: bool = True) -> NightResult:
+                        keep_databases: bool = True,
+                        during: Callable[[stacks.Stack, str, sa.URL], Any] | None = None) -> NightResult:
     """Run one night through the real scheduler (``executor`` "celery" with ``workers`` Celery workers, or
-    "local" for LocalExecutor); returns its outcome. Stops everything it started."""
+    "local" for LocalExecutor); returns its outcome. Stops everything it started. ``during(stack,
+    run_id, state_url)`` runs right after the trigger, while the night runs (e.g. to kill a worker)."""
     from standin.server import start_subprocess
 
     import redis
@@ -78,6 +81,7 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
         stack.airflow("dags", "unpause", "spor_nightly")
         started = time.perf_counter()
         stack.airflow("dags", "trigger", "spor_nightly", "--run-id", run_id)
+        seen = during(stack, run_id, state_url.set(drivername="postgresql+psycopg2")) if during else None
         state = stack.wait_for_run("spor_nightly", run_id, timeout=3600)
         wall = time.perf_counter() - started
         stack.airflow("dags", "pause", "spor_nightly")
@@ -86,6 +90,7 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
             stack.stop()
         standin.stop()
     result = _outcome(state_url.set(drivername="postgresql+psycopg2"), run_id, state, env, wall)
+    result.during = seen
     if not keep_databases:
         for name in (f"{prefix}_airflow", f"{prefix}_state"):
             stacks.drop_postgres_database(name)

@@ -254,7 +254,7 @@ def finish_backfill(dag_id: str) -> None:
             backfill.completed_at = datetime.now(timezone.utc)
 
 
-def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
     """A task's XCom value from Airflow's metadata DB (what the UI shows)."""
     from sqlalchemy import select
 
@@ -264,5 +264,5 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
     with create_session() as session:
         row = session.scalars(select(XComModel).where(
             XComModel.dag_id == dag_run.dag_id, XComModel.run_id == dag_run.run_id,
-            XComModel.task_id == task_id, XComModel.key == key, XComModel.map_index == -1)).first()
+            XComModel.task_id == task_id, XComModel.key == key, XComModel.map_index == map_index)).first()
         return None if row is None else XComModel.deserialize_value(row)

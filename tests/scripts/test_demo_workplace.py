@@ -75,10 +75,13 @@ def test_commands_refuse_a_missing_database_and_create_none(demo, tmp_path):
               "spor report --run-id \"$SPOR_DEMO_RUN_ID\" --kind summary; echo \"report=$?\"\n"
               f"spor render --db sqlite:///{missing} --out {tmp_path / 'out'} --all; echo \"render=$?\"\n"
               "unset AIRFLOW_CONN_SPOR_OPS\n"
-              f"spor render --db spor_ops --out {tmp_path / 'out'} --all; echo \"render_conn=$?\"\n")
+              f"spor render --db spor_ops --out {tmp_path / 'out'} --all; echo \"render_conn=$?\"\n"
+              "spor removal list; echo \"removal=$?\"\n"
+              "spor audit --behandlingsnummer 1001 --no-ops; echo \"audit=$?\"\n")
     run = _new_shell(demo, script)
     text = run.stdout + run.stderr
     assert "report=2" in text and "render=2" in text and "render_conn=2" in text, text[-2000:]
+    assert "removal=2" in text and "audit=2" in text, text[-2000:]
     assert f"the state database {missing} (connection 'spor_state') does not exist" in text
     assert f"the OPS database {missing} does not exist" in text
     assert "no Airflow connection 'spor_ops'" in text and "source .demo/env.sh" in text

@@ -41,10 +41,22 @@ def removal_args(p: argparse.ArgumentParser) -> None:
     rais.add_argument("--environment", help="only this SPOR environment (default: every environment)")
 
 
+def _refuse_missing(targets: dict[str, str]) -> bool:
+    """Print a one-line refusal for each database that does not exist yet (opening it would create it)."""
+    from spor.cli.targets import missing_database
+
+    refusals = [r for r in (missing_database(t, what) for what, t in targets.items()) if r]
+    for refusal in refusals:
+        print(refusal, file=sys.stderr)
+    return bool(refusals)
+
+
 def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from spor.removal import nightly, status, store
 
     out = out or sys.stdout
+    if _refuse_missing({"state database": args.state or "spor_state"}):
+        return 2
     db = state_db(args.state)
     try:
         if args.action == "list":
@@ -111,6 +123,11 @@ def audit_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from spor.removal.audit import audit, render_audit
 
     out = out or sys.stdout
+    needed = {"state database": args.state or "spor_state"}
+    if not args.no_ops:
+        needed["OPS database"] = args.ops or "spor_ops"
+    if _refuse_missing(needed):
+        return 2
     db = state_db(args.state)
     reader = None if args.no_ops else _reader(args.ops)
     try:

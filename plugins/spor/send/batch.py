@@ -142,17 +142,20 @@ class _Run:
 def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clock, window: SendingWindow,
                        block_check: BlockCheck, threads: int = 4, retry: RetryPolicy = RetryPolicy(),
                        systemic: SystemicRule = SystemicRule(), sleeper: Sleeper | None = None,
-                       breaker: BreakerPolicy = BreakerPolicy(),
+                       breaker: BreakerPolicy = BreakerPolicy(), spor_down: bool = False,
                        beat: timedelta = batches.DEFAULT_BEAT) -> BatchResult:
     """Send what batch ``batch_id`` still owns. Returns counts; raises ``CertificateError`` or
     ``SystemicError`` (after recording what was sent) to stop the run; ``block_check`` errors
-    (e.g. ``BlockListUnavailable``) propagate before anything is sent."""
+    (e.g. ``BlockListUnavailable``) propagate before anything is sent. ``spor_down``: an earlier
+    batch of this run stopped "unavailable", so this one probes first and gives up if that fails."""
     started = _time.monotonic()
     me = owners.current()
     info = batches.claim(db, batch_id, me)
     result = BatchResult(batch_id=batch_id, run_id=info.run_id, environment=info.environment)
     run = _Run(CircuitBreaker(breaker))
     now = lambda: clock.now().timestamp()  # noqa: E731 - the run's clock, in seconds
+    if spor_down:
+        run.breaker.assume_down(now())
     paused = lambda: "circuit breaker open" if run.breaker.state != "closed" else None  # noqa: E731
     heartbeat = Heartbeat(db, batch_id, me, beat=beat, paused=paused,
                           on_lost=lambda: run.halt("taken_over", None))

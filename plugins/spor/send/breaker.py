@@ -7,6 +7,7 @@ the breaker opens: no thread sends. After ``probe_after_s`` one thread sends one
 open): an answer closes the breaker (the window starts afresh), a transient failure re-opens it
 with a doubled pause. Open for longer than ``give_up_after_s`` without a good probe: the batch
 stops with "SPOR unavailable" and its rows wait with reason ``transient`` (docs/state-machine.md).
+A later batch of the same run then starts open and gives up after one failed probe.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class CircuitBreaker:
         self._probe_at = 0.0
         self._pause = policy.probe_after_s
         self.transitions: list[str] = []
+
+    def assume_down(self, now: float) -> None:
+        """SPOR was found unavailable earlier in this run: start open, probe at once, and give up
+        if that probe fails (a later batch does not wait out the whole give-up time again)."""
+        with self._lock:
+            self._opened_at = now - self.policy.give_up_after_s + self.policy.probe_after_s
+            self._probe_at = now
+            self._move(OPEN)
 
     def permit(self, now: float) -> Permit:
         with self._lock:

@@ -51,23 +51,35 @@ def send_batch(env: TaskEnv, batch: dict) -> dict:
 
     client = timeouts.client_for(env, pool_size=env.settings.threads_per_task)
     bid = int(batch["batch_id"])
+    spor_down = _spor_unavailable(env)
     results = takeover.send_with_takeover(
         bid, env.environment, lambda b: sending.send_planned_batch(
             b, db=env.db, client=client, clock=env.clock, window=window, block_check=_block_check(env),
-            threads=env.settings.threads_per_task),
+            threads=env.settings.threads_per_task, spor_down=spor_down),
         db=env.db, run_finished=env.run_finished)
     counts = _sum([r.as_dict() for r in results])
+    if counts["stopped"] == "unavailable":
+        waiting = sum(counts["waiting_by_reason"].values())
+        runlog.add(env.db, env.run.run_id, "send_batch", runlog.INFO,
+                   f"SPOR unavailable: batch {batch['batch']} stopped with its circuit breaker open; "
+                   f"{waiting} registration(s) wait (transient)", {"spor_unavailable": True, "batch": batch["batch"]})
     log.info("batch %s: %s", batch["batch"], counts)
     return {"batch": batch["batch"], **counts}
+
+
+def _spor_unavailable(env: TaskEnv) -> bool:
+    """An earlier batch of this run found SPOR unavailable (its breaker gave up)."""
+    return any((e.data or {}).get("spor_unavailable") for e in runlog.events(env.db, env.run.run_id, runlog.INFO))
 
 
 def _sum(parts: list[dict]) -> dict:
     """The counts of a batch sent in one or more rounds (later rounds: rows taken over)."""
     out: dict = {"attempted": 0, "by_state": {}, "waiting_by_reason": {}, "withdrawn": 0,
-                 "stopped": parts[-1]["stopped"], "rounds": len(parts)}
+                 "stopped": parts[-1]["stopped"], "rounds": len(parts), "breaker": []}
     for p in parts:
         out["attempted"] += p["attempted"]
         out["withdrawn"] += p["withdrawn"]
+        out["breaker"] += p["breaker"]
         for key in ("by_state", "waiting_by_reason"):
             for k, v in p[key].items():
                 out[key][k] = out[key].get(k, 0) + v

@@ -73,6 +73,7 @@ def test_audit_cli_prints_no_identity_and_works_without_the_ops(state_db, ops, t
 
     monkeypatch.setattr(rc, "state_db", lambda _t: _NoDispose(state_db))
     monkeypatch.setattr(rc, "_reader", lambda _t: ops.reader)
+    monkeypatch.setattr(rc, "_refuse_missing", lambda _targets: False)   # the test's databases exist
     parser = argparse.ArgumentParser()
     audit_args(parser)
     out = io.StringIO()

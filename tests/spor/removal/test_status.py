@@ -25,12 +25,13 @@ def cli(db, *argv: str) -> tuple[int, str]:
     args.state = None
     import spor.cli.removal as rc
 
-    original = rc.state_db
+    original = rc.state_db, rc._refuse_missing
     rc.state_db = lambda _target: _Undisposed(db)  # the test's state DB (its schema) instead of a connection id
+    rc._refuse_missing = lambda _targets: False
     try:
         return removal_run(args, out), out.getvalue()
     finally:
-        rc.state_db = original
+        rc.state_db, rc._refuse_missing = original
 
 
 class _Undisposed:

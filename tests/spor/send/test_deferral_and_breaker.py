@@ -119,3 +119,27 @@ def test_breaker_stays_closed_at_five_percent_transient():
     for i in range(2000):
         breaker.record(i % 20 == 0, float(i))
     assert breaker.state == "closed" and breaker.transitions == []
+
+
+def test_a_later_batch_of_a_run_that_found_spor_unavailable_probes_once_and_gives_up(state_db, clock, sleeper):
+    """An earlier batch gave up ("SPOR unavailable"): the next one does not spend another give-up
+    time and another window of failures on a SPOR that is still down: one probe, then it stops."""
+    clock.instant = datetime(2025, 3, 3, 14, 0, tzinfo=STOCKHOLM)
+    bid = plan(state_db, 30)
+    client = ScriptedClient(clock, default=down_until(clock, datetime(2025, 3, 4, tzinfo=STOCKHOLM)), advance_s=1.0)
+    res = send_planned_batch(bid, db=state_db, client=client, clock=clock, window=MANUAL,
+                             block_check=lambda b: set(), threads=1, sleeper=sleeper, spor_down=True)
+    assert len(client.sent) == 1, "more than the one probe went to an unavailable SPOR"
+    assert res.stopped == "unavailable" and res.breaker == ["open", "half_open", "open"]
+    assert res.waiting_by_reason == {"transient": 30}
+    assert sum(sleeper.slept) <= BreakerPolicy().probe_after_s * 2   # seconds, not another give-up time
+
+
+def test_a_later_batch_finds_spor_back_on_its_probe_and_sends_everything(state_db, clock, sleeper):
+    clock.instant = datetime(2025, 3, 3, 14, 0, tzinfo=STOCKHOLM)
+    bid = plan(state_db, 12)
+    client = ScriptedClient(clock, advance_s=0.1)
+    res = send_planned_batch(bid, db=state_db, client=client, clock=clock, window=MANUAL,
+                             block_check=lambda b: set(), threads=3, sleeper=sleeper, spor_down=True)
+    assert res.breaker == ["open", "half_open", "closed"] and res.stopped is None
+    assert res.by_state == {"created": 12}
