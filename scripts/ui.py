@@ -3,10 +3,14 @@
 `make demo` first only when `.demo/` does not exist), prints the URL and the login, and on Ctrl-C
 stops everything it started.
 
+The stack runs on the demo's simulated clock, starting at the night after the demo's second day of
+changes: the demo's nights are then the last ones on the status page, and a run behaves the same
+at any hour.
+
 `--check` is the same stack as a test (CI runs it through `make test`): it triggers `spor_nightly`
-through the REST API, unpauses it, waits for the run and checks that the second day of changes
-the demo left in the OPS (`.demo/second_night.json`) reached the stand-in. It runs on a simulated
-night (the one after those changes) so it behaves the same at any hour, and on the ports given.
+through the REST API, unpauses it, waits for the run, checks that the second day of changes
+the demo left in the OPS (`.demo/second_night.json`) reached the stand-in, and that the status
+page lists the run. It uses the ports given.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from devenv.workplace import LOGIN, on_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHECK_NIGHT = "2025-12-02T01:00:00+01:00"  # the night after the demo's second day of changes
+NEXT_NIGHT = "2025-12-02T01:00:00+01:00"  # the night after the demo's second day of changes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         done = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--dir", str(base)], cwd=ROOT)
         if done.returncode != 0:
             return done.returncode
-    environ = settings(base, api_port=args.api_port, standin_port=args.standin_port,
-                       clock=CHECK_NIGHT if args.check else None)
+    environ = settings(base, api_port=args.api_port, standin_port=args.standin_port, clock=NEXT_NIGHT)
     stack = Stack(base, environ)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
@@ -52,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         url = environ["AIRFLOW__API__BASE_URL"]
         print(f"\n== Airflow UI: {url}   login: {LOGIN[0]} / {LOGIN[1]}")
         print(f"   stand-in SPOR: {environ['SPOR_ENDPOINT']} (requests in {base / 'received'})")
+        print(f"   the tasks' clock is simulated: it started at {NEXT_NIGHT}, the demo's next night")
         print("   the DAGs start paused: unpause spor_nightly to let the scheduler run it (unpausing also "
               "creates the run of the last 00:30 night); Trigger runs it now")
         print(f"   logs: {base / 'airflow' / 'standalone.log'}; Ctrl-C stops everything started here\n", flush=True)
@@ -175,7 +179,11 @@ def check(base: Path, url: str, *, timeout: float) -> int:
     arrived = {e["behandlingsnummer"] for e in entries if e.get("stored")}
     print(f"== spor_nightly {run['dag_run_id']}: {state}; the stand-in received {len(entries)} requests, "
           f"{len(arrived & changed)} of the {len(changed)} treatments changed since the first night stored", flush=True)
-    return 0 if state == "success" and changed <= arrived else 1
+    request = urllib.request.Request(f"{url}/spor/status", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        listed = run["dag_run_id"] in answer.read().decode()
+    print(f"== status page lists the run: {listed}", flush=True)
+    return 0 if state == "success" and changed <= arrived and listed else 1
 
 
 if __name__ == "__main__":

@@ -87,8 +87,8 @@ def test_worker_sigkill_under_local_executor_is_retried_and_the_retry_finishes_t
         assert killed["parent"].startswith("airflow worker -- LocalExecutor:")
         assert result.state == "success", f"see {env.base / 'logs'}"
 
-        metadata = sa.create_engine(stack_metadata_url(prefix))
-        state = sa.create_engine(stack_state_url(prefix))
+        metadata = sa.create_engine(_database(f"{prefix}_airflow"))
+        state = sa.create_engine(_database(f"{prefix}_state"))
         with metadata.connect() as conn:
             tries = conn.execute(sa.text(
                 "SELECT try_number, state FROM task_instance_history WHERE dag_id = 'spor_nightly' AND run_id = :r "
@@ -106,6 +106,8 @@ def test_worker_sigkill_under_local_executor_is_retried_and_the_retry_finishes_t
                 "SELECT batch_id, count(*) FROM spor.spor_ledger WHERE run_id = :r "
                 "AND outcome IN ('created', 'updated') GROUP BY batch_id"), {"r": result.run_id}).all())
             left = conn.execute(sa.text("SELECT count(*) FROM spor.spor_outbox")).scalar()
+        metadata.dispose()
+        state.dispose()
         # The retry continued the same batch (no new one), under a new owner, to its end.
         assert [b.id for b in batches] == [killed["batch_id"]]
         assert batches[0].owner_pid != killed["pid"] and batches[0].finished_at is not None
@@ -128,17 +130,10 @@ def test_worker_sigkill_under_local_executor_is_retried_and_the_retry_finishes_t
             stacks.drop_postgres_database(name)
 
 
-def stack_metadata_url(prefix: str) -> str:
+def _database(name: str):
+    """The URL of a database the stack created on the PostgreSQL server."""
     import sqlalchemy as sa
 
     from devenv import stack as stacks
 
-    return sa.make_url(stacks.PG_ADMIN_URL).set(database=f"{prefix}_airflow")
-
-
-def stack_state_url(prefix: str) -> str:
-    import sqlalchemy as sa
-
-    from devenv import stack as stacks
-
-    return sa.make_url(stacks.PG_ADMIN_URL).set(database=f"{prefix}_state")
+    return sa.make_url(stacks.PG_ADMIN_URL).set(database=name)

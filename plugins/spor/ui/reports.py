@@ -92,8 +92,7 @@ def index_page(db, dag_id: str, run_id: str, *, root: str = "") -> str:
 
 
 def status(db, *, root: str = "") -> str:
-    from datetime import datetime, timezone
-
+    from spor.clock import clock_from_env
     from spor.state.status import read
     from spor.ui.status_page import status_page
 
@@ -103,7 +102,7 @@ def status(db, *, root: str = "") -> str:
         warn_days = settings.load().certificate_warn_days
     except Exception:  # noqa: BLE001 - the page still shows the days; only the colouring needs it
         warn_days = 30
-    now = datetime.now(timezone.utc)
+    now = clock_from_env().now()   # the tasks' clock: the last 30 nights are theirs (simulated in the demo)
     return status_page(read(db, now=now), now=now, root=root, warn_days=warn_days)
 
 
