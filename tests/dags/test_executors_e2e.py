@@ -84,8 +84,11 @@ def test_same_night_same_result_under_dag_test_local_and_celery_with_batches_on_
     by_way["LocalExecutor"] = (_accepted(local[0].received), _states(result.summary))
 
     env, manifest = _stack_env(tmp_path / "celery", standin_pki)
+    # SPOR at 400 ms makes a batch take seconds: one worker cannot finish a batch before the
+    # scheduler hands the next one out (which it did at 20 ms, while the other ran another task).
     result = run_night_on_stack(env, manifest, night=NIGHT, executor="celery", workers=2, redis_db=6,
-                                prefix=f"spor_t_{uuid.uuid4().hex[:6]}", pool_slots=2, keep_databases=False)
+                                prefix=f"spor_t_{uuid.uuid4().hex[:6]}", pool_slots=2, keep_databases=False,
+                                latency_ms=400)
     assert result.state == "success", f"see {env.base / 'logs'}"
     by_way["celery"] = (_accepted(env.received), _states(result.summary))
 
