@@ -34,10 +34,14 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
                         pool_slots: int | None = None, spor_extra: dict | None = None,
                         log: Callable[[str], None] = lambda _m: None,
                         keep_databases: bool = True,
-                        during: Callable[[stacks.Stack, str, sa.URL], Any] | None = None) -> NightResult:
+                        during: Callable[[stacks.Stack, str, sa.URL], Any] | None = None,
+                        worker_queues: list[str] | None = None,
+                        airflow_config: dict[str, str] | None = None) -> NightResult:
     """Run one night through the real scheduler (``executor`` "celery" with ``workers`` Celery workers, or
     "local" for LocalExecutor); returns its outcome. Stops everything it started. ``during(stack,
-    run_id, state_url)`` runs right after the trigger, while the night runs (e.g. to kill a worker)."""
+    run_id, state_url)`` runs right after the trigger, while the night runs (e.g. to kill a worker).
+    ``worker_queues``: the queues each Celery worker listens on (default: the default queue);
+    ``airflow_config``: more environment for every process (e.g. ``AIRFLOW__SPOR__CERTIFICATE_QUEUE``)."""
     from standin.server import start_subprocess
 
     import redis
@@ -60,7 +64,8 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
                       else stacks.local_settings(metadata_url=metadata_url))
                    | {"AIRFLOW_CONN_SPOR_STATE": json.dumps(state_conn),
                       "AIRFLOW_VAR_SPOR_CONFIG": json.dumps(config or {}),
-                      "AIRFLOW__CORE__PARALLELISM": str(max(4, workers * 2))})
+                      "AIRFLOW__CORE__PARALLELISM": str(max(4, workers * 2))}
+                   | (airflow_config or {}))
         stack = stacks.Stack(home=env.airflow_home, env=run_env, logs=env.base / "logs")
         env.airflow_home.mkdir(parents=True, exist_ok=True)
         log("== Airflow metadata database on PostgreSQL, the 'spor' pool …")
@@ -72,8 +77,9 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
         stack.start_core()
         if executor == "celery":
             names = [f"w{i + 1}" for i in range(workers)]
-            for name in names:
-                stack.start_celery_worker(name)
+            queues = (worker_queues or []) + ["default"] * workers
+            for name, listens_on in zip(names, queues):
+                stack.start_celery_worker(name, queues=listens_on)
             stack.ping_workers(names)
         run_id = f"manual__{executor}_{int(time.time())}"
         stack.wait_for_dag("spor_nightly")

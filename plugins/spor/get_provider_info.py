@@ -83,4 +83,21 @@ def get_provider_info() -> dict:
             }
         ],
         "hooks": [{"integration-name": "SPOR", "python-modules": ["spor.hooks.spor", "spor.hooks.state"]}],
+        "config": {
+            "spor": {
+                "description": "Where the SPOR tasks run (read when the DAG files are parsed).\n",
+                "options": {
+                    "certificate_queue": {
+                        "description": "The queue of the tasks that use the SITHS function certificate "
+                                       "(``send_batch`` and ``check_certificate``), for executors that "
+                                       "route by queue (Celery): only workers listening on it need the "
+                                       "certificate. Empty: the default queue, like every other task.\n",
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "spor_certificate",
+                        "default": "",
+                    },
+                },
+            },
+        },
     }

@@ -47,6 +47,15 @@ SEND_RETRIES: dict[str, Any] = {
 }
 
 
+def certificate_queue() -> dict[str, str]:
+    """``queue=`` for the tasks that use the SITHS certificate (``[spor] certificate_queue``,
+    e.g. ``AIRFLOW__SPOR__CERTIFICATE_QUEUE``); nothing when unset, so the default queue applies."""
+    from airflow.sdk.configuration import conf
+
+    name = (conf.get("spor", "certificate_queue", fallback="") or "").strip()
+    return {"queue": name} if name else {}
+
+
 def _task(fn: Callable, task_id: str, **kwargs):
     return task(fn, task_id=task_id, doc_md=fn.__doc__, **kwargs)
 
@@ -55,7 +64,8 @@ def pipeline(extract: Callable) -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
     → send_batch × N (pool ``spor``, labelled "batch N") → summarize (always runs); beside them,
     after extract (the block list was readable): raise_removal_requests (R11)."""
-    certificate = _task(check_certificate, "check_certificate")()
+    holds_certificate = certificate_queue()
+    certificate = _task(check_certificate, "check_certificate", **holds_certificate)()
     extracted = _task(extract, "extract")()
     gate = _task(quality_gate, "quality_gate")(extracted)
     staged = _task(build_and_stage, "build_and_stage")(extracted, gate)
@@ -66,7 +76,7 @@ def pipeline(extract: Callable) -> None:
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
     )
     sent = _task(send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}",
-                 **SEND_RETRIES).expand(batch=batches)
+                 **SEND_RETRIES, **holds_certificate).expand(batch=batches)
     removals = _task(raise_removal_requests, "raise_removal_requests")()
     summary = _task(summarize, "summarize", trigger_rule="all_done")()
     certificate >> extracted >> removals >> summary
