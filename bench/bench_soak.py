@@ -127,10 +127,9 @@ def longest_failed_attempt(state_db: Path) -> float | None:
 
 
 def standin_index(env: LocalEnv) -> list[dict]:
-    path = env.received / "index.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    from standin.recorder import read_index
+
+    return read_index(env.received)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,6 +52,11 @@ def missing_services() -> list[str]:
     return missing
 
 
+def database_url(name: str) -> sa.URL:
+    """Database ``name`` on the PostgreSQL server of ``PG_ADMIN_URL``."""
+    return sa.make_url(PG_ADMIN_URL).set(database=name)
+
+
 def fresh_postgres_database(name: str) -> str:
     """Drop and create database ``name``; returns its SQLAlchemy URL."""
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -59,7 +64,7 @@ def fresh_postgres_database(name: str) -> str:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    return database_url(name).render_as_string(hide_password=False)
 
 
 def drop_postgres_database(name: str) -> None:

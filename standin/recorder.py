@@ -29,6 +29,14 @@ class Received:
     received_at_real: datetime  # wall clock
 
 
+def read_index(directory: str | Path) -> list[dict[str, Any]]:
+    """Every entry of a received folder's index, oldest first (none when nothing arrived yet)."""
+    index = Path(directory) / INDEX
+    if not index.exists():
+        return []
+    return [json.loads(line) for line in index.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 class ReceivedFolder:
     def __init__(self, directory: str | Path, clock: Any):
         self.dir = Path(directory)
@@ -84,9 +92,5 @@ class ReceivedFolder:
 
     def index(self) -> list[dict[str, Any]]:
         """Every index line so far (tests read this)."""
-        index = self.dir / INDEX
-        if not index.exists():
-            return []
         with self._lock:
-            text = index.read_text(encoding="utf-8")
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+            return read_index(self.dir)

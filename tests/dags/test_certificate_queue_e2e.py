@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from standin.recorder import read_index
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from tests.dags.test_executors_e2e import NIGHT, _stack_env, services  # noqa: F401  (fixture)
 
@@ -36,14 +37,14 @@ def test_certificate_tasks_run_only_on_the_worker_of_the_certificate_queue(tmp_p
         # Every batch was sent by w2, the only worker on the certificate queue.
         assert set(result.batches_by_worker) == {f"w2@{socket.gethostname()}"}, result.batches_by_worker
         assert sum(map(len, result.batches_by_worker.values())) >= 2
-        engine = sa.create_engine(sa.make_url(stacks.PG_ADMIN_URL).set(database=f"{prefix}_airflow"))
+        engine = sa.create_engine(stacks.database_url(f"{prefix}_airflow"))
         with engine.connect() as conn:
             queues = {task: set(q) for task, q in _by_task(conn.execute(sa.text(
                 "SELECT task_id, queue FROM task_instance WHERE run_id = :r"), {"r": result.run_id}).all()).items()}
         engine.dispose()
         assert queues.pop("send_batch") == {QUEUE} and queues.pop("check_certificate") == {QUEUE}
         assert queues and all(q == {"default"} for q in queues.values()), queues   # w1 ran these
-        assert {e for e in _received(env)} <= manifest.expected_rendered()
+        assert {e["behandlingsnummer"] for e in read_index(env.received)} <= manifest.expected_rendered()
     finally:
         for name in (f"{prefix}_airflow", f"{prefix}_state"):
             stacks.drop_postgres_database(name)
@@ -54,10 +55,3 @@ def _by_task(rows) -> dict[str, list[str]]:
     for task, queue in rows:
         out.setdefault(task, []).append(queue)
     return out
-
-
-def _received(env) -> list[str]:
-    import json
-
-    index = env.received / "index.jsonl"
-    return [json.loads(x)["behandlingsnummer"] for x in index.read_text().splitlines() if x.strip()]

@@ -22,10 +22,9 @@ N, SEED = 300, 3
 
 
 def _accepted(received_dir: Path) -> dict[str, str]:
-    import json
+    from standin.recorder import read_index
 
-    index = received_dir / "index.jsonl"
-    entries = [json.loads(line) for line in index.read_text().splitlines() if line.strip()] if index.exists() else []
+    entries = read_index(received_dir)
     numbers = [e["behandlingsnummer"] for e in entries]
     assert len(numbers) == len(set(numbers)), "a registration was sent twice"
     return {e["behandlingsnummer"]: e["outcome"] for e in entries}

@@ -52,12 +52,9 @@ def _received_xml(night) -> str:
 
 
 def _received_numbers(night) -> list[str]:
-    import json
+    from standin.recorder import read_index
 
-    index = night.env.received / "index.jsonl"
-    if not index.exists():
-        return []
-    return [json.loads(line)["behandlingsnummer"] for line in index.read_text().splitlines() if line.strip()]
+    return [e["behandlingsnummer"] for e in read_index(night.env.received)]
 
 
 def _digits(pnr: str) -> str:

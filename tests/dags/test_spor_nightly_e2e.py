@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -14,10 +13,9 @@ WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
 
 
 def _received(night) -> list[dict]:
-    index = night.env.received / "index.jsonl"
-    if not index.exists():
-        return []
-    return [json.loads(line) for line in index.read_text().splitlines() if line.strip()]
+    from standin.recorder import read_index
+
+    return read_index(night.env.received)
 
 
 @pytest.fixture

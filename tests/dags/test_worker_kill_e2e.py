@@ -11,7 +11,6 @@ second try claims the same batch and sends what it still owns.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -87,8 +86,10 @@ def test_worker_sigkill_under_local_executor_is_retried_and_the_retry_finishes_t
         assert killed["parent"].startswith("airflow worker -- LocalExecutor:")
         assert result.state == "success", f"see {env.base / 'logs'}"
 
-        metadata = sa.create_engine(_database(f"{prefix}_airflow"))
-        state = sa.create_engine(_database(f"{prefix}_state"))
+        from devenv.stack import database_url
+
+        metadata = sa.create_engine(database_url(f"{prefix}_airflow"))
+        state = sa.create_engine(database_url(f"{prefix}_state"))
         with metadata.connect() as conn:
             tries = conn.execute(sa.text(
                 "SELECT try_number, state FROM task_instance_history WHERE dag_id = 'spor_nightly' AND run_id = :r "
@@ -115,9 +116,10 @@ def test_worker_sigkill_under_local_executor_is_retried_and_the_retry_finishes_t
         assert left == 0, "registrations left waiting in the outbox"
 
         # Nothing lost; only what was in flight at the kill was sent twice.
-        index = [json.loads(x) for x in (env.received / "index.jsonl").read_text().splitlines() if x.strip()]
+        from standin.recorder import read_index
+
         sent: dict[str, int] = {}
-        for entry in index:
+        for entry in read_index(env.received):
             sent[entry["behandlingsnummer"]] = sent.get(entry["behandlingsnummer"], 0) + 1
         assert set(sent) == manifest.expected_rendered()
         twice = {n for n, k in sent.items() if k > 1}
@@ -128,12 +130,3 @@ def test_worker_sigkill_under_local_executor_is_retried_and_the_retry_finishes_t
 
         for name in (f"{prefix}_airflow", f"{prefix}_state"):
             stacks.drop_postgres_database(name)
-
-
-def _database(name: str):
-    """The URL of a database the stack created on the PostgreSQL server."""
-    import sqlalchemy as sa
-
-    from devenv import stack as stacks
-
-    return sa.make_url(stacks.PG_ADMIN_URL).set(database=name)
