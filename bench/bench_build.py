@@ -20,10 +20,10 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-from spor.build.identity import luhn_check_digit
-from spor.build.message import content_hash, element_bytes
-from spor.build.registration import build_registration
-from spor.build.schema_files import load_schema
+from spor.registration.identity import luhn_check_digit
+from spor.registration.message import content_hash, element_bytes
+from spor.registration.builder import build_registration
+from spor.registration.schema_files import load_schema
 
 FMT = "%Y-%m-%d %H:%M:%S"
 KVA = ("JAB30", "JEA00", "NFB49", "NGB49", "NFJ59", "LCD11", "PAH10", "QDB99")

@@ -33,7 +33,7 @@ from __future__ import annotations
 from airflow.sdk import CronTriggerTimetable, Param, dag
 
 #: The spor-airflow versions this file was written for (DAG files and the package deploy separately).
-REQUIRES_SPOR = ">=0.2,<0.3"
+REQUIRES_SPOR = ">=0.3,<0.4"
 try:
     import spor
 except ImportError as exc:  # the image lacks the package: say so instead of "No module named spor"

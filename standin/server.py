@@ -53,7 +53,7 @@ class StandinConfig:
     tls_max: str | None = None          # "1.2" forces TLS 1.2; None: up to 1.3
     system_ids: frozenset[str] = DEFAULT_SYSTEM_IDS
     faults: FaultPlan = field(default_factory=FaultPlan)
-    schema_location: str | None = None  # default: spor.build.schema_files's shipped WSDL/XSD
+    schema_location: str | None = None  # default: spor.registration.schema_files's shipped WSDL/XSD
     path: str = SERVICE_PATH
 
 
@@ -76,7 +76,7 @@ class StandinServer(ThreadingHTTPServer):
 
     def __init__(self, config: StandinConfig):
         from spor.clock import clock_from_env
-        from spor.build.schema_files import REQUEST_ELEMENT, load_schema
+        from spor.registration.schema_files import REQUEST_ELEMENT, load_schema
 
         self.config = config
         self.ssl_context = server_ssl_context(Path(config.pki_dir), config.tls_min, config.tls_max)

@@ -91,7 +91,7 @@ def hand_built_registration(behandlingsnummer: str, *, system_id: str = KNOWN_SY
     from lxml import etree
 
     if namespace is None:
-        from spor.build.schema_files import load_schema
+        from spor.registration.schema_files import load_schema
 
         namespace = load_schema().namespace
 

@@ -15,8 +15,8 @@ import sys
 from tests.conftest import ROOT
 
 NEEDS_TOOLS = [
-    "tests/spor/build/test_message.py::test_built_message_passes_xmllint",
-    "tests/spor/build/test_schema_files.py::test_hand_written_message_is_valid_lxml_and_xmllint",
+    "tests/spor/registration/test_message.py::test_built_message_passes_xmllint",
+    "tests/spor/registration/test_schema_files.py::test_hand_written_message_is_valid_lxml_and_xmllint",
     "tests/spor/hooks/test_state.py::test_postgres_connection_as_the_readme_writes_it_with_schema_name",
     "tests/spor/hooks/test_state.py::test_sqlite_connection_as_documented",
 ]

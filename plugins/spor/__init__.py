@@ -4,7 +4,7 @@ Importing this package is cheap: heavy libraries (pandas, zeep, Great Expectatio
 inside the functions that need them, so DAG parsing stays fast.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 
 def require_version(specifier: str, dag_file: str = "this DAG file") -> None:

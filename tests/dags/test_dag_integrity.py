@@ -93,6 +93,6 @@ def test_dag_file_refuses_a_package_outside_its_version_range(path, monkeypatch)
     monkeypatch.setattr(spor, "__version__", "9.0.0")
     bag = DagBag(dag_folder=str(path))
     (error,) = bag.import_errors.values()
-    assert "needs spor-airflow >=0.2,<0.3, but 9.0.0 is installed" in error
+    assert "needs spor-airflow >=0.3,<0.4, but 9.0.0 is installed" in error
     monkeypatch.undo()
     assert not DagBag(dag_folder=str(path)).import_errors

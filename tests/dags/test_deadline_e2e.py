@@ -155,7 +155,7 @@ def test_R19_a_run_past_its_deadline_sends_one_alert_a_run_done_before_sends_non
     # Past the second run's deadline (and several scheduler loops): still one e-mail.
     time.sleep(max(0.0, in_time_at.timestamp() + 6 - time.time()))
 
-    from spor.ui import links
+    from spor import links
 
     ((rcpt, subject, body),) = _mails(smtp_server)
     assert rcpt == [TEAM]

@@ -9,7 +9,7 @@ engineering notes 10 and 20): after end-to-end runs of spor_nightly and spor_res
 
 Two detectors: every identity value the OPS database holds (patients and block list), in its
 12-digit, 10-digit, hyphen and plus forms; and any text shaped like an identity number
-(spor.build.identity.PERSON_ID_PATTERN, 12 or 10 digits with or without separator) that is a valid
+(spor.registration.identity.PERSON_ID_PATTERN, 12 or 10 digits with or without separator) that is a valid
 personnummer or samordningsnummer (date and check digit), so digit runs such as epoch seconds do
 not count. Findings name the place and a masked form, never the number.
 """
@@ -26,7 +26,8 @@ import pytest
 
 from tests.dags.nightly_support import ClockScript, environment, load_dag, received, scripted_settings, start_night
 from standin.testing import standin_pki  # noqa: F401  (session fixture)
-from spor.build.identity import PERSON_ID_PATTERN, validate_person_id
+from spor.pii import PERSON_ID_PATTERN
+from spor.registration.identity import validate_person_id
 
 ALLOWED_IN_NIGHT = ("ops.sqlite", "state.sqlite", "received")
 

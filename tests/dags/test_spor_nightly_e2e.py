@@ -54,7 +54,7 @@ def _assert_batches_labelled_and_stage_evidence_kept(night, run_id):
     from spor.state import runlog
 
     from spor.state import database as statedb
-    from spor.build.identity import PERSON_ID_PATTERN
+    from spor.pii import PERSON_ID_PATTERN
 
     meta = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
     labels = [r[0] for r in meta.execute(

@@ -22,7 +22,7 @@ from spor.state import attempts, batches
 from spor.state import database as statedb
 from spor.clock import STOCKHOLM, FixedClock
 from spor.errors import CertificateError, TransientError
-from spor.states import State
+from spor.lifecycle import State
 
 NIGHT = datetime(2025, 3, 3, 1, 0, tzinfo=STOCKHOLM)  # an ordinary Monday night, 01:00 local
 

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from spor.transport.client import SporClient
-from spor.states import State
+from spor.lifecycle import State
 from standin.faults import FaultPlan
 from standin.server import start_subprocess
 from standin.testing import (  # noqa: F401 - fixtures

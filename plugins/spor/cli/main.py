@@ -2,7 +2,7 @@
 
 - ``synth``  fill a database with synthetic OPS data and write its manifest (spor.synthetic);
 - ``render`` preview: build registrations from the database into ``DIR/<behandlingsnummer>.xml``,
-  after the opt-out filter, without sending anything (spor.build.preview).
+  after the opt-out filter, without sending anything (spor.cli.render).
 
 Other modules add a command by appending ``(name, help, add_arguments, run)`` to ``COMMANDS``;
 ``run(args) -> int`` is the exit code. Output never holds a personal identity number.
@@ -46,7 +46,7 @@ def _render_args(p: argparse.ArgumentParser) -> None:
 
 
 def _render_run(args: argparse.Namespace) -> int:
-    from spor.build.preview import preview_command
+    from spor.cli.render import preview_command
 
     return preview_command(db=args.db, out=args.out, all_=args.all, numbers=args.behandlingsnummer,
                            units=args.units, stdout=sys.stdout, state=args.state, environment=args.environment)

@@ -117,8 +117,8 @@ def deadline_alert(dag_id: str, run_id: str, deadline: str) -> Alert:
 def send(alerts: list[Alert], setting: Any = None) -> int:
     """Send each alert through the configured notifier; returns how many went out. Without an
     alerts setting (or a recipient), log that nothing was sent rather than fail the run."""
-    from spor.build.identity import mask_person_ids
-    from spor.ui import links
+    from spor.pii import mask_person_ids
+    from spor import links
 
     if not alerts:
         return 0

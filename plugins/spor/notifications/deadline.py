@@ -3,7 +3,7 @@
 A run triggered by hand has no logical date and an hour moves on DST nights, so none of Airflow's
 own references says "05:00 tonight". :class:`NextLocalDeadline` does: the first 05:00
 Europe/Stockholm after the run's ``run_after`` (docs/notes.md: the nightly deadline is local time).
-The scheduler rebuilds a custom reference only from a plugin, so ``SporUiPlugin`` lists it in
+The scheduler rebuilds a custom reference only from a plugin, so ``SporPlugin`` lists it in
 ``deadline_references``. When the deadline passes with the run unfinished, the scheduler's
 executor calls :func:`deadline_missed`, which sends the ``deadline_missed`` alert
 (:mod:`spor.notifications.alerts`). A finished run's deadline is dropped by Airflow, so a night

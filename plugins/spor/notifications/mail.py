@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-from spor.build.identity import mask_person_ids
+from spor.pii import mask_person_ids
 from spor.notifications.setting import NOTIFIER_VARIABLE, EmailSetting, email_setting_from_airflow
 
 if TYPE_CHECKING:

@@ -116,14 +116,14 @@ def parse_times(series: "pd.Series") -> "pd.Series":
     fmt = "%Y-%m-%d %H:%M:%S"
     parsed = pd.to_datetime(series, format=fmt, errors="coerce")
     retry = series.notna() & parsed.isna()
-    if retry.any():  # the few others: padded, or with 'T' (what spor.build.localtime also accepts)
+    if retry.any():  # the few others: padded, or with 'T' (what spor.registration.localtime also accepts)
         text = series[retry].astype("string").str.strip().str.replace("T", " ", n=1, regex=False)
         parsed[retry] = pd.to_datetime(text, format=fmt, errors="coerce")
     return parsed
 
 
 def wall_clock_to_utc(naive: "pd.Series", *, second_occurrence: bool = False) -> "pd.Series":
-    """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.build.localtime):
+    """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.registration.localtime):
     a spring-gap time is read with the offset before the gap, a repeated autumn hour is its first
     occurrence (its second with ``second_occurrence``). Comparing these instants compares what
     SPOR receives."""
@@ -141,12 +141,12 @@ def wall_clock_to_utc(naive: "pd.Series", *, second_occurrence: bool = False) ->
 def times_to_utc(frame: "pd.DataFrame", elective: "pd.Series") -> "pd.DataFrame":
     """Every time column as naive UTC instants, as the builder sends them (ADR 0001): the first
     occurrence of a repeated-hour time, unless the repeated-hour order rule
-    (``spor.build.time_order.second_occurrences``, the builder's own function) reads it as the second.
+    (``spor.registration.time_order.second_occurrences``, the builder's own function) reads it as the second.
     Vectorised; only the rare rows holding a repeated-hour time go through the rule row by row."""
     import numpy as np
     import pandas as pd
 
-    from spor.build.time_order import TIME_COLUMNS_IN_ORDER, second_occurrences
+    from spor.registration.time_order import TIME_COLUMNS_IN_ORDER, second_occurrences
 
     first: dict[str, pd.Series] = {}
     second: dict[str, pd.Series] = {}

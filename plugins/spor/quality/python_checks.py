@@ -1,11 +1,11 @@
 """Checks GX cannot express, reported in the same per-row verdict format as the suites.
 
-- D15: the identity number's date, serial and check digit (``spor.build.identity.validate_person_id``);
+- D15: the identity number's date, serial and check digit (``spor.registration.identity.validate_person_id``);
 - identity-unknown: a reservnummer. SPOR would refuse it, so it is not sent; the caller holds it as
   State.IDENTITY_UNKNOWN (``GateResult.identity_unknown``) rather than quarantining it;
 - D18: a time the OPS gave that is not a wall-clock time, so no ISO 8601 time can be built;
 - duplicate-code: a child list (diagnoses, KVÅ codes, complications) holds the same code twice,
-  compared as the builder sends it (``spor.build.reading.code_as_sent``). The builder sends it
+  compared as the builder sends it (``spor.registration.reading.code_as_sent``). The builder sends it
   once; the warning tells the unit that its OPS holds a duplicate.
 
 No value ever leaves this module: a verdict names the treatment number and the rule only.
@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spor.build.identity import validate_person_id
+from spor.registration.identity import validate_person_id
 from spor.quality.frame import ID_COLUMN, TIME_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
+#: "type" is the id quality reports kept in the state database were written with: it names the
+#: function behind the check where it lived in 0.2 (spor.build became spor.registration) and does not move.
 PYTHON_CHECKS: tuple[dict[str, Any], ...] = (
     {"id": "D15-identity", "rule": "D15", "severity": "reject", "inferred": False, "assumption": False,
      "type": "python:spor.build.identity.validate_person_id",
@@ -74,8 +76,8 @@ def duplicate_code_ids(prepared: "pd.DataFrame") -> tuple[list[str], int]:
     """(treatments with a code twice in one child list, rows checked). Codes are compared as the
     builder sends them, so ' nfb49' and 'NFB49' are the same code; the same code in two different
     lists (preliminary and performed) is not a duplicate."""
-    from spor.build.converters import is_missing
-    from spor.build.reading import LIST_COLUMNS, code_as_sent
+    from spor.registration.converters import is_missing
+    from spor.registration.reading import LIST_COLUMNS, code_as_sent
 
     columns = [c for c in LIST_COLUMNS if c in prepared.columns]
     if not columns:

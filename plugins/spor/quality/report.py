@@ -11,7 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 # The same look as the report pages of the Airflow UI, also when the report is opened alone.
-from spor.ui.page import STYLE
+from spor.page import STYLE
 
 if TYPE_CHECKING:
     from spor.quality.gate import GateResult

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spor.build.identity import mask_person_ids
+from spor.pii import mask_person_ids
 from spor.extract.optout import BlockEntry, read_block_list
 from spor.removal.model import SCOPE_PATIENT, SCOPE_TREATMENT, RemovalRequest
 from spor.removal.store import requests_for_treatment

@@ -24,7 +24,7 @@ from spor.removal.store import numbers_with_requests
 from spor.removal.text import clean_free_text
 from spor.state.database import StateDB
 from spor.state.tables import last_final, ledger
-from spor.states import ACCEPTED
+from spor.lifecycle import ACCEPTED
 
 __all__ = ["DELETED_MAX", "DELETED_MAX_SHARE", "Accepted", "OpsReader", "accepted_registrations",
            "find_removals", "group_for_entry"]

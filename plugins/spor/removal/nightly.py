@@ -146,13 +146,13 @@ def nightly_step(db: StateDB, reader: OpsReader, *, run_id: str, clock: Clock | 
     result = raise_and_report(db, reader, run_id=run_id, environment=environment, clock=clock)
     delivered = deliver(db, notifier=notifier)
     for note in result.notes:
-        runlog.add(db, run_id, "removal_requests", runlog.INFO, note)
+        runlog.add(db, run_id, "raise_removal_requests", runlog.INFO, note)
     if delivered["failed"]:
-        runlog.add(db, run_id, "removal_requests", runlog.INFO,
+        runlog.add(db, run_id, "raise_removal_requests", runlog.INFO,
                    f"{delivered['failed']} removal request(s) could not be e-mailed; they stay raised "
                    "(python -m spor removal list --status raised)")
     if notifier is None and delivered["pending"]:
-        runlog.add(db, run_id, "removal_requests", runlog.INFO,
+        runlog.add(db, run_id, "raise_removal_requests", runlog.INFO,
                    f"{delivered['pending']} removal request(s) wait to be e-mailed to {UCR_ADDRESS} by the team: "
                    f"python -m spor removal show ID, then python -m spor removal sent ID "
                    f"(or configure the Variable {NOTIFIER_VARIABLE})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from spor.build.identity import mask_person_ids
+from spor.pii import mask_person_ids
 from spor.removal.model import CAUSE_SPARRLISTA, SCOPE_PATIENT, UCR_ADDRESS
 
 __all__ = ["clean_free_text", "compose_request_text"]

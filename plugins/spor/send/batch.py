@@ -31,7 +31,7 @@ from spor.state import owner as owners
 from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB
-from spor.states import State, WaitReason
+from spor.lifecycle import State, WaitReason
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]

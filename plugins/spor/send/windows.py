@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from spor.clock import STOCKHOLM
-from spor.states import WaitReason
+from spor.lifecycle import WaitReason
 
 DEFAULT_DEADLINE = time(5, 0)
 DEFAULT_BLACKOUT = (time(5, 15), time(6, 0))

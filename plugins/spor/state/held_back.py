@@ -6,7 +6,6 @@ buildable), and the gate also lists what it only warned about. The summary reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable
 
 import sqlalchemy as sa
@@ -14,21 +13,8 @@ import sqlalchemy as sa
 from spor.state.chunks import chunks
 from spor.state.database import StateDB
 from spor.state.tables import held_back as held_back_table
-from spor.states import HELD_BACK, State
-
-#: Not a registration state: the quality gate warned but the registration is sent.
-WARNED = "warned"
-
-
-@dataclass(frozen=True)
-class HeldBackItem:
-    behandlingsnummer: str
-    state: State | str     # one of states.HELD_BACK, or WARNED
-    rule: str | None = None
-    reason: str | None = None
-    variable: str | None = None
-    environment: str | None = None
-    system_id: str | None = None
+from spor.lifecycle import HELD_BACK, State
+from spor.verdicts import WARNED, HeldBackItem
 
 
 def record(db: StateDB, run_id: str, items: Iterable[HeldBackItem]) -> int:

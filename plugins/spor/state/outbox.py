@@ -22,7 +22,7 @@ from spor.state.chunks import chunks
 from spor.state.database import StateDB
 from spor.state.tables import held_back, last_final, outbox, stage_log
 from spor.state.watermark import advance_in as advance_watermark_in
-from spor.states import State, WaitReason
+from spor.lifecycle import State, WaitReason
 
 
 class RegistrationLike(Protocol):

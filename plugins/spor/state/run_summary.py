@@ -13,8 +13,8 @@ from spor.state.database import StateDB
 
 from spor.state.tables import held_back, ledger, outbox, stage_log
 from spor.state.tables import run_summary as run_summary_table
-from spor.state.held_back import WARNED
-from spor.states import FINAL_ANSWERS, State, WaitReason
+from spor.verdicts import WARNED, reason_text
+from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,6 @@ class SummaryCounts:
 def counts(db: StateDB, run_id: str) -> SummaryCounts:
     """Counts per state for one run: answers (last outcome per registration in this run),
     unchanged (from staging), held back and warned; what this run left waiting; the backlog."""
-    from spor.build.verdict import reason_text
 
     by_state = {s.value: 0 for s in State} | {WARNED: 0}
     attention: list[AttentionItem] = []

@@ -21,7 +21,7 @@ from spor.state import certificates
 from spor.state.database import StateDB
 from spor.state.tables import (held_back, last_final, ledger, outbox, removal_item, removal_request, run_event,
                                run_summary)
-from spor.states import State
+from spor.lifecycle import State
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 #: The outcomes drawn per night, in the order they are stacked.

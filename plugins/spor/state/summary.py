@@ -11,7 +11,8 @@ import json
 from typing import Any, Iterable, Mapping
 
 from spor.state import run_summary, runlog
-from spor.states import State, WaitReason
+from spor.lifecycle import State, WaitReason
+from spor.verdicts import WARNED
 
 #: Order in which states are shown (the state machine of docs/state-machine.md). Every registration
 #: a run handled is in exactly one of them, so they add up; "warned" is not among them: a warned
@@ -21,13 +22,12 @@ SHOWN_STATES = (
     State.MALFORMED.value, State.NOT_BUILDABLE.value, State.IDENTITY_UNKNOWN.value,
     State.QUARANTINED.value, State.WITHDRAWN.value, State.WAITING.value,
 )
-WARNED = "warned"
 ATTENTION_SHOWN = 200
 #: Report kind of what a dry run would have sent.
 DRY_RUN = "dry-run"
 
 
-def build(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def compose(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     counts = run_summary.counts(db, run.run_id)
     events = runlog.events(db, run.run_id)
     capacity = next((e for e in reversed(events) if e.kind == runlog.CAPACITY), None)

@@ -14,6 +14,9 @@ from sqlalchemy.engine import Connection
 from spor.state.database import StateDB
 from spor.state.tables import watermark as watermark_table
 
+#: The watermark of spor_nightly's extraction: the last ``andrad_tid`` it has staged.
+NIGHTLY = "spor_nightly.andrad_tid"
+
 
 def _newer(new: str, old: str | None) -> bool:
     if old is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from spor.build.identity import luhn_check_digit
+from spor.registration.identity import luhn_check_digit
 
 
 def _luhn(digits: str) -> str:

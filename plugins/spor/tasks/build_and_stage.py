@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from spor.state import attempts, held_back, outbox, summary
-from spor.state.held_back import HeldBackItem
+from spor.state import attempts, held_back, outbox, summary, watermark
+from spor.verdicts import HeldBackItem
 from spor.tasks.context import TaskEnv, recorded
-from spor.tasks.extract import WATERMARK
 
 log = logging.getLogger("spor")
 
@@ -34,10 +33,10 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     last final answer for this environment. A treatment that cannot be built is held back with
     its behandlingsnummer, variable and rule; the others go on. The nightly watermark advances in
     the same transaction as the last staged chunk. `dry_run` builds and validates only."""
-    from spor.build.units import UnitMapping
-    from spor.build.verdict import build_verdict
+    from spor.registration.units import UnitMapping
+    from spor.registration.verdict import build_verdict
     from spor.extract import handover
-    from spor.states import State
+    from spor.lifecycle import State
 
     expected = extracted.get("handed_over")
     if expected is not None and handover.count(env.db, env.run.run_id) != expected:
@@ -66,7 +65,7 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
                     counts["unchanged"] += 1
                     unchanged.append(b.behandlingsnummer)
         else:
-            mark = (WATERMARK, extracted["watermark"]) if final and extracted.get("watermark") else None
+            mark = (watermark.NIGHTLY, extracted["watermark"]) if final and extracted.get("watermark") else None
             result = outbox.stage(env.db, env.run.run_id, environment, chunk, force=env.run.force, watermark=mark)
             counts["staged"] += result.staged
             counts["unchanged"] += result.unchanged

@@ -18,8 +18,6 @@ from spor.tasks.runinfo import BACKFILL
 
 log = logging.getLogger("spor")
 
-#: Name of the nightly extraction's watermark in the state database.
-WATERMARK = "spor_nightly.andrad_tid"
 #: Lower bound for a first nightly run (no watermark yet): everything the OPS holds.
 BEGINNING = "1900-01-01 00:00:00"
 
@@ -66,7 +64,7 @@ def extract_changed(env: TaskEnv) -> dict:
         since, until = f"{day:%Y-%m-%d} 00:00:00", f"{day + timedelta(days=1):%Y-%m-%d} 00:00:00"
         new_watermark = None
     else:
-        previous = watermark.read(env.db, WATERMARK)
+        previous = watermark.read(env.db, watermark.NIGHTLY)
         until = _wall(env.clock.now())
         if previous:
             since = (datetime.fromisoformat(previous)

@@ -19,7 +19,7 @@ def plan_batches(env: TaskEnv, staged: dict) -> list[dict]:
     the outbox size, the recent latency and the concurrency whether the window is long enough,
     and says so. Returns one small descriptor per batch (numbers only) for the mapped sends."""
     from spor.send import capacity, takeover
-    from spor.states import WaitReason
+    from spor.lifecycle import WaitReason
 
     ti = env.context["ti"]
     now = env.clock.now()

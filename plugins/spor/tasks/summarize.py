@@ -27,7 +27,7 @@ def _stage_approval(env: TaskEnv, result: dict) -> bool:
 
 def _report_url(env: TaskEnv) -> str | None:
     try:
-        from spor.ui.links import report_url
+        from spor.links import report_url
 
         return report_url(env.run.dag_id, env.run.run_id, "summary")
     except Exception:  # noqa: BLE001 - without Airflow's configuration the CLI command is named instead
@@ -42,16 +42,16 @@ def summarize(env: TaskEnv) -> dict:
     Removes the run's extracted treatments from the state database first, whatever the outcome."""
     from spor.extract import handover
     from spor.quality.run_reports import STAGE_APPROVAL
-    from spor.removal import store as removal
+    from spor.removal import store as removal_store
 
     handover.clear(env.db, env.run.run_id)  # personal data never outlives its run, whatever its outcome
     extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
     extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
-             "removal_requests": removal.raised_in_run(env.db, env.run.run_id)}
+             "removal_requests": removal_store.raised_in_run(env.db, env.run.run_id)}
     dry = summary.load_dry_run(env.db, env.run.dag_id, env.run.run_id)
     if dry is not None:
         extra["dry_run"] = dry
-    result = summary.build(env.db, env.run, extra)
+    result = summary.compose(env.db, env.run, extra)
     if _stage_approval(env, result):
         result["reports"].append(STAGE_APPROVAL)
     result["report_url"] = _report_url(env)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spor.errors import AnswerError, CertificateError, ConfigurationError, TransientError
-from spor.states import State
+from spor.lifecycle import State
 from spor.transport.connection import SporConnectionConfig
 
 __all__ = ["AnswerReader", "SporAnswer", "parse_fault"]
@@ -42,7 +42,7 @@ class SporAnswer:
 
 def _mask(text: str) -> str:
     # identity.py owns the masking rule; imported late so the client loads without the build code
-    from spor.build.identity import mask_person_ids
+    from spor.pii import mask_person_ids
 
     return mask_person_ids(text)
 

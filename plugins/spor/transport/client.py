@@ -120,7 +120,7 @@ class SporClient:
     def _wsdl(self) -> str:
         if self.config.wsdl_location:
             return self.config.wsdl_location
-        from spor.build.schema_files import load_schema
+        from spor.registration.schema_files import load_schema
 
         schema = load_schema()
         if schema.wsdl_path is None:

@@ -27,7 +27,7 @@ EXTRA_FIELDS = (
     "key_password",                   # password of an encrypted key or of the PKCS#12 (default: connection password)
     "ca_bundle", "ca_pem",            # CA to trust for SPOR's server certificate (pinned: nothing else)
     "proxy",                          # explicit HTTPS proxy, e.g. http://proxy.region.se:8080
-    "wsdl_location",                  # default: the WSDL shipped with the package (spor.build.schema_files)
+    "wsdl_location",                  # default: the WSDL shipped with the package (spor.registration.schema_files)
     "connect_timeout", "read_timeout", "pool_size",
 )
 _SECRET = frozenset({"key_pem", "key_password", "pkcs12_b64"})

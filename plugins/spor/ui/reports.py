@@ -5,7 +5,7 @@ same permission as reading the DAG run itself (Airflow's auth manager, ``require
 and a page is served only for a run that belongs to the DAG named in its URL. The state database is
 resolved exactly as the tasks resolve it, read only; when it cannot be read the page says why.
 The status page across nights has its own menu entry and the same guard (read access to the runs
-of spor_nightly). Every page is styled as part of Airflow's UI (:mod:`spor.ui.page`) and links back
+of spor_nightly). Every page is styled as part of Airflow's UI (:mod:`spor.page`) and links back
 to its run and to the status page. The pages name treatment numbers and rules only, never
 personal data.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import Request  # route signatures are resolved against this module's names
 
-from spor.ui.page import document, restyle
+from spor.page import document, restyle
 
 KINDS = {"quality": "Quality gate", "stage-approval": "Stage approval (R4)", "summary": "Run summary",
          "dry-run": "Dry run: what would be sent, and why not the rest"}
@@ -108,7 +108,7 @@ def status(db, *, root: str = "") -> str:
 
 def _root(request) -> str:
     """The Airflow root this app is mounted under (``/spor`` stripped), for links to the UI."""
-    from spor.ui.links import MOUNT
+    from spor.links import MOUNT
 
     return request.scope.get("root_path", "").removesuffix(MOUNT)
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from spor.state.status import NIGHT_OUTCOMES, Status
-from spor.ui import links
-from spor.ui.page import document, e, table
+from spor import links
+from spor.page import document, e, table
 
 COLORS = {"created": "#16a34a", "updated": "#0ea5e9", "rejected": "#dc2626", "malformed": "#9333ea",
           "quarantined": "#f59e0b", "waiting": "#71717a"}

@@ -13,8 +13,8 @@ from typing import Any, Mapping, Sequence
 from urllib.parse import quote
 
 from spor.state.summary import SHOWN_STATES, attention_by_rule
-from spor.ui import links
-from spor.ui.page import document, e, table
+from spor import links
+from spor.page import document, e, table
 
 PAGE_SIZE = 200
 FIRST_SHOWN = 8

@@ -22,7 +22,7 @@ def test_provider_entry_point_names_this_distribution():
     dist = distribution("spor-airflow")
     points = {ep.group: ep.value for ep in dist.entry_points}
     assert points["apache_airflow_provider"] == "spor.get_provider_info:get_provider_info"
-    assert points["airflow.plugins"] == "spor.ui.plugin:SporUiPlugin"
+    assert points["airflow.plugins"] == "spor.plugin:SporPlugin"
     info = get_provider_info()
     assert info["package-name"] == dist.metadata["Name"] == "spor-airflow"
     (conn_type,) = info["connection-types"]

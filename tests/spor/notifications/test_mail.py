@@ -10,7 +10,7 @@ from email import policy
 
 import pytest
 
-from spor.build.identity import MASK, PERSON_ID_PATTERN
+from spor.pii import MASK, PERSON_ID_PATTERN
 from spor.errors import ConfigurationError
 from spor.notifications.setting import NOTIFIER_VARIABLE, EmailSetting, email_setting
 from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
-from spor.build.identity import PERSON_ID_PATTERN
+from spor.pii import PERSON_ID_PATTERN
 from spor.quality import render_report, run_gate
 from spor.quality.suites import load_suite_dicts
 

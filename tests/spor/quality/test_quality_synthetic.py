@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from spor.build.identity import PERSON_ID_PATTERN
+from spor.pii import PERSON_ID_PATTERN
 from spor.quality import frame_from_treatments, render_report, run_gate, stage_approval_report
 
 pytest.importorskip("spor.synthetic")

@@ -6,7 +6,7 @@ import json
 import re
 
 from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
-from spor.build.identity import PERSON_ID_PATTERN
+from spor.pii import PERSON_ID_PATTERN
 from spor.quality import run_gate, stage_approval_data, stage_approval_report
 
 LEDGER = {"sent": 4, "created": 2, "updated": 1, "rejected": 1}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from spor.build.identity import PERSON_ID_PATTERN
+from spor.pii import PERSON_ID_PATTERN
 from spor.extract.contract import apply_contract
 from spor.extract.source import SourceReader
 from spor.state import attempts, batches, outbox

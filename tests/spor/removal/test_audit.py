@@ -11,7 +11,7 @@ from spor.removal import nightly, status
 from spor.removal.audit import audit, render_audit
 from spor.state import batches, outbox
 from spor.cli.removal import audit_args, audit_run
-from spor.states import State
+from spor.lifecycle import State
 from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
 from tests.spor.state_fixtures import FakeRegistration, clock, state_db  # noqa: F401 - fixtures
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from spor.send.capacity import estimate, estimate_from_db
 from spor.clock import STOCKHOLM
 from spor.state import attempts, batches, outbox
-from spor.states import State
+from spor.lifecycle import State
 from spor.send.windows import SendingWindow
 from tests.spor.state_fixtures import FakeAnswer, FakeRegistration, clock, state_db  # noqa: F401 - fixtures
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from spor.clock import STOCKHOLM
 from spor.errors import BlockListUnavailable, CertificateError, SystemicError
 from spor.send.batch import RetryPolicy, SystemicRule, send_planned_batch
-from spor.states import WaitReason
+from spor.lifecycle import WaitReason
 from spor.state import attempts, batches, outbox, run_summary
 from spor.state.tables import ledger as ledger_t, outbox as outbox_t
 from spor.send.windows import SendingWindow

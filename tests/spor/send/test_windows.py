@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 
 from spor.clock import STOCKHOLM
-from spor.states import WaitReason
+from spor.lifecycle import WaitReason
 from spor.send.windows import SendingWindow
 
 

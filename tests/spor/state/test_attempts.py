@@ -9,7 +9,7 @@ from spor.state import attempts, batches, outbox
 from spor.state.batches import DEFAULT_LEASE
 from tests.spor.state.test_batches import ELSEWHERE
 from spor.state.tables import ledger as ledger_t, outbox as outbox_t
-from spor.states import State
+from spor.lifecycle import State
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     FakeAnswer, FakeRegistration, clock, created, regs, send_all, state_db,
 )

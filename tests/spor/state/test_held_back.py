@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from spor.state import held_back, run_summary
-from spor.state.held_back import WARNED, HeldBackItem
-from spor.states import State
+from spor.verdicts import WARNED, HeldBackItem
+from spor.lifecycle import State
 from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from spor.state import attempts, batches, outbox, run_summary
 from spor.state.tables import outbox as outbox_t
-from spor.states import WaitReason
+from spor.lifecycle import WaitReason
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     FakeRegistration, clock, malformed, regs, send_all, state_db, unknown_system,
 )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from spor.state import outbox
 from spor.state.tables import metadata, outbox as outbox_t
-from spor.states import State
+from spor.lifecycle import State
 from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
     FakeAnswer, clock, created, malformed, regs, send_all, state_db, unknown_system,
 )

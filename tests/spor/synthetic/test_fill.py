@@ -12,7 +12,7 @@ from datetime import date, datetime
 from personnummer import personnummer
 import pytest
 
-from spor.build.identity import validate_person_id
+from spor.registration.identity import validate_person_id
 from spor.synthetic import DEFAULT_UNITS, Manifest, generate
 
 KVA = re.compile(r"^[A-ZÅÄÖ]{2}\d{3}$|^[A-ZÅÄÖ]{3}\d{2}$")

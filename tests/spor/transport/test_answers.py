@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from spor.errors import AnswerError
-from spor.states import State
+from spor.lifecycle import State
 from spor.transport.answers import parse_fault
 from spor.transport.client import SporClient
 from standin.testing import (  # noqa: F401 - fixtures

@@ -6,7 +6,7 @@ import threading
 
 from spor.transport.client import SporClient
 from spor.errors import TransientError
-from spor.states import State
+from spor.lifecycle import State
 from standin.faults import FaultPlan
 from standin.testing import hand_built_registration, spor_config, standin_factory, standin_pki  # noqa: F401
 

@@ -14,7 +14,7 @@ import pytest
 
 from spor.transport.client import SporClient, get_client
 from spor.errors import RunStoppingError, TransientError
-from spor.states import State
+from spor.lifecycle import State
 from standin.faults import FaultPlan
 from standin.testing import (  # noqa: F401 - fixtures
     TEST_PERSON_ID,

@@ -9,9 +9,9 @@ from urllib.parse import unquote
 from datetime import timedelta
 
 from spor.state import attempts, batches, certificates, held_back, outbox, run_summary, runlog, summary
-from spor.state.held_back import HeldBackItem
+from spor.verdicts import WARNED, HeldBackItem
 from spor.state.status import read
-from spor.states import State
+from spor.lifecycle import State
 from spor.ui.status_page import status_page
 from spor.ui.summary_page import dry_run_page, summary_page
 from tests.spor.state_fixtures import clock, created, regs, send_all, state_db, unknown_system  # noqa: F401
@@ -36,12 +36,12 @@ def _night(db, run_id: str = "scheduled__n1") -> dict:
             lid = attempts.record_attempt(db, reg, run_id=run_id, batch_id=bid)
             attempts.record_answer(db, lid, reg, answers[reg.behandlingsnummer](reg.behandlingsnummer))
     outbox.stage(db, run_id, ENV, regs("1006"))
-    held = [HeldBackItem("1003", held_back.WARNED, rule="D9", reason="predicted fellista", environment=ENV),
+    held = [HeldBackItem("1003", WARNED, rule="D9", reason="predicted fellista", environment=ENV),
             HeldBackItem("2001", State.QUARANTINED, rule="D15-shape", environment=ENV),
             HeldBackItem("2002", State.QUARANTINED, rule="D15-shape", environment=ENV)]
     held += [HeldBackItem(str(3000 + i), State.QUARANTINED, rule="D18-tid", environment=ENV) for i in range(250)]
     held_back.record(db, run_id, held)
-    result = summary.build(db, _Run(run_id))
+    result = summary.compose(db, _Run(run_id))
     run_summary.save(db, "spor_nightly", run_id, result)
     return result
 

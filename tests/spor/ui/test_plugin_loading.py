@@ -39,7 +39,7 @@ def _load(folder: Path) -> dict[str, str]:
 def test_plugin_loader_skips_the_spor_package():
     loaded = _load(PLUGINS)
     assert not [n for n, f in loaded.items() if _under_path(f, PLUGINS / "spor")], loaded
-    assert "spor_ui_plugin" in loaded  # our one plugin file is loaded, under its own name
+    assert "spor_plugin" in loaded  # our one plugin file is loaded, under its own name
 
 
 def _under_path(file: str, folder: Path) -> bool:
@@ -78,7 +78,7 @@ def test_installed_package_registers_the_ui_plugin_by_entry_point_without_a_plug
     empty.mkdir()
     listed = _plugins_listed(empty, tmp_path / "home")
     spor = [p for p in listed if p["name"] == "spor"]
-    assert len(spor) == 1 and "spor.ui.plugin:SporUiPlugin" in spor[0]["source"]
+    assert len(spor) == 1 and "spor.plugin:SporPlugin" in spor[0]["source"]
     assert spor[0]["external_views"][0]["destination"] == "dag_run"
 
 

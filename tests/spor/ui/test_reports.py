@@ -124,7 +124,7 @@ def test_a_state_database_no_run_has_created_is_not_migrated_by_the_page(client,
 
 
 def test_plugin_registers_a_tab_on_the_run_page():
-    from spor.ui.plugin import SporUiPlugin
+    from spor.plugin import SporPlugin
 
-    view = SporUiPlugin.external_views[0]
+    view = SporPlugin.external_views[0]
     assert view["destination"] == "dag_run" and "{RUN_ID}" in view["href"] and not view["href"].startswith("/")

@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from spor.errors import BuildError, IdentityUnknown
-from spor.build.identity import luhn_check_digit
-from spor.build.registration import AFTER_ACCEPT_RULES, BUILD_RULES, Registration, build_registration
-from spor.build.schema_files import load_schema
+from spor.registration.identity import luhn_check_digit
+from spor.registration.builder import AFTER_ACCEPT_RULES, BUILD_RULES, Registration, build_registration
+from spor.registration.schema_files import load_schema
 
 NS = load_schema().namespace
 SYSTEM_ID = "SE2321000016-OPA1"
@@ -163,7 +163,7 @@ def test_r12_not_recorded_values_leave_no_element(blank: Any) -> None:
 
 
 def test_r12_an_empty_element_fails_validation_naming_the_element() -> None:
-    from spor.build.message import validate
+    from spor.registration.message import validate
 
     reg = build(request_row())
     etree.SubElement(reg.element.find(f"{{{NS}}}registrering/{{{NS}}}anmalan"), f"{{{NS}}}akutPrioritet").text = ""
@@ -245,7 +245,7 @@ def test_r20_v105_is_spor() -> None:
 
 
 def test_r20_other_recipient_fails_the_xsd(monkeypatch: pytest.MonkeyPatch) -> None:
-    from spor.build import codelists
+    from spor.registration import codelists
 
     monkeypatch.setattr(codelists, "recipients", lambda: ("SWEDEHEART",))
     err = fails("XSD", row=request_row())

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from spor.build import codelists
-from spor.build.message import REGISTRATION_ELEMENT
-from spor.build.reading import LIST_COLUMNS
-from spor.build.schema_files import load_schema
-from spor.build.variable_list import (
+from spor.registration import codelists
+from spor.registration.message import REGISTRATION_ELEMENT
+from spor.registration.reading import LIST_COLUMNS
+from spor.registration.schema_files import load_schema
+from spor.registration.variable_list import (
     PARTS,
     all_variables,
     behandling_columns,

@@ -17,7 +17,7 @@ mend is reported by the quality gate, not repaired.
 
 D2 (operation start not before the request) binds elective operations only, so the request time
 is a predecessor of the operation start only when the operation is not acute, as in the gate.
-The builder (``spor.build.reading``) and the gate's frame (``spor.quality.frame``) both call
+The builder (``spor.registration.reading``) and the gate's frame (``spor.quality.frame``) both call
 ``second_occurrences``; that is how the gate compares the instants the message carries.
 """
 
@@ -27,7 +27,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Mapping
 
-from spor.build.localtime import WallClockError, wall_clock_instants
+from spor.registration.localtime import WallClockError, wall_clock_instants
 
 __all__ = ["EXPECTED_ORDER", "TIME_COLUMNS_IN_ORDER", "is_acute", "readings_of_row", "second_occurrences"]
 
@@ -115,7 +115,7 @@ def _may_be_in_repeated_hour(value: Any) -> bool:
 def readings_of_row(row: Mapping[str, Any]) -> dict[str, Reading]:
     """Readings of a spor_behandling row's recorded, readable times (others are left to R13),
     or none at all when no time can be in the repeated hour (the rule has nothing to decide)."""
-    from spor.build.converters import is_missing
+    from spor.registration.converters import is_missing
 
     if not any(_may_be_in_repeated_hour(row.get(c)) for c in TIME_COLUMNS_IN_ORDER if not is_missing(row.get(c))):
         return {}

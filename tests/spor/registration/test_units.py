@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from spor.errors import ConfigurationError
-from spor.build.units import UnitMapping, load_units
+from spor.registration.units import UnitMapping, load_units
 
 
 def test_unit_mapping_from_dict_json_and_file(tmp_path):

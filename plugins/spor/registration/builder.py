@@ -1,7 +1,7 @@
 """From one OPS treatment (a spor_behandling row + its child lists) to one SPOR registration.
 
 ``build_registration(row, children, system_id)`` reads the treatment into checked parts
-(``spor.build.reading``), writes them as the ``postRegistrationRequest`` element in the XSD's
+(``spor.registration.reading``), writes them as the ``postRegistrationRequest`` element in the XSD's
 order and validates it, and returns a ``Registration`` whose ``element`` is XSD-valid, or raises:
 - ``IdentityUnknown`` (a BuildError): no personnummer/samordningsnummer yet (missing, or a
   reservnummer): held back until the OPS has the real number, never dropped;
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from spor.build import codelists
-from spor.build.message import REGISTRATION_ELEMENT, ElementWriter, clark_names, content_hash, element_bytes, validate
-from spor.build.reading import TreatmentParts, header_variables, read_treatment
-from spor.build.variable_list import Variable, all_variables
+from spor.registration import codelists
+from spor.registration.message import REGISTRATION_ELEMENT, ElementWriter, clark_names, content_hash, element_bytes, validate
+from spor.registration.reading import TreatmentParts, header_variables, read_treatment
+from spor.registration.variable_list import Variable, all_variables
 from spor.errors import BuildError
 
 if TYPE_CHECKING:
-    from spor.build.schema_files import LoadedSchema
+    from spor.registration.schema_files import LoadedSchema
 
 __all__ = ["AFTER_ACCEPT_RULES", "BUILD_RULES", "Registration", "build_registration"]
 
@@ -141,7 +141,7 @@ def build_registration(
     namespace comes from it.
     """
     if schema is None:
-        from spor.build.schema_files import load_schema
+        from spor.registration.schema_files import load_schema
 
         schema = load_schema()
     plan = _writing_plan(schema.namespace)

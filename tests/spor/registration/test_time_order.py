@@ -3,7 +3,7 @@ occurrence (+01:00) exactly when, read as the first, it would come before a time
 (D1, D2, D3, D21) puts before it, and read as the second it would not. The builder and the quality
 gate's frame use the one rule, so the gate compares the instants the message carries. The spring
 gap is unchanged. Property tests over both DST nights of 2020-2030; the oracle for the DST nights
-is the EU rule computed by hand (tests/spor/build/test_localtime.py), not zoneinfo."""
+is the EU rule computed by hand (tests/spor/registration/test_localtime.py), not zoneinfo."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spor.build.localtime import to_iso
-from spor.build.reading import read_treatment
-from spor.build.registration import build_registration
-from spor.build.time_order import EXPECTED_ORDER, TIME_COLUMNS_IN_ORDER
+from spor.registration.localtime import to_iso
+from spor.registration.reading import read_treatment
+from spor.registration.builder import build_registration
+from spor.registration.time_order import EXPECTED_ORDER, TIME_COLUMNS_IN_ORDER
 from spor.quality import run_gate
 from spor.quality.frame import prepare_frame
-from tests.spor.build.test_localtime import last_sunday, summer_ends_utc
+from tests.spor.registration.test_localtime import last_sunday, summer_ends_utc
 from tests.spor.quality.quality_rows import valid_row
 
 UTC = timezone.utc

@@ -5,7 +5,8 @@ minus 60 for a samordningsnummer), a serial other than 000 and a Luhn check digi
 10 digits. We validate ourselves because python-stdnum rejects samordningsnummer
 (docs/notes.md#stdnum-samordningsnummer); the PyPI package ``personnummer`` is used only as a cross-check in tests.
 
-Nothing here ever puts the value itself into a reason or an exception message.
+Nothing here ever puts the value itself into a reason or an exception message; masking free text
+is :mod:`spor.pii`.
 """
 
 from __future__ import annotations
@@ -14,23 +15,11 @@ import re
 from datetime import date
 
 __all__ = [
-    "PERSON_ID_PATTERN",
     "is_samordningsnummer",
     "luhn_check_digit",
-    "mask_person_ids",
     "validate_person_id",
-    "MASK",
 ]
 
-# Anything that could be a personal identity number in free text: 12 or 10 digits, optionally
-# with '-' or '+' before the last four, and reservnummer shapes with a letter in the serial
-# (e.g. VGR ``yyyymmdd`` + K/M/X + 3). Digit runs longer than 12 are not matched (not an id).
-PERSON_ID_PATTERN = re.compile(
-    r"(?<![0-9A-Za-z])"
-    r"(?:\d{8}|\d{6})[-+]?(?:\d{4}|[A-Za-z]\d{2}[0-9A-Za-z])"
-    r"(?![0-9A-Za-z])"
-)
-MASK = "############"
 
 _TWELVE_DIGITS = re.compile(r"^\d{12}$")
 _CENTURIES = ("18", "19", "20")
@@ -90,8 +79,3 @@ def is_valid_person_id(value: str) -> bool:
 def is_samordningsnummer(value: str) -> bool:
     """True for a *valid* samordningsnummer (day of birth + 60)."""
     return validate_person_id(value) is None and int(value[6:8]) > 60
-
-
-def mask_person_ids(text: str) -> str:
-    """Replace everything that could be a personal identity number by a mask (for logs)."""
-    return PERSON_ID_PATTERN.sub(MASK, text)

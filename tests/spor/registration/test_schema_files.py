@@ -9,7 +9,7 @@ import pytest
 from lxml import etree
 
 from spor.errors import ConfigurationError
-from spor.build.schema_files import SHIPPED_DIR, SHIPPED_WSDL, load_schema
+from spor.registration.schema_files import SHIPPED_DIR, SHIPPED_WSDL, load_schema
 
 VARIANT_DIR = Path(__file__).resolve().parents[2] / "data" / "spor_schema_variant"
 SHIPPED_XSD = SHIPPED_DIR / "spor-registration-4_1.xsd"

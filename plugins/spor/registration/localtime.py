@@ -16,7 +16,7 @@ Two wall-clock cases have no single answer; the rule (ADR 0001):
   occurrence, summer time: ``02:30`` → ``02:30+02:00`` (PEP 495 ``fold=0``; pandas
   ``ambiguous=True``). The OPS does not record which one was meant. Only when the order of a
   registration's times says so is a time read as the second occurrence (``+01:00``):
-  ``spor.build.time_order`` decides, and passes ``second_occurrence=True`` to ``to_iso``.
+  ``spor.registration.time_order`` decides, and passes ``second_occurrence=True`` to ``to_iso``.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def to_iso(value: Any, *, second_occurrence: bool = False) -> str:
 
     ``second_occurrence``: a wall-clock time in the repeated autumn hour is read as its second
     occurrence (``+01:00``); any other value is unaffected (ADR 0001, decided per registration by
-    ``spor.build.time_order``)."""
+    ``spor.registration.time_order``)."""
     if second_occurrence:
         second = wall_clock_instants(value)[1]
         if second is not None:

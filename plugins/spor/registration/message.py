@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 from spor.errors import BuildError
 
 if TYPE_CHECKING:
-    from spor.build.schema_files import LoadedSchema
+    from spor.registration.schema_files import LoadedSchema
 
 #: Element that wraps the registration's variables inside the request. The variable list's
 #: ``xml_element`` paths are relative to it (header ones are relative to the request).
@@ -48,7 +48,7 @@ def validate(element: Any, schema: "LoadedSchema | None" = None, behandlingsnumm
     ``schema`` defaults to ``load_schema()``; ``behandlingsnummer`` to the one in the element.
     """
     if schema is None:
-        from spor.build.schema_files import load_schema
+        from spor.registration.schema_files import load_schema
 
         schema = load_schema()
     errors = schema.errors(element)
@@ -65,7 +65,7 @@ def validate(element: Any, schema: "LoadedSchema | None" = None, behandlingsnumm
 
 def _variable_for_path(path: str) -> str | None:
     """Source-contract column of the variable whose element is at ``path`` (request-relative)."""
-    from spor.build.variable_list import all_variables
+    from spor.registration.variable_list import all_variables
 
     steps = path.split("/")
     rel = "/".join(steps[1:]) if steps and steps[0] == REGISTRATION_ELEMENT else path

@@ -1,6 +1,6 @@
 """Preview for operators (``spor render``): the messages tonight's run would build, as files.
 
-The same steps and verdicts as the nightly run (spor.build.verdict): read the block list (fail
+The same steps and verdicts as the nightly run (spor.quality.verdicts, spor.registration.verdict): read the block list (fail
 closed), drop blocked treatments (R11), run the quality gate over the rest, build what it lets
 through, and write ``DIR/<behandlingsnummer>.xml`` = the ``postRegistrationRequest`` element
 exactly as the client puts it into the SOAP body. Nothing is sent and nothing is recorded.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence, TextIO
 
 from spor.errors import BlockListUnavailable, ConfigurationError
-from spor.state.held_back import WARNED, HeldBackItem
+from spor.verdicts import WARNED, HeldBackItem
 
 __all__ = ["PreviewResult", "preview_command", "write_previews"]
 
@@ -57,7 +57,9 @@ def write_previews(batches: Iterable[Sequence[Any]], block_list: Any, units: Any
     """Filter (opt-out first), gate, build and write every treatment of ``batches``.
     ``last_answer(system_id, behandlingsnummer) -> (state, content_hash) | None`` names what SPOR
     already holds (the night stages only what differs)."""
-    from spor.build.verdict import build_verdict, check_gate, held_back_numbers, verdict_line
+    from spor.quality.verdicts import check_gate
+    from spor.registration.verdict import build_verdict
+    from spor.verdicts import held_back_numbers, verdict_line
     from spor.extract.optout import apply
 
     def say(item: HeldBackItem) -> None:
@@ -121,7 +123,7 @@ def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | 
                     spor_conn_id: str = "spor_default") -> int:
     """``spor render``. Exit codes: 0 done (even with treatments held back), 2 configuration
     problem (nothing rendered), 3 block list unreadable (nothing rendered)."""
-    from spor.build.units import load_units
+    from spor.registration.units import load_units
     from spor.cli.targets import missing_database
     from spor.extract.optout import read_block_list
     from spor.extract.source import SourceReader

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spor.build.localtime import WallClockError, to_iso, to_iso_date, to_iso_many
+from spor.registration.localtime import WallClockError, to_iso, to_iso_date, to_iso_many
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
 UTC = timezone.utc

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from spor.build.reading import KVA_PATTERN, LIST_COLUMNS, ZXF99, header_variables, read_treatment
+from spor.registration.reading import KVA_PATTERN, LIST_COLUMNS, ZXF99, header_variables, read_treatment
 from spor.errors import BuildError, IdentityUnknown
 
 SYSTEM_ID = "SE2321000016-OPA1"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-#: The plugin's FastAPI app is mounted here (spor.ui.plugin).
+#: The plugin's FastAPI app is mounted here (spor.plugin).
 MOUNT = "/spor"
 
 

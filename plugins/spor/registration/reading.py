@@ -3,15 +3,15 @@
 ``read_treatment(row, children, system_id)`` applies every rule that decides *what* a
 registration says, before any XML exists: the behandlingsnummer and SystemId are present, the
 identity number is valid (D15), each recorded value fits its variable (R12, R13, R15, types;
-a time in the repeated autumn hour by the repeated-hour order rule, ``spor.build.time_order``),
+a time in the repeated autumn hour by the repeated-hour order rule, ``spor.registration.time_order``),
 mandatory variables are recorded, a cancellation is complete (D5) with a reason at the right
 level (D13), KVÅ codes are well formed (D17), a code repeated in one list is sent once
 (duplicate-code), there is an operation code (D10, D11), and
 planning decides what a cancellation means (R8, R9, R10). It returns ``TreatmentParts`` or
 raises ``IdentityUnknown`` / ``BuildError`` naming the source-contract column and the rule, never
-a personal value. ``spor.build.registration`` writes the parts as the message.
+a personal value. ``spor.registration.builder`` writes the parts as the message.
 
-Variables come from the variable list (``spor.build.variable_list``): a new variable is a change
+Variables come from the variable list (``spor.registration.variable_list``): a new variable is a change
 to ``data/variables.csv``, not to this module.
 """
 
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Sequence
 
-from spor.build import codelists
-from spor.build.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
-from spor.build.identity import validate_person_id
-from spor.build.localtime import to_iso
-from spor.build.time_order import is_acute, readings_of_row, second_occurrences
-from spor.build.variable_list import Variable, all_variables, by_column
+from spor.registration import codelists
+from spor.registration.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
+from spor.registration.identity import validate_person_id
+from spor.registration.localtime import to_iso
+from spor.registration.time_order import is_acute, readings_of_row, second_occurrences
+from spor.registration.variable_list import Variable, all_variables, by_column
 from spor.errors import BuildError, IdentityUnknown
 
 __all__ = [

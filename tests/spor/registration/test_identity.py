@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spor.build.identity import (
-    PERSON_ID_PATTERN,
+from spor.pii import PERSON_ID_PATTERN, mask_person_ids
+from spor.registration.identity import (
     is_samordningsnummer,
     luhn_check_digit,
-    mask_person_ids,
     validate_person_id,
 )
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from spor.build.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
+from spor.registration.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
 
 
 @pytest.mark.parametrize("blank", ["", "   ", None, float("nan"), pd.NaT, pd.NA])

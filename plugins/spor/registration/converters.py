@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Any, Callable
 
-from spor.build.localtime import WallClockError, to_iso, to_iso_date
+from spor.registration.localtime import WallClockError, to_iso, to_iso_date
 
 __all__ = ["CONVERTERS", "HSA_MAX", "HSA_PATTERN", "ValueRejected", "as_text", "hsa_id", "is_missing",
            "normalise_kva"]

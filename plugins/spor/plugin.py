@@ -1,10 +1,10 @@
 """The plugin Airflow loads by entry point (``airflow.plugins``): no plugins folder needed.
 
-It adds a "SPOR reports" tab to every DAG run page (an external view with destination
+It registers the deadline reference of the nightly 05:00 alert
+(:class:`spor.notifications.deadline.NextLocalDeadline`), which the scheduler can only rebuild
+from a plugin, so the plugin must stay installed even where nobody opens the pages. It also adds a "SPOR reports" tab to every DAG run page (an external view with destination
 ``dag_run``) and a "SPOR status" entry in the navigation (destination ``nav``), both backed by the
-FastAPI app of :mod:`spor.ui.reports`, mounted at ``/spor``. It also registers the deadline
-reference of the nightly 05:00 alert (:mod:`spor.notifications.deadline`), which the scheduler can
-only rebuild from a plugin.
+FastAPI app of :mod:`spor.ui.reports`, mounted at ``/spor``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from airflow.plugins_manager import AirflowPlugin
 from spor.notifications.deadline import NextLocalDeadline
 
 
-class SporUiPlugin(AirflowPlugin):
+class SporPlugin(AirflowPlugin):
     name = "spor"
     deadline_references = [NextLocalDeadline]
     external_views = [

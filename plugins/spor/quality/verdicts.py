@@ -1,0 +1,47 @@
+"""The quality gate's verdicts as held-back items, the same for the nightly run and ``spor render``.
+
+The gate's *reject* verdicts hold a treatment back as quarantined (or identity unknown, for a
+reservnummer), named by its rules and the expectations that failed; its *warn* verdicts let it
+through, listed as a predicted entry on SPOR's error list.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from spor.lifecycle import State
+from spor.verdicts import WARNED, HeldBackItem
+
+if TYPE_CHECKING:
+    from spor.quality.gate import GateResult
+
+
+def gate_verdicts(result: "GateResult", environment: str | None) -> list[HeldBackItem]:
+    """One item per rejected treatment (quarantined or identity unknown) and per warned one,
+    with the rules and expectations that gave the verdict."""
+    by_id: dict[str, list] = {}
+    for v in result.verdicts:
+        by_id.setdefault(v.behandlingsnummer, []).append(v)
+    items = []
+    for bnr in sorted(result.quarantined):
+        rejects = [v for v in by_id[bnr] if v.severity == "reject"]
+        state = State.IDENTITY_UNKNOWN if bnr in result.identity_unknown else State.QUARANTINED
+        items.append(HeldBackItem(bnr, state, rule=",".join(sorted({v.rule for v in rejects})),
+                                  reason="quality gate: " + ", ".join(sorted({v.expectation_id for v in rejects})),
+                                  environment=environment))
+    for bnr in sorted(result.warned):
+        warns = [v for v in by_id[bnr] if v.severity == "warn"]
+        items.append(HeldBackItem(bnr, WARNED, rule=",".join(sorted({v.rule for v in warns})),
+                                  reason="predicted fellista: " + ", ".join(sorted({v.expectation_id for v in warns})),
+                                  environment=environment))
+    return items
+
+
+def check_gate(treatments: list[Any], *, environment: str | None, run_id: str | None = None) -> list[HeldBackItem]:
+    """Run the quality gate over the (already filtered) treatments as the night does."""
+    if not treatments:
+        return []
+    from spor.quality.frame import frame_from_treatments
+    from spor.quality.gate import run_gate
+
+    return gate_verdicts(run_gate(frame_from_treatments(treatments), run_id=run_id), environment)

@@ -1,9 +1,0 @@
-"""For a deployment that syncs ``plugins/`` into Airflow's plugins folder instead of installing the
-package: registers the SPOR UI plugin from here. When the package is installed, its entry point
-registers the same plugin and this file stays silent (the same plugin twice is an import error).
-"""
-
-from importlib.metadata import entry_points
-
-if not any(ep.value.startswith("spor.ui.plugin:") for ep in entry_points(group="airflow.plugins")):
-    from spor.ui.plugin import SporUiPlugin  # noqa: F401 - Airflow's loader finds it in this module
