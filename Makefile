@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-celery ui test venv bench clean
+.PHONY: demo demo-celery ui test lint venv bench clean
 
 # The pinned tree from requirements.txt, then the project itself (editable: the package from
 # plugins/, and the repository root for the stand-in, demo and benchmarks that stay out of the wheel).
@@ -32,6 +32,10 @@ ui: $(STAMP)
 ## make test: the whole test suite
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 --dist loadgroup -p no:cacheprovider tests
+
+## make lint: ruff over every Python file of the repository (settings in pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 ## make bench: benchmarks (not run by the tests); numbers in docs/performance.md
 bench: $(STAMP)

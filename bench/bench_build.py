@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
 from datetime import datetime, timedelta
 
+from spor.registration.builder import build_registration
 from spor.registration.identity import luhn_check_digit
 from spor.registration.message import content_hash, element_bytes
-from spor.registration.builder import build_registration
 from spor.registration.schema_files import load_schema
 
 FMT = "%Y-%m-%d %H:%M:%S"

@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     ideal = concurrency / (args.latency_ms / 1000)
     result = {
         "treatments": args.treatments, "sent": sent, "latency_ms": args.latency_ms,
-        "concurrency": concurrency, "executor": "LocalExecutor" if args.executor else "dag.test", "batches_per_run": args.batches, "generate_s": round(generate_s, 1),
+        "concurrency": concurrency, "executor": "LocalExecutor" if args.executor else "dag.test",
+        "batches_per_run": args.batches, "generate_s": round(generate_s, 1),
         "run_wall_s": round(run["wall_s"], 1), "state": run["state"],
         "phases": {k: v["wall_s"] for k, v in phases.items()},
         "send_throughput_per_s": round(sent / send_s, 1) if send_s else None,

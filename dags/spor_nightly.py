@@ -40,9 +40,9 @@ except ImportError as exc:  # the image lacks the package: say so instead of "No
     raise ImportError(f"{__file__} needs the spor-airflow package {REQUIRES_SPOR} in this Airflow image") from exc
 spor.require_version(REQUIRES_SPOR, __file__)
 
-from spor.notifications.deadline import nightly_deadline  # noqa: E402 - after the version check
-from spor.pipeline import DAG_DEFAULTS, pipeline  # noqa: E402 - after the version check
-from spor.tasks.extract import extract_changed  # noqa: E402 - after the version check
+from spor.notifications.deadline import nightly_deadline
+from spor.pipeline import DAG_DEFAULTS, pipeline
+from spor.tasks.extract import extract_changed
 
 SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
 

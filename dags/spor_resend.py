@@ -26,8 +26,8 @@ except ImportError as exc:  # the image lacks the package: say so instead of "No
     raise ImportError(f"{__file__} needs the spor-airflow package {REQUIRES_SPOR} in this Airflow image") from exc
 spor.require_version(REQUIRES_SPOR, __file__)
 
-from spor.pipeline import DAG_DEFAULTS, pipeline  # noqa: E402 - after the version check
-from spor.tasks.extract import extract_selected  # noqa: E402 - after the version check
+from spor.pipeline import DAG_DEFAULTS, pipeline
+from spor.tasks.extract import extract_selected
 
 
 @dag(
@@ -47,7 +47,8 @@ from spor.tasks.extract import extract_selected  # noqa: E402 - after the versio
         "unit": Param(None, type=["null", "string"], title="Unit (enhet)", description="Only this OPS unit."),
         "environment": Param("default", enum=["default", "stage", "stage-test-cert", "production"],
                              title="Target environment",
-                             description="'default' uses the spor_default connection; others the connection configured for that environment."),
+                             description="'default' uses the spor_default connection; "
+                                         "others the connection configured for that environment."),
         "dry_run": Param(False, type="boolean", title="Dry run", description="Build and validate only; send nothing."),
         "force": Param(False, type="boolean", title="Force", description="Send even if SPOR already has this content."),
     },

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
-from devenv import LocalEnv, ROOT
+from devenv import ROOT, LocalEnv
 from devenv import stack as stacks
 
 
@@ -42,9 +43,9 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
     run_id, state_url)`` runs right after the trigger, while the night runs (e.g. to kill a worker).
     ``worker_queues``: the queues each Celery worker listens on (default: the default queue);
     ``airflow_config``: more environment for every process (e.g. ``AIRFLOW__SPOR__CERTIFICATE_QUEUE``)."""
-    from standin.server import start_subprocess
-
     import redis
+
+    from standin.server import start_subprocess
 
     metadata_url = stacks.fresh_postgres_database(f"{prefix}_airflow")
     state_url = sa.make_url(stacks.fresh_postgres_database(f"{prefix}_state"))
@@ -73,7 +74,7 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
         stack.airflow("pools", "import", str(ROOT / "pools.json"))
         if pool_slots:
             stack.airflow("pools", "set", "spor", str(pool_slots), "spor send batches")
-        log(f"== scheduler, dag-processor, triggerer, API server" + (f" and {workers} Celery workers …" if executor == "celery" else " …"))
+        log("== scheduler, dag-processor, triggerer, API server" + (f" and {workers} Celery workers …" if executor == "celery" else " …"))
         stack.start_core()
         if executor == "celery":
             names = [f"w{i + 1}" for i in range(workers)]

@@ -46,7 +46,7 @@ def missing_services() -> list[str]:
         import redis
 
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any failure means Redis is not usable
         missing.append(f"Redis at {REDIS_URL} ({type(exc).__name__}): install and start it "
                        "(apt-get install redis-server; redis-server --daemonize yes) or set SPOR_REDIS_URL")
     return missing

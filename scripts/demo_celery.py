@@ -11,8 +11,6 @@ Everything it started is stopped at the end, also on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path

@@ -23,7 +23,7 @@ import argparse
 import ipaddress
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 PASSWORD = "standin-test-password"
@@ -165,7 +165,7 @@ def make_pki(directory: str | os.PathLike[str], *, force: bool = False) -> Pki:
         return pki
     pki.dir.mkdir(parents=True, exist_ok=True)
     os.chmod(pki.dir, 0o700)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     ca_cert, ca_key = _ca("SPOR stand-in test CA", now)
     other_cert, other_key = _ca("Some other CA", now)

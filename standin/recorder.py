@@ -14,7 +14,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +63,13 @@ class ReceivedFolder:
         with self._lock:
             self._seq += 1
             seq = self._seq
-        return Received(seq, self.clock.now(), datetime.now(timezone.utc))
+        return Received(seq, self.clock.now(), datetime.now(UTC))
 
     def store(self, received: Received, body: bytes, *, behandlingsnummer: str | None,
               system_id: str | None, outcome: str, http_status: int | None, stored: bool = False,
               tls_version: str | None = None) -> Path:
         nr = _SAFE.sub("_", behandlingsnummer or "unknown")[:40]
-        stamp = received.received_at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = received.received_at.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = self.dir / f"{received.seq:06d}-{nr}-{stamp}.xml"
         path.write_bytes(body)
         entry = {

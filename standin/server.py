@@ -164,7 +164,7 @@ class Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections are closed after this
     server: StandinServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, content_type: str = "text/xml; charset=utf-8") -> None:
@@ -297,7 +297,7 @@ class RunningStandin:
         self.server.server_close()
         self.thread.join(timeout=10)
 
-    def __enter__(self) -> "RunningStandin":
+    def __enter__(self) -> RunningStandin:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -336,7 +336,7 @@ class StandinProcess:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "StandinProcess":
+    def __enter__(self) -> StandinProcess:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -88,7 +88,8 @@ def _local(qname: str) -> str:
 _LXML_VALUE = re.compile(r"The value '(?P<value>.*)' is not accepted by the pattern '(?P<pattern>.*)'\.$", re.S)
 _LXML_ENUM = re.compile(r"The value '(?P<value>.*)' is not an element of the set \{(?P<set>.*)\}\.$", re.S)
 _LXML_ATOMIC = re.compile(r"'(?P<value>[^']*)' is not a valid value of the (?:atomic|local atomic) type '(?P<type>[^']*)'", re.S)
-_LXML_LEN = re.compile(r"\[facet '(?P<facet>\w+)'\] The value '?(?P<value>.*?)'? has a length of '(?P<len>\d+)'; this (?:exceeds|underruns) the allowed (?:maximum|minimum) length of '(?P<limit>\d+)'", re.S)
+_LXML_LEN = re.compile(r"\[facet '(?P<facet>\w+)'\] The value '?(?P<value>.*?)'? has a length of '(?P<len>\d+)'; "
+                       r"this (?:exceeds|underruns) the allowed (?:maximum|minimum) length of '(?P<limit>\d+)'", re.S)
 _LXML_RANGE = re.compile(r"\[facet '(?P<facet>\w+)'\] The value '(?P<value>.*?)' is (?:greater|less) than", re.S)
 _LXML_EXPECTED = re.compile(r"Expected is(?: one of)? \( (?P<exp>.*?) \)")
 
@@ -175,7 +176,7 @@ def answer_envelope(namespace: str, result_code: str, result_text: str) -> bytes
         f"<ns2:resultCode>{escape(result_code)}</ns2:resultCode>"
         f"<ns2:resultText>{escape(result_text)}</ns2:resultText>"
         f"</ns2:postRegistrationResponse></soap:Body></soap:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def fault_envelope(faultstring: str, faultcode: str = "soap:Client") -> bytes:
@@ -185,7 +186,7 @@ def fault_envelope(faultstring: str, faultcode: str = "soap:Client") -> bytes:
         f"<faultcode>{escape(faultcode)}</faultcode>"
         f"<faultstring>{escape(faultstring)}</faultstring>"
         f"</soap:Fault></soap:Body></soap:Envelope>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def created_text(behandlingsnummer: str) -> str:

@@ -1,8 +1,9 @@
 """pytest fixtures and helpers for tests that talk to the stand-in over real TLS.
 
-Import the fixtures into a test module (a conftest would be directory-scoped)::
+The repository's tests/conftest.py registers this module as a pytest plugin, so every test asks for
+the fixtures by name; the helpers are imported as usual::
 
-    from standin.testing import standin, standin_factory, standin_pki, spor_config, hand_built_registration  # noqa: F401
+    from standin.testing import hand_built_registration, spor_config
 
 - ``standin_pki``      (session) the test PKI, made once per test session
 - ``standin``          a stand-in running in a thread (defaults), stopped after the test
@@ -15,9 +16,10 @@ Import the fixtures into a test module (a conftest would be directory-scoped)::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

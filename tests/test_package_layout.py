@@ -46,3 +46,16 @@ def test_nothing_edits_sys_path():
     found = [f"{path}:{n}" for path in _tracked("*.py")
              for n, line in enumerate((ROOT / path).read_text(encoding="utf-8").splitlines(), 1) if edits.search(line)]
     assert not found, found
+
+
+def test_every_noqa_and_type_ignore_names_its_reason():
+    """A suppression says why, after the code: ``# noqa: BLE001 - any failure means ...``."""
+    suppression = re.compile(r"#\s*(noqa|type:\s*ignore)\b(?P<rest>.*)")
+    with_reason = re.compile(r"^(: ?[A-Z0-9, ]+|\[[a-z-, ]+\])\s+(-|—|\()\s*\S")
+    found = []
+    for path in _tracked("*.py"):
+        for number, line in enumerate((ROOT / path).read_text(encoding="utf-8").splitlines(), 1):
+            m = suppression.search(line)
+            if m and not with_reason.match(m.group("rest")):
+                found.append(f"{path}:{number}: {line.strip()}")
+    assert not found, "name the code and the reason (`# noqa: E731 - why`):\n" + "\n".join(found)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Mapping, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -25,7 +26,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def real_instant(self, instant: datetime) -> datetime:
         """The real instant at which this clock shows ``instant`` (for Airflow sensors)."""
@@ -47,7 +48,7 @@ class SimulatedClock:
 
     def real_instant(self, instant: datetime) -> datetime:
         real = self.anchor + (instant - self.start).total_seconds() / self.speed
-        return datetime.fromtimestamp(real, timezone.utc)
+        return datetime.fromtimestamp(real, UTC)
 
 
 @dataclass
@@ -63,7 +64,7 @@ class FixedClock:
         self.instant = self.instant + timedelta(**delta)
 
     def real_instant(self, instant: datetime) -> datetime:
-        return datetime.now(timezone.utc) + (instant - self.instant)
+        return datetime.now(UTC) + (instant - self.instant)
 
 
 def clock_from_env(env: Mapping[str, str] | None = None) -> Clock:

@@ -12,8 +12,8 @@ Imports nothing from Airflow: the CLI and the tasks build the same pages.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from html import escape, unescape
-from typing import Iterable, Sequence
 
 STYLE = """
 :root{color-scheme:light dark;--fg:#18181b;--muted:#52525b;--bg:#ffffff;--subtle:#f4f4f5;--border:#e4e4e7;

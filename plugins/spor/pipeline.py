@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, task
 
+from spor.notifications.alerts import on_run_failed, on_run_succeeded
 from spor.tasks.build_and_stage import build_and_stage
 from spor.tasks.check_certificate import check_certificate
 from spor.tasks.plan_batches import plan_batches
@@ -16,8 +18,6 @@ from spor.tasks.quality_gate import quality_gate
 from spor.tasks.raise_removal_requests import raise_removal_requests
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
-from spor.notifications.alerts import on_run_failed, on_run_succeeded
-
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
 #: outbox carry the work over), no Airflow task retries except for the send tasks (below);

@@ -2,9 +2,10 @@
 
 It registers the deadline reference of the nightly 05:00 alert
 (:class:`spor.notifications.deadline.NextLocalDeadline`), which the scheduler can only rebuild
-from a plugin, so the plugin must stay installed even where nobody opens the pages. It also adds a "SPOR reports" tab to every DAG run page (an external view with destination
-``dag_run``) and a "SPOR status" entry in the navigation (destination ``nav``), both backed by the
-FastAPI app of :mod:`spor.ui.reports`, mounted at ``/spor``.
+from a plugin, so the plugin must stay installed even where nobody opens the pages. It also adds a
+"SPOR reports" tab to every DAG run page (an external view with destination ``dag_run``) and a
+"SPOR status" entry in the navigation (destination ``nav``), both backed by the FastAPI app of
+:mod:`spor.ui.reports`, mounted at ``/spor``.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ Defaults below; a site overrides any of them with the Airflow Variable ``spor_co
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import time
-from typing import Any, Mapping
+from typing import Any
 
 from spor.errors import ConfigurationError
 

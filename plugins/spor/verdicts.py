@@ -8,8 +8,8 @@ treatment number, state, ``[rule] variable reason``, never an identity number.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from spor.lifecycle import State
 from spor.pii import mask_person_ids

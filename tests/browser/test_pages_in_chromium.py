@@ -15,13 +15,12 @@ import json
 import os
 import re
 import shutil
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
 
 pytestmark = pytest.mark.xdist_group("airflow-stack")
@@ -50,7 +49,7 @@ def _last_night() -> str:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, standin_pki, airflow_db):  # noqa: F811
+def runs(tmp_path_factory, standin_pki, airflow_db):
     """A dry run of spor_resend over a few treatments, then the night that sends them all."""
     night = start_night(tmp_path_factory.mktemp("browser-night"), standin_pki, n=120, seed=11, days=3)
     try:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from tests.conftest import DAGS
 from devenv import LocalEnv, make_ops
+from tests.conftest import DAGS
 
 
 @dataclass
@@ -45,9 +47,9 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 def start_night(tmp_path: Path, pki, *, n: int = 200, seed: int = 7, latency_ms: float = 0.0, days: int = 30,
                 **standin_kwargs: Any) -> Night:
-    from standin.server import StandinConfig, run_in_thread
-
     import shutil
+
+    from standin.server import StandinConfig, run_in_thread
 
     env = LocalEnv(base=tmp_path)
     shutil.copytree(pki.dir, env.pki)  # the session's test PKI, under this night's folder
@@ -190,11 +192,10 @@ def backfill_create(dag_id: str, from_date: str, to_date: str, *, conf: dict | N
     import subprocess
     import sys
 
-    from sqlalchemy import select
-
     from airflow.models.backfill import Backfill
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     sync_dags_to_db()
     cmd = [sys.executable, "-m", "airflow", "backfill", "create", "--dag-id", dag_id, "--from-date", from_date,
@@ -221,11 +222,10 @@ def run_backfill_run(the_dag: Any, dag_run: Any) -> Any:
     Everything the tasks see (run type ``backfill``, logical date, conf) is what the CLI created."""
     from unittest import mock
 
-    from sqlalchemy import select
-
     import airflow.models.dagrun as dagrun_module
     from airflow.models.dagrun import DagRun
     from airflow.utils.state import DagRunState
+    from sqlalchemy import select
 
     def take_over_backfill_run(*, dag: Any, session: Any, **_: Any) -> Any:
         dr = session.scalar(select(DagRun).where(DagRun.id == dag_run.id))
@@ -241,25 +241,23 @@ def run_backfill_run(the_dag: Any, dag_run: Any) -> Any:
 def finish_backfill(dag_id: str) -> None:
     """Mark the latest backfill completed, as the scheduler does when its runs are done (only one
     backfill per DAG may be active)."""
-    from sqlalchemy import select
-
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from airflow.models.backfill import Backfill
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         for backfill in session.scalars(select(Backfill).where(Backfill.dag_id == dag_id,
                                                                Backfill.completed_at.is_(None))):
-            backfill.completed_at = datetime.now(timezone.utc)
+            backfill.completed_at = datetime.now(UTC)
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
     """A task's XCom value from Airflow's metadata DB (what the UI shows)."""
-    from sqlalchemy import select
-
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         row = session.scalars(select(XComModel).where(

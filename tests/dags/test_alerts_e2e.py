@@ -10,21 +10,19 @@ from urllib.parse import quote
 
 import pytest
 
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
-from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
 
 WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=60, seed=5)
     yield night
     night.standin.stop()
 
 
-def test_a_certificate_inside_the_warning_period_sends_one_alert_when_the_run_ends(night, smtp_server):  # noqa: F811
+def test_a_certificate_inside_the_warning_period_sends_one_alert_when_the_run_ends(night, smtp_server):
     """certificate_warn_days larger than the test certificate's life: the run succeeds, and the
     team gets exactly one e-mail, the certificate alert, linking to the run; UCR gets nothing."""
     values = night_settings(night, WINTER_NIGHT, config={"certificate_warn_days": 100000})

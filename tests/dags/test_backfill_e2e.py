@@ -17,19 +17,30 @@ The synthetic OPS holds 90 treatments last changed on 1, 2 and 3 November 2025.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
+
 import pytest
 
-from tests.dags.nightly_support import (ClockScript, backfill_create, environment, finish_backfill, held_back, load_dag,
-                             outbox, received, run_backfill_run, scripted_settings, start_night)
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from spor.clock import STOCKHOLM
-from datetime import timedelta
+from tests.dags.nightly_support import (
+    ClockScript,
+    backfill_create,
+    environment,
+    finish_backfill,
+    held_back,
+    load_dag,
+    outbox,
+    received,
+    run_backfill_run,
+    scripted_settings,
+    start_night,
+)
 
 DAYTIME = "2026-01-20T10:00:00+01:00"
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=90, seed=5, days=3)
     yield night
     night.standin.stop()

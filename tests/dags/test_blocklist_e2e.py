@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 
 from tests.dags.nightly_support import ClockScript, environment, held_back, load_dag, outbox, received, scripted_settings, start_night
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
+
 
 def stage_only() -> ClockScript:
     return ClockScript("2026-01-15T04:59:59+01:00", "2026-01-15T05:00:00+01:00", speed=5)
@@ -25,7 +25,7 @@ def next_night() -> ClockScript:
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=80, seed=31)
     yield night
     night.standin.stop()

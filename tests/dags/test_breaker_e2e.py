@@ -11,9 +11,7 @@ docs/state-machine.md): ``spor_nightly`` under ``dag.test`` against the stand-in
 
 from __future__ import annotations
 
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
-from tests.dags.nightly_support import ClockScript, environment, load_dag, outbox, received, scripted_settings, \
-    start_night, xcom
+from tests.dags.nightly_support import ClockScript, environment, load_dag, outbox, received, scripted_settings, start_night, xcom
 
 ONE_BATCH = {"batches_per_run": 1, "threads_per_task": 4}
 
@@ -66,8 +64,8 @@ def test_breaker_spor_unavailable_all_night_stops_the_batch_rows_wait_transient_
     second batch then sends one probe and stops too. SPOR saw a few dozen requests, not four per
     registration; every registration waits `transient`; the summary fails the run with the count
     and the reason and notes "SPOR unavailable"."""
-    from standin.faults import FaultPlan
     from spor.state import database, run_summary
+    from standin.faults import FaultPlan
 
     night = _night(tmp_path, standin_pki, faults=FaultPlan(unavailable_share=1.0))
     try:

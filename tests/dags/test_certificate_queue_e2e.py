@@ -10,8 +10,7 @@ import uuid
 import pytest
 
 from standin.recorder import read_index
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
-from tests.dags.test_executors_e2e import NIGHT, _stack_env, services  # noqa: F401  (fixture)
+from tests.dags.test_executors_e2e import NIGHT, _stack_env
 
 pytestmark = pytest.mark.xdist_group("airflow-stack")
 

@@ -36,7 +36,8 @@ PARSE_PROBE = textwrap.dedent(
     t0 = time.perf_counter()
     bag = DagBag(dag_folder={path!r}, known_pools=set(json.load(open({pools!r}))) | {{"default_pool"}})  # Airflow always has default_pool
     elapsed = time.perf_counter() - t0
-    heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in {{"great_expectations", "zeep", "pandas", "lxml", "psycopg2"}})
+    heavy = sorted(m for m in set(sys.modules) - before
+                   if m.split(".")[0] in {{"great_expectations", "zeep", "pandas", "lxml", "psycopg2"}})
     print(json.dumps({{
         "dags": sorted(bag.dag_ids), "errors": {{k: str(v)[:300] for k, v in bag.import_errors.items()}},
         "warnings": [getattr(w, "message", str(w)) for w in bag.dag_warnings], "elapsed": elapsed, "heavy": heavy, "calls": calls,
@@ -87,8 +88,9 @@ def test_pool_file_defines_the_spor_pool():
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_refuses_a_package_outside_its_version_range(path, monkeypatch):
     """DAG files travel by git-sync, the package in the image: a mismatch is a clear import error."""
-    import spor
     from airflow.dag_processing.dagbag import DagBag
+
+    import spor
 
     monkeypatch.setattr(spor, "__version__", "9.0.0")
     bag = DagBag(dag_folder=str(path))

@@ -18,13 +18,10 @@ import os
 import re
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.xdist_group("airflow-stack")
 
@@ -81,7 +78,7 @@ def _mails(server) -> list[tuple[list[str], str, str]]:
 
 
 @pytest.fixture
-def stack(tmp_path, smtp_server):  # noqa: F811
+def stack(tmp_path, smtp_server):
     from devenv.stack import Stack, free_port, local_settings
 
     home, dags = tmp_path / "airflow", tmp_path / "dags"
@@ -113,7 +110,7 @@ def stack(tmp_path, smtp_server):  # noqa: F811
 def _deadline_of(stack, dag_id: str):
     row = stack.metadata("SELECT d.deadline_time, d.missed FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id "
                          "WHERE r.dag_id = :d", d=dag_id)
-    return None if row is None else (datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc), bool(row[1]))
+    return None if row is None else (datetime.fromisoformat(str(row[0])).replace(tzinfo=UTC), bool(row[1]))
 
 
 def _wait(condition, until: float, what: str, stack) -> None:
@@ -125,14 +122,14 @@ def _wait(condition, until: float, what: str, stack) -> None:
     raise AssertionError(f"{what}; see the logs in {stack.logs}")
 
 
-def test_R19_a_run_past_its_deadline_sends_one_alert_a_run_done_before_sends_none(stack, smtp_server):  # noqa: F811
+def test_R19_a_run_past_its_deadline_sends_one_alert_a_run_done_before_sends_none(stack, smtp_server):
     """The scheduler evaluates the plugin's deadline reference (first HH:MM:SS Europe/Stockholm
     after the run's run_after): the run still working at its deadline sends exactly one e-mail,
     naming the run with its link and no identity number; the run that finished before its own
     deadline sends nothing, also after that deadline has passed."""
     stack, dags = stack
     base = f"http://127.0.0.1:{stack.api_port}"
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     late_at, in_time_at = now + timedelta(seconds=30), now + timedelta(seconds=50)
     (dags / "deadline_probes.py").write_text(PROBES.format(
         late=LATE, late_at=_local(late_at), late_until=(in_time_at + timedelta(seconds=3)).timestamp(),

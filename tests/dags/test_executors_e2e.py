@@ -5,14 +5,12 @@ leaves a file on a worker's disk for another task to read (hand-over through the
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 import pytest
 
 from devenv import LocalEnv, make_ops
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
 
 pytestmark = pytest.mark.xdist_group("airflow-stack")
@@ -32,17 +30,6 @@ def _accepted(received_dir: Path) -> dict[str, str]:
 
 def _states(summary: dict) -> dict:
     return {k: v for k, v in summary["by_state"].items() if v}
-
-
-@pytest.fixture(scope="module")
-def services():
-    from devenv import stack
-
-    missing = stack.missing_services()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but the distributed stack lacks: " + "; ".join(missing))
-        pytest.skip("distributed stack unavailable: " + "; ".join(missing))
 
 
 def _embedded(tmp_path, pki, *, use_executor: bool = False):

@@ -24,10 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.dags.nightly_support import ClockScript, environment, load_dag, received, scripted_settings, start_night
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from spor.pii import PERSON_ID_PATTERN
 from spor.registration.identity import validate_person_id
+from tests.dags.nightly_support import ClockScript, environment, load_dag, received, scripted_settings, start_night
 
 ALLOWED_IN_NIGHT = ("ops.sqlite", "state.sqlite", "received")
 
@@ -112,7 +111,7 @@ class Scanner:
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=120, seed=41)
     yield night
     night.standin.stop()

@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 FIRST_NIGHT = "2025-12-01T01:00:00+01:00"
 SECOND_NIGHT = "2025-12-02T01:00:00+01:00"
@@ -23,7 +22,7 @@ PREPARED_AT, SENDING_AT = "2025-12-01T04:59:59+01:00", "2025-12-01T05:00:00+01:0
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=240, seed=11)
     yield night
     night.standin.stop()
@@ -164,7 +163,6 @@ def test_r11_registration_staged_but_not_sent_when_its_block_arrives_is_never_se
     whole-patient and a treatment block arrive; the next night withdraws them before the batch
     goes, records why, and sends the rest."""
     from spor.state.tables import held_back, outbox
-
     from tests.dags.nightly_support import ClockScript, scripted_settings
 
     script = ClockScript(PREPARED_AT, SENDING_AT, speed=5)

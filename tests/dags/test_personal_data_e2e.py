@@ -10,13 +10,12 @@ import pytest
 import sqlalchemy as sa
 
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night, xcom
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 NIGHT = "2025-12-01T01:00:00+01:00"
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=60, seed=13)
     yield night
     night.standin.stop()

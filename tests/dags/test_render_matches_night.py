@@ -19,7 +19,6 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
 CHANGED = "andrad_tid = '2025-11-30 12:00:00'"
@@ -28,7 +27,7 @@ LINE = re.compile(r"^(\S+)\s+(quarantined|not_buildable|identity_unknown|warned|
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=400, seed=3)
     yield night
     night.standin.stop()
@@ -66,7 +65,7 @@ def _render(night, out, *extra: str) -> tuple[set[str], dict[str, tuple[str, str
     for line in run.stdout.splitlines():
         m = LINE.match(line)
         if m:
-            lines.setdefault(m.group(2), {})[m.group(1)] = line  # type: ignore[index]
+            lines.setdefault(m.group(2), {})[m.group(1)] = line  # type: ignore[index] - one dict per state
     return {p.stem for p in out.glob("*.xml")}, lines, run.stdout
 
 

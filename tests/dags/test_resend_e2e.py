@@ -12,13 +12,12 @@ from collections import Counter
 import pytest
 
 from tests.dags.nightly_support import ClockScript, environment, held_back, load_dag, outbox, received, scripted_settings, start_night, xcom
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 DAYTIME = "2026-01-20T10:00:00+01:00"
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=90, seed=5, days=3)
     yield night
     night.standin.stop()

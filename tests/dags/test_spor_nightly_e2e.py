@@ -7,7 +7,6 @@ import re
 import pytest
 
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 
 WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
 
@@ -19,7 +18,7 @@ def _received(night) -> list[dict]:
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=240, seed=11)
     yield night
     night.standin.stop()
@@ -51,10 +50,9 @@ def _assert_batches_labelled_and_stage_evidence_kept(night, run_id):
     import sqlite3
     from pathlib import Path
 
-    from spor.state import runlog
-
-    from spor.state import database as statedb
     from spor.pii import PERSON_ID_PATTERN
+    from spor.state import database as statedb
+    from spor.state import runlog
 
     meta = sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db")
     labels = [r[0] for r in meta.execute(

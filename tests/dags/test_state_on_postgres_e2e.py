@@ -10,7 +10,6 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
 from tests.dags.nightly_support import environment, load_dag, night_settings, start_night
 
 WINTER_NIGHT = "2025-12-01T01:00:00+01:00"
@@ -57,11 +56,10 @@ def test_night_on_postgres_state_as_documented_and_reports_read_the_same_databas
 
 
 def _quality_report_page(run_id: str):
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_auth_manager
     from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
     from airflow.api_fastapi.core_api.security import get_user
+    from fastapi.testclient import TestClient
 
     from spor.ui.reports import create_app
 

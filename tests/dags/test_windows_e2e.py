@@ -13,12 +13,11 @@ how long extraction and the quality gate take on this machine, nor on the real t
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.dags.nightly_support import ClockScript, load_dag, outbox, received, scripted_settings, environment, start_night
-from standin.testing import standin_pki  # noqa: F401  (session fixture)
+from tests.dags.nightly_support import ClockScript, environment, load_dag, outbox, received, scripted_settings, start_night
 
 #: A request passes the product's window check and then crosses the wire; the stand-in stamps it
 #: a moment later. That moment, in real seconds, times the clock speed is the tolerance on receive
@@ -27,7 +26,7 @@ TRANSIT_REAL_S = 0.25
 
 
 def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def receive_times(night) -> list[datetime]:
@@ -42,7 +41,7 @@ def ledger_sent_times(night) -> list[datetime]:
     out = []
     for value in rows:
         t = datetime.fromisoformat(str(value))
-        out.append(t if t.tzinfo else t.replace(tzinfo=timezone.utc))
+        out.append(t if t.tzinfo else t.replace(tzinfo=UTC))
     return out
 
 
@@ -66,7 +65,7 @@ def sendable(night) -> set[str]:
 
 
 @pytest.fixture
-def night(tmp_path, standin_pki, airflow_db):  # noqa: F811
+def night(tmp_path, standin_pki, airflow_db):
     night = start_night(tmp_path, standin_pki, n=150, seed=23)
     yield night
     night.standin.stop()

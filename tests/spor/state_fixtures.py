@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from spor.state import attempts, batches
-from spor.state import database as statedb
 from spor.clock import STOCKHOLM, FixedClock
 from spor.errors import CertificateError, TransientError
 from spor.lifecycle import State
+from spor.state import attempts, batches
+from spor.state import database as statedb
 
 NIGHT = datetime(2025, 3, 3, 1, 0, tzinfo=STOCKHOLM)  # an ordinary Monday night, 01:00 local
 

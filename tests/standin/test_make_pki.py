@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
-from standin.make_pki import make_pki, main
+from standin.make_pki import main, make_pki
 
 
 def _cert(path):
@@ -17,7 +17,7 @@ def _cert(path):
 
 def test_pki_has_every_certificate_with_the_right_validity(tmp_path):
     pki = make_pki(tmp_path / "pki")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ca = _cert(pki.ca_cert)
     for path in (pki.server_cert, pki.client_cert, pki.expired_client_cert, pki.notyet_client_cert):
         assert _cert(path).issuer == ca.subject

@@ -12,18 +12,12 @@ from datetime import datetime
 import pytest
 import requests
 
-from spor.transport.client import SporClient
+from spor.errors import TransientError
 from spor.lifecycle import State
+from spor.transport.client import SporClient
 from standin.faults import FaultPlan
 from standin.server import start_subprocess
-from standin.testing import (  # noqa: F401 - fixtures
-    TEST_PERSON_ID,
-    hand_built_registration,
-    spor_config,
-    standin,
-    standin_factory,
-    standin_pki,
-)
+from standin.testing import TEST_PERSON_ID, hand_built_registration, spor_config
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 
@@ -140,7 +134,7 @@ def test_every_request_is_written_to_the_folder_with_an_index_on_the_simulated_c
     server = standin_factory(faults=FaultPlan(script=["ok", "503"]))
     client = SporClient(spor_config(server, standin_pki))
     client.post(hand_built_registration("F-1"))
-    with pytest.raises(Exception):
+    with pytest.raises(TransientError):  # the scripted 503
         client.post(hand_built_registration("F-2"))
     client.post(hand_built_registration("F-3", kvakod="H-CAR"))
     index = server.received.index()

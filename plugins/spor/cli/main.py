@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 Command = tuple[str, str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 
@@ -62,13 +62,11 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 
 def _report_run(args: argparse.Namespace) -> int:
-    import json
 
+    from spor.cli.targets import missing_database
     from spor.hooks.state import state_db
     from spor.state import run_summary, runlog
     from spor.state.summary import render_text
-
-    from spor.cli.targets import missing_database
 
     refusal = missing_database(args.state, "state database")
     if refusal:

@@ -15,9 +15,10 @@ Blocked treatments are only counted.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 from spor.errors import BlockListUnavailable, ConfigurationError
 from spor.verdicts import WARNED, HeldBackItem
@@ -57,10 +58,10 @@ def write_previews(batches: Iterable[Sequence[Any]], block_list: Any, units: Any
     """Filter (opt-out first), gate, build and write every treatment of ``batches``.
     ``last_answer(system_id, behandlingsnummer) -> (state, content_hash) | None`` names what SPOR
     already holds (the night stages only what differs)."""
+    from spor.extract.optout import apply
     from spor.quality.verdicts import check_gate
     from spor.registration.verdict import build_verdict
     from spor.verdicts import held_back_numbers, verdict_line
-    from spor.extract.optout import apply
 
     def say(item: HeldBackItem) -> None:
         if echo is not None:
@@ -123,10 +124,10 @@ def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | 
                     spor_conn_id: str = "spor_default") -> int:
     """``spor render``. Exit codes: 0 done (even with treatments held back), 2 configuration
     problem (nothing rendered), 3 block list unreadable (nothing rendered)."""
-    from spor.registration.units import load_units
     from spor.cli.targets import missing_database
     from spor.extract.optout import read_block_list
     from spor.extract.source import SourceReader
+    from spor.registration.units import load_units
 
     for target, what in ((db, "OPS database"), (state, "state database")):
         refusal = target and missing_database(target, what)

@@ -13,9 +13,10 @@ raises ``BlockListUnavailable`` and nothing may be sent. Messages never hold ide
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 from spor.errors import BlockListUnavailable
 

@@ -15,10 +15,11 @@ as int/float, text as str, NULL as None.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from spor.clock import STOCKHOLM
 from spor.extract.contract import read_sql
@@ -126,7 +127,7 @@ class SourceReader:
 
     # constructors ------------------------------------------------------------------------
     @classmethod
-    def from_url(cls, target: Any, *, page_size: int = 1000) -> "SourceReader":
+    def from_url(cls, target: Any, *, page_size: int = 1000) -> SourceReader:
         """From a SQLAlchemy URL string or Engine (CLI, tests, demo)."""
         from spor.extract.contract import engine_for
 
@@ -134,12 +135,12 @@ class SourceReader:
         return cls(engine.raw_connection, page_size=page_size)
 
     @classmethod
-    def from_hook(cls, hook: Any, *, page_size: int = 1000) -> "SourceReader":
+    def from_hook(cls, hook: Any, *, page_size: int = 1000) -> SourceReader:
         """From a common-sql ``DbApiHook`` (SqliteHook, PostgresHook, ...): uses ``hook.get_conn``."""
         return cls(hook.get_conn, page_size=page_size)
 
     @classmethod
-    def from_conn_id(cls, conn_id: str, *, page_size: int = 1000) -> "SourceReader":
+    def from_conn_id(cls, conn_id: str, *, page_size: int = 1000) -> SourceReader:
         """From an Airflow connection id: its provider hook (imported lazily), except a ``mysql``
         connection (MariaDB, MySQL), which is read through PyMySQL (``mysql_engine``)."""
         from airflow.sdk import BaseHook
@@ -150,7 +151,7 @@ class SourceReader:
         return cls.from_hook(conn.get_hook(), page_size=page_size)
 
     @classmethod
-    def from_target(cls, target: str, *, page_size: int = 1000) -> "SourceReader":
+    def from_target(cls, target: str, *, page_size: int = 1000) -> SourceReader:
         """A SQLAlchemy URL when ``target`` looks like one (``scheme://``), else a connection id."""
         if "://" in target:
             return cls.from_url(target, page_size=page_size)
@@ -249,7 +250,8 @@ class SourceReader:
         finally:
             self._close(conn)
 
-    def by_period(self, from_day: date | datetime | str, to_day: date | datetime | str, enhet: str | None = None) -> Iterator[list[Treatment]]:
+    def by_period(self, from_day: date | datetime | str, to_day: date | datetime | str,
+                  enhet: str | None = None) -> Iterator[list[Treatment]]:
         """Treatments whose treatment date (op start, else patient start, else planned start,
         else request time) is in [from_day, to_day), optionally of one unit."""
         return self._keyset_by_number("extract/treatments_by_period.sql", {

@@ -41,15 +41,15 @@ class SporHook(BaseHook):
             self._config = SporConnectionConfig.from_connection(conn, conn_id=self.spor_conn_id)
         return self._config
 
-    def get_conn(self) -> "SporClient":
+    def get_conn(self) -> SporClient:
         return self.get_client()
 
-    def get_client(self, pool_size: int | None = None) -> "SporClient":
+    def get_client(self, pool_size: int | None = None) -> SporClient:
         from spor.transport.client import get_client
 
         return get_client(self.get_config(), pool_size=pool_size)
 
-    def certificate_status(self, *, now: datetime, warn_days: int = 30) -> "CertStatus":
+    def certificate_status(self, *, now: datetime, warn_days: int = 30) -> CertStatus:
         from spor.transport.certificate import certificate_status
 
         return certificate_status(self.get_config(), now=now, warn_days=warn_days)

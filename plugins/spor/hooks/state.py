@@ -41,7 +41,7 @@ class SporStateHook(BaseHook):
     def _connection(self):
         try:
             return self.get_connection(self.spor_state_conn_id)
-        except Exception as exc:  # noqa: BLE001 - the not-found type differs between Airflow's layers
+        except Exception as exc:
             if "NotFound" not in type(exc).__name__:
                 raise
             raise ConfigurationError(
@@ -69,12 +69,12 @@ class SporStateHook(BaseHook):
     def schema_name(self) -> str | None:
         return (self._connection().extra_dejson or {}).get(SCHEMA_NAME) or None
 
-    def get_state_db(self, *, clock: "Clock | None" = None, migrate: bool = True) -> "StateDB":
+    def get_state_db(self, *, clock: Clock | None = None, migrate: bool = True) -> StateDB:
         from spor.state.database import connect
 
         return connect(self.sqlalchemy_url(), clock=clock, schema=self.schema_name(), upgrade=migrate)
 
-    def get_conn(self) -> "StateDB":
+    def get_conn(self) -> StateDB:
         return self.get_state_db()
 
     def test_connection(self) -> tuple[bool, str]:
@@ -87,7 +87,7 @@ class SporStateHook(BaseHook):
         return True, f"state database reachable; schema revision {revision or 'none yet (created by the first run)'}"
 
 
-def state_db(target: str | None = None, *, clock: "Clock | None" = None, migrate: bool = True) -> "StateDB":
+def state_db(target: str | None = None, *, clock: Clock | None = None, migrate: bool = True) -> StateDB:
     """The state database: ``target`` is an Airflow connection id (default: the ``state_conn_id``
     setting) or, for tools and tests, a SQLAlchemy URL.
 

@@ -22,8 +22,9 @@ numbers, never an identity number (masked once more before sending).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 log = logging.getLogger("spor")
 
@@ -117,8 +118,8 @@ def deadline_alert(dag_id: str, run_id: str, deadline: str) -> Alert:
 def send(alerts: list[Alert], setting: Any = None) -> int:
     """Send each alert through the configured notifier; returns how many went out. Without an
     alerts setting (or a recipient), log that nothing was sent rather than fail the run."""
-    from spor.pii import mask_person_ids
     from spor import links
+    from spor.pii import mask_person_ids
 
     if not alerts:
         return 0
@@ -139,9 +140,9 @@ def send(alerts: list[Alert], setting: Any = None) -> int:
             if setting is None or not to:
                 log.warning("SPOR alert not sent (no 'alerts' recipient in spor_removal_notifier): %s", subject)
                 continue
-            from spor.notifications.mail import SporEmailNotifier
-
             from dataclasses import replace
+
+            from spor.notifications.mail import SporEmailNotifier
 
             # Only the alert recipients: the setting's cc is for the removal e-mails to UCR.
             SporEmailNotifier(setting=replace(setting, to=to, cc=())).send(subject, text)

@@ -53,7 +53,7 @@ class NextLocalDeadline(BaseDeadlineReference):
         return {**super().serialize_reference(), "at": self.at}
 
     @classmethod
-    def deserialize_reference(cls, reference_data: dict[str, Any]) -> "NextLocalDeadline":
+    def deserialize_reference(cls, reference_data: dict[str, Any]) -> NextLocalDeadline:
         return cls(at=reference_data.get("at", "05:00"))
 
     def __hash__(self) -> int:

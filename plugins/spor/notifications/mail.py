@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-from spor.pii import mask_person_ids
 from spor.notifications.setting import NOTIFIER_VARIABLE, EmailSetting, email_setting_from_airflow
+from spor.pii import mask_person_ids
 
 if TYPE_CHECKING:
     from airflow.providers.smtp.hooks.smtp import SmtpHook

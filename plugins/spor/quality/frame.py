@@ -8,7 +8,8 @@ pandas is imported inside the functions: ``import spor.quality`` stays cheap (DA
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,7 +47,7 @@ def normalise_kva(code: str) -> str:
     return str(code).strip().upper()
 
 
-def frame_from_treatments(treatments: Iterable[TreatmentLike]) -> "pd.DataFrame":
+def frame_from_treatments(treatments: Iterable[TreatmentLike]) -> pd.DataFrame:
     """One row per treatment: the row's columns plus each child list as a list-valued column."""
     import pandas as pd
 
@@ -70,7 +71,7 @@ def frame_from_treatments(treatments: Iterable[TreatmentLike]) -> "pd.DataFrame"
     return frame
 
 
-def _as_code_text(series: "pd.Series") -> "pd.Series":
+def _as_code_text(series: pd.Series) -> pd.Series:
     """Codes as text without a float artefact: 7 and 7.0 both become '7'; missing stays missing."""
     import pandas as pd
 
@@ -82,13 +83,13 @@ def _as_code_text(series: "pd.Series") -> "pd.Series":
     return _none_for_missing(text.where(text != "", None))
 
 
-def _none_for_missing(series: "pd.Series") -> "pd.Series":
+def _none_for_missing(series: pd.Series) -> pd.Series:
     """Object column with None for every missing value (pd.NA has no truth value)."""
     obj = series.astype("object")
     return obj.where(series.notna(), None)
 
 
-def _as_flag(series: "pd.Series") -> "pd.Series":
+def _as_flag(series: pd.Series) -> pd.Series:
     """1/0 flags; booleans become 1/0, anything else is kept so the code-list check can see it."""
     import pandas as pd
 
@@ -105,7 +106,7 @@ def _as_flag(series: "pd.Series") -> "pd.Series":
     return series.map(conv).astype("object")
 
 
-def parse_times(series: "pd.Series") -> "pd.Series":
+def parse_times(series: pd.Series) -> pd.Series:
     """Wall-clock strings (or datetimes) to naive datetime64; unparseable values become NaT."""
     import pandas as pd
 
@@ -122,7 +123,7 @@ def parse_times(series: "pd.Series") -> "pd.Series":
     return parsed
 
 
-def wall_clock_to_utc(naive: "pd.Series", *, second_occurrence: bool = False) -> "pd.Series":
+def wall_clock_to_utc(naive: pd.Series, *, second_occurrence: bool = False) -> pd.Series:
     """Stockholm wall-clock -> naive UTC instants, by the builder's rule (ADR 0001, spor.registration.localtime):
     a spring-gap time is read with the offset before the gap, a repeated autumn hour is its first
     occurrence (its second with ``second_occurrence``). Comparing these instants compares what
@@ -138,7 +139,7 @@ def wall_clock_to_utc(naive: "pd.Series", *, second_occurrence: bool = False) ->
     return local.dt.tz_convert("UTC").dt.tz_localize(None)
 
 
-def times_to_utc(frame: "pd.DataFrame", elective: "pd.Series") -> "pd.DataFrame":
+def times_to_utc(frame: pd.DataFrame, elective: pd.Series) -> pd.DataFrame:
     """Every time column as naive UTC instants, as the builder sends them (ADR 0001): the first
     occurrence of a repeated-hour time, unless the repeated-hour order rule
     (``spor.registration.time_order.second_occurrences``, the builder's own function) reads it as the second.
@@ -169,7 +170,7 @@ def times_to_utc(frame: "pd.DataFrame", elective: "pd.Series") -> "pd.DataFrame"
     return out
 
 
-def level2_reason(series: "pd.Series") -> "pd.Series":
+def level2_reason(series: pd.Series) -> pd.Series:
     """A local level-3 cancellation reason (e.g. '1ai') becomes its level-2 parent ('1a'), as the
     builder sends it (D13, codelists.json storningsorsak.level3_pattern)."""
     from spor.quality.codelist_suite import load_codelists
@@ -181,11 +182,11 @@ def level2_reason(series: "pd.Series") -> "pd.Series":
     return _none_for_missing(series.where(~is_level3, parent))
 
 
-def missing_child_columns(frame: "pd.DataFrame") -> list[str]:
+def missing_child_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in KVA_LIST_COLUMNS if c not in frame.columns]
 
 
-def prepare_frame(frame: "pd.DataFrame", *, recipient: str = DEFAULT_RECIPIENT) -> "pd.DataFrame":
+def prepare_frame(frame: pd.DataFrame, *, recipient: str = DEFAULT_RECIPIENT) -> pd.DataFrame:
     """A copy of ``frame`` with typed columns and the derived ``q_`` columns the suites use.
 
     Raises ValueError when the child-list columns are missing: without them every treatment would

@@ -137,7 +137,7 @@ class GateResult:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "GateResult":
+    def from_json(cls, text: str) -> GateResult:
         d = json.loads(text)
         return cls(
             run_id=d["run_id"],
@@ -199,7 +199,7 @@ def _batch_definition() -> Any:
 
 
 def run_gate(
-    df: "pd.DataFrame",
+    df: pd.DataFrame,
     *,
     suites_dir: Path | str | None = None,
     run_id: str | None = None,

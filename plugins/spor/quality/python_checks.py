@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from spor.registration.identity import validate_person_id
 from spor.quality.frame import ID_COLUMN, TIME_COLUMNS
+from spor.registration.identity import validate_person_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 PYTHON_CHECKS: tuple[dict[str, Any], ...] = (
     {"id": "D15-identity", "rule": "D15", "severity": "reject", "inferred": False, "assumption": False,
      "type": "python:spor.build.identity.validate_person_id",
-     "description": "12-digit personnummer/samordningsnummer with a real date (day - 60 for samordningsnummer), serial and Luhn check digit"},
+     "description": "12-digit personnummer/samordningsnummer with a real date (day - 60 for samordningsnummer), "
+                    "serial and Luhn check digit"},
     {"id": "identity-unknown", "rule": "identity-unknown", "severity": "reject", "inferred": False, "assumption": False,
      "type": "python:spor.build.identity.validate_person_id",
      "description": "reservnummer: held back (identity unknown) until the OPS records a real personnummer"},
@@ -40,7 +41,7 @@ PYTHON_CHECKS: tuple[dict[str, Any], ...] = (
 CHECK_META = {c["id"]: c for c in PYTHON_CHECKS}
 
 
-def identity_failures(prepared: "pd.DataFrame") -> tuple[list[str], list[str], int]:
+def identity_failures(prepared: pd.DataFrame) -> tuple[list[str], list[str], int]:
     """(ids failing D15 beyond the shape, ids with a reservnummer, rows checked).
 
     Rows without a personnummer, or not 12 characters of digits and not a reservnummer, are left
@@ -61,7 +62,7 @@ def identity_failures(prepared: "pd.DataFrame") -> tuple[list[str], list[str], i
     return bad, reserv, checked
 
 
-def unparseable_time_ids(raw: "pd.DataFrame", prepared: "pd.DataFrame") -> list[str]:
+def unparseable_time_ids(raw: pd.DataFrame, prepared: pd.DataFrame) -> list[str]:
     """Treatments where a time was recorded but does not parse (prepared value is NaT)."""
     import pandas as pd
 
@@ -72,7 +73,7 @@ def unparseable_time_ids(raw: "pd.DataFrame", prepared: "pd.DataFrame") -> list[
     return [str(v) for v in prepared.loc[mask, ID_COLUMN]]
 
 
-def duplicate_code_ids(prepared: "pd.DataFrame") -> tuple[list[str], int]:
+def duplicate_code_ids(prepared: pd.DataFrame) -> tuple[list[str], int]:
     """(treatments with a code twice in one child list, rows checked). Codes are compared as the
     builder sends them, so ' nfb49' and 'NFB49' are the same code; the same code in two different
     lists (preliminary and performed) is not a duplicate."""

@@ -21,7 +21,7 @@ def _e(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def summary_html(gate: "GateResult") -> str:
+def summary_html(gate: GateResult) -> str:
     return (
         "<table><tr><th>treatments</th><th>passed</th><th>warned (sent, predicted fellista)</th>"
         "<th>quarantined (not sent)</th><th>of which identity unknown</th></tr>"
@@ -30,7 +30,7 @@ def summary_html(gate: "GateResult") -> str:
     )
 
 
-def expectations_html(gate: "GateResult") -> str:
+def expectations_html(gate: GateResult) -> str:
     rows = []
     for o in gate.expectation_results:
         status = '<span class="ok">pass</span>' if o.success else f'<span class="{_e(o.severity)}">fail</span>'
@@ -47,7 +47,7 @@ def expectations_html(gate: "GateResult") -> str:
     )
 
 
-def _treatment_table(gate: "GateResult", ids: set[str], severity: str | None) -> str:
+def _treatment_table(gate: GateResult, ids: set[str], severity: str | None) -> str:
     if not ids:
         return "<p>none</p>"
     per: dict[str, list[str]] = defaultdict(list)
@@ -61,7 +61,7 @@ def _treatment_table(gate: "GateResult", ids: set[str], severity: str | None) ->
     return f"<table><tr><th>behandlingsnummer</th><th>rules</th></tr>{rows}</table>"
 
 
-def render_report(gate_result: "GateResult", run_id: str | None = None) -> str:
+def render_report(gate_result: GateResult, run_id: str | None = None) -> str:
     """Self-contained HTML: summary, each expectation's result, quarantined and warned treatments."""
     run = run_id if run_id is not None else gate_result.run_id
     return (

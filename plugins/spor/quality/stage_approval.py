@@ -10,11 +10,10 @@ from __future__ import annotations
 import csv
 import json
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spor.resources import location
 from spor.quality.report import STYLE, expectations_html, summary_html
+from spor.resources import location
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +28,7 @@ def _variables() -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _carried(series: "pd.Series") -> int:
+def _carried(series: pd.Series) -> int:
     """Rows that carry the variable: not null, not empty text, not an empty child list."""
     def has(v: Any) -> bool:
         if v is None or (isinstance(v, float) and v != v):
@@ -45,7 +44,7 @@ def _carried(series: "pd.Series") -> int:
     return int(series.map(has).sum())
 
 
-def mapping_coverage(df: "pd.DataFrame") -> list[dict[str, Any]]:
+def mapping_coverage(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Per variable of variables.csv: how many registrations carry it, and the share."""
     total = len(df)
     rows = []
@@ -69,7 +68,7 @@ def _percent(share: float | None) -> str:
 
 
 def stage_approval_data(
-    df: "pd.DataFrame | None", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str,
+    df: pd.DataFrame | None, gate_result: GateResult, ledger_counts: dict[str, int], *, run_id: str,
     coverage: list[dict[str, Any]] | None = None, registrations: int | None = None,
 ) -> dict[str, Any]:
     """The evidence as a JSON-able dict (PII-free). Instead of ``df`` a caller that no longer holds
@@ -86,13 +85,13 @@ def stage_approval_data(
 
 
 def stage_approval_report(
-    df: "pd.DataFrame | None", gate_result: "GateResult", ledger_counts: dict[str, int], *, run_id: str,
+    df: pd.DataFrame | None, gate_result: GateResult, ledger_counts: dict[str, int], *, run_id: str,
     coverage: list[dict[str, Any]] | None = None, registrations: int | None = None,
 ) -> str:
     """One self-contained HTML page; the same data as JSON sits in a <script type=application/json>."""
     data = stage_approval_data(df, gate_result, ledger_counts, run_id=run_id, coverage=coverage,
                                registrations=registrations)
-    e = lambda v: escape("" if v is None else str(v), quote=True)  # noqa: E731
+    e = lambda v: escape("" if v is None else str(v), quote=True)  # noqa: E731 - short name for the page template below
     cov_rows = "".join(
         f"<tr><td>{e(r['number'])}</td><td>{e(r['column'])}</td><td>{e(r['name_sv'])}</td><td>{e(r['part'])}</td>"
         f"<td>{e(r['mandatory'])}</td><td>{e(r['source'])}</td><td>{e(r['carried'])}</td>"

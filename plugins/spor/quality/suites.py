@@ -53,7 +53,7 @@ def load_suite_dicts(suites_dir: Path | None = None) -> list[dict[str, Any]]:
     return suites
 
 
-def load_gx_suites(suites_dir: Path | None = None) -> list["gx.ExpectationSuite"]:
+def load_gx_suites(suites_dir: Path | None = None) -> list[gx.ExpectationSuite]:
     """Load every suite into GX objects; refuse if GX dropped an expectation it does not know.
 
     GX 1.x logs an unknown ``type`` and silently leaves it out (docs/notes.md#gx-drops-unknown-expectations), so the counts are compared.
@@ -71,7 +71,7 @@ def load_gx_suites(suites_dir: Path | None = None) -> list["gx.ExpectationSuite"
     return out
 
 
-def load_gx_gate_suite(suites_dir: Path | None = None) -> "gx.ExpectationSuite":
+def load_gx_gate_suite(suites_dir: Path | None = None) -> gx.ExpectationSuite:
     """All suites merged into one GX suite: one validation pass instead of one per file
     (each pass costs ~0.3 s on 100k rows here). ``meta.suite`` keeps the file's suite name."""
     import great_expectations as gx

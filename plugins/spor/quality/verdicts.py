@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from spor.quality.gate import GateResult
 
 
-def gate_verdicts(result: "GateResult", environment: str | None) -> list[HeldBackItem]:
+def gate_verdicts(result: GateResult, environment: str | None) -> list[HeldBackItem]:
     """One item per rejected treatment (quarantined or identity unknown) and per warned one,
     with the rules and expectations that gave the verdict."""
     by_id: dict[str, list] = {}

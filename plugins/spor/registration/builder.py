@@ -16,15 +16,16 @@ registration is still sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from spor.errors import BuildError
 from spor.registration import codelists
 from spor.registration.message import REGISTRATION_ELEMENT, ElementWriter, clark_names, content_hash, element_bytes, validate
 from spor.registration.reading import TreatmentParts, header_variables, read_treatment
 from spor.registration.variable_list import Variable, all_variables
-from spor.errors import BuildError
 
 if TYPE_CHECKING:
     from spor.registration.schema_files import LoadedSchema
@@ -130,7 +131,7 @@ def build_registration(
     children: Mapping[str, Sequence[str]] | None,
     system_id: str | None,
     *,
-    schema: "LoadedSchema | None" = None,
+    schema: LoadedSchema | None = None,
 ) -> Registration:
     """Build and XSD-validate the one complete registration of a treatment (R5).
 

@@ -10,8 +10,9 @@ into a ``BuildError`` naming the column. ``is_missing`` says what counts as not 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from spor.registration.localtime import WallClockError, to_iso, to_iso_date
 

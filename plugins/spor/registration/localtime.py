@@ -21,9 +21,10 @@ Two wall-clock cases have no single answer; the rule (ADR 0001):
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 from spor.clock import STOCKHOLM
 
@@ -53,7 +54,7 @@ def _instant_to_iso(aware: datetime) -> str:
 
 def _wall_to_iso(naive: datetime) -> str:
     # fold=0 gives both rules at once: gap → offset before it; repeated hour → first occurrence.
-    instant = naive.replace(tzinfo=STOCKHOLM, fold=0).astimezone(timezone.utc)
+    instant = naive.replace(tzinfo=STOCKHOLM, fold=0).astimezone(UTC)
     return _instant_to_iso(instant)
 
 
@@ -112,13 +113,13 @@ def wall_clock_instants(value: Any) -> tuple[datetime, datetime | None]:
     that carry an offset). Raises WallClockError like ``to_iso``."""
     moment = _as_datetime(value)
     if moment.tzinfo is not None and moment.utcoffset() is not None:
-        return moment.astimezone(timezone.utc), None
+        return moment.astimezone(UTC), None
     early = moment.replace(tzinfo=STOCKHOLM, fold=0)
     late = moment.replace(tzinfo=STOCKHOLM, fold=1)
-    first = early.astimezone(timezone.utc)
+    first = early.astimezone(UTC)
     # Repeated hour: fold=0 has the larger offset (summer). In the spring gap it is the other way round.
-    if early.utcoffset() > late.utcoffset():  # type: ignore[operator]
-        return first, late.astimezone(timezone.utc)
+    if early.utcoffset() > late.utcoffset():  # type: ignore[operator] - aware times always have an offset
+        return first, late.astimezone(UTC)
     return first, None
 
 

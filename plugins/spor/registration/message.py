@@ -14,7 +14,8 @@ THE SEAM TO SENDING (docs/message.md):
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from spor.errors import BuildError
 
@@ -42,7 +43,7 @@ def content_hash(element: Any) -> str:
     return hashlib.sha256(etree.tostring(element, method="c14n")).hexdigest()
 
 
-def validate(element: Any, schema: "LoadedSchema | None" = None, behandlingsnummer: str | None = None) -> None:
+def validate(element: Any, schema: LoadedSchema | None = None, behandlingsnummer: str | None = None) -> None:
     """Raise BuildError(rule='XSD') naming the first failing element (never its value).
 
     ``schema`` defaults to ``load_schema()``; ``behandlingsnummer`` to the one in the element.

@@ -18,17 +18,18 @@ to ``data/variables.csv``, not to this module.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
+from spor.errors import BuildError, IdentityUnknown
 from spor.registration import codelists
 from spor.registration.converters import CONVERTERS, ValueRejected, as_text, hsa_id, is_missing, normalise_kva
 from spor.registration.identity import validate_person_id
 from spor.registration.localtime import to_iso
 from spor.registration.time_order import is_acute, readings_of_row, second_occurrences
 from spor.registration.variable_list import Variable, all_variables, by_column
-from spor.errors import BuildError, IdentityUnknown
 
 __all__ = [
     "KVA_PATTERN",
@@ -113,7 +114,7 @@ def _reading_plan() -> _ReadingPlan:
     return _ReadingPlan(
         scalars=tuple(scalars),
         mandatory=tuple(v for v in body if v.mandatory == "yes" and v not in special),
-        cancellation=tuple(by_column(c) for c in CANCELLATION_COLUMNS),  # type: ignore[arg-type]
+        cancellation=tuple(by_column(c) for c in CANCELLATION_COLUMNS),  # type: ignore[arg-type] - every cancellation column is in variables.csv (tested)
         planning_start=tuple(by_column(c) for c in PLANNING_START),
         planning_end=tuple(by_column(c) for c in PLANNING_END),
     )
@@ -147,7 +148,7 @@ def _cancellation_reason(bnr: str, v440: str, v445: str) -> tuple[str, bool]:
         m = _LEVEL2_PREFIX.match(v445)
         assert m is not None
         v445, lifted = m.group(1), True
-    if _LEVEL2_PREFIX.match(v445).group(2) != v440:  # type: ignore[union-attr]
+    if _LEVEL2_PREFIX.match(v445).group(2) != v440:  # type: ignore[union-attr] - the branch above made v445 match
         raise BuildError(bnr, "v445", "D13", "cancellation reason does not belong to the cancellation type")
     return v445, lifted
 

@@ -51,7 +51,7 @@ class SchemaError:
 
 @dataclass(frozen=True)
 class LoadedSchema:
-    xsd: "etree.XMLSchema"
+    xsd: etree.XMLSchema
     namespace: str
     xsd_path: Path
     wsdl_path: Path | None

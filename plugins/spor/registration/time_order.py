@@ -23,9 +23,10 @@ The builder (``spor.registration.reading``) and the gate's frame (``spor.quality
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from spor.registration.localtime import WallClockError, wall_clock_instants
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from spor.errors import ConfigurationError
 
@@ -47,7 +48,7 @@ class UnitMapping:
         return f"UnitMapping({self._map!r})"
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "UnitMapping":
+    def from_json(cls, text_or_path: str | Path) -> UnitMapping:
         """JSON text (starts with '{') or the path of a JSON file."""
         text = str(text_or_path)
         if not text.lstrip().startswith("{"):
@@ -62,7 +63,7 @@ class UnitMapping:
         return cls(data)
 
     @classmethod
-    def from_airflow(cls, variable: str = VARIABLE) -> "UnitMapping":
+    def from_airflow(cls, variable: str = VARIABLE) -> UnitMapping:
         """The Airflow Variable (or AIRFLOW_VAR_SPOR_UNITS). Missing → ConfigurationError."""
         env = os.environ.get(f"AIRFLOW_VAR_{variable.upper()}")
         if env:

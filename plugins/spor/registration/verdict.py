@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def build_verdict(treatment: Any, units: Any, *, environment: str | None,
-                  schema: Any = None) -> "Registration | HeldBackItem":
+                  schema: Any = None) -> Registration | HeldBackItem:
     """The registration of one treatment that passed the gate, or why it cannot be built."""
     from spor.errors import BuildError, IdentityUnknown
     from spor.lifecycle import State

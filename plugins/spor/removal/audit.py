@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from spor.pii import mask_person_ids
 from spor.extract.optout import BlockEntry, read_block_list
+from spor.pii import mask_person_ids
 from spor.removal.model import SCOPE_PATIENT, SCOPE_TREATMENT, RemovalRequest
 from spor.removal.store import requests_for_treatment
 from spor.removal.text import clean_free_text

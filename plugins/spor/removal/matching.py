@@ -12,19 +12,28 @@ accepted treatments are gone from the OPS.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from spor.extract.optout import BlockEntry, BlockList, read_block_list
-from spor.removal.model import (CAUSE_DELETED, CAUSE_SPARRLISTA, DELETED_CHANNEL, DELETED_REASON, SCOPE_PATIENT,
-                                SCOPE_TREATMENT, RequestGroup, number_key)
+from spor.lifecycle import ACCEPTED
+from spor.removal.model import (
+    CAUSE_DELETED,
+    CAUSE_SPARRLISTA,
+    DELETED_CHANNEL,
+    DELETED_REASON,
+    SCOPE_PATIENT,
+    SCOPE_TREATMENT,
+    RequestGroup,
+    number_key,
+)
 from spor.removal.store import numbers_with_requests
 from spor.removal.text import clean_free_text
 from spor.state.database import StateDB
 from spor.state.tables import last_final, ledger
-from spor.lifecycle import ACCEPTED
 
 __all__ = ["DELETED_MAX", "DELETED_MAX_SHARE", "Accepted", "OpsReader", "accepted_registrations",
            "find_removals", "group_for_entry"]

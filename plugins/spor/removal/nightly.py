@@ -10,8 +10,9 @@ e-mail went, so a failed e-mail stays raised and is tried again the next night.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from spor.clock import STOCKHOLM, Clock
 from spor.extract.optout import BlockList

@@ -9,7 +9,8 @@ reference. The text is composed once, when the request is raised, and stored wit
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from spor.pii import mask_person_ids
 from spor.removal.model import CAUSE_SPARRLISTA, SCOPE_PATIENT, UCR_ADDRESS

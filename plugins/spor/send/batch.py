@@ -15,13 +15,15 @@ import re
 import threading
 import time as _time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from spor.clock import Clock
 from spor.errors import CertificateError, SystemicError, TransientError
+from spor.lifecycle import State, WaitReason
 from spor.send.breaker import GIVE_UP, PROBE, WAIT, BreakerPolicy, CircuitBreaker
 from spor.send.deferral import Deferrals
 from spor.send.heartbeat import Heartbeat
@@ -31,7 +33,6 @@ from spor.state import owner as owners
 from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB
-from spor.lifecycle import State, WaitReason
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]
@@ -158,7 +159,7 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
     now = lambda: clock.now().timestamp()  # noqa: E731 - the run's clock, in seconds
     if spor_down:
         run.breaker.assume_down(now())
-    paused = lambda: "circuit breaker open" if run.breaker.state != "closed" else None  # noqa: E731
+    paused = lambda: "circuit breaker open" if run.breaker.state != "closed" else None  # noqa: E731 - read by the loop below on every send
     heartbeat = Heartbeat(db, batch_id, me, beat=beat, paused=paused,
                           on_lost=lambda: run.halt("taken_over", None))
     try:

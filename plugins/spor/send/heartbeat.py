@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 from spor.state import batches
 from spor.state.database import StateDB
@@ -28,7 +28,7 @@ class Heartbeat:
         self.beats = 0
         self._thread = threading.Thread(target=self._run, name=f"spor-heartbeat-{batch_id}", daemon=True)
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self._thread.start()
         return self
 
@@ -40,7 +40,7 @@ class Heartbeat:
         while not self._stop.wait(self.beat.total_seconds()):
             try:
                 mine = batches.beat(self.db, self.batch_id, self.owner, self._paused())
-            except Exception:  # noqa: BLE001 - a missed beat is not fatal; the lease has room for two
+            except Exception:
                 log.warning("batch %s: heartbeat not written", self.batch_id, exc_info=True)
                 continue
             self.beats += 1

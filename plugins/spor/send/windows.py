@@ -21,7 +21,7 @@ object by wall clock, which is an hour wrong across a DST change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from spor.clock import STOCKHOLM
@@ -65,7 +65,7 @@ class SendingWindow:
     @classmethod
     def for_run(cls, *, has_deadline: bool, started_at: datetime | None, deadline: time = DEFAULT_DEADLINE,
                 blackout: tuple[time, time] = DEFAULT_BLACKOUT, tz: ZoneInfo = STOCKHOLM,
-                margin: timedelta = DEFAULT_MARGIN) -> "SendingWindow":
+                margin: timedelta = DEFAULT_MARGIN) -> SendingWindow:
         return cls(has_deadline=has_deadline, started_at=started_at, deadline=deadline, blackout=blackout, tz=tz,
                    margin=margin)
 
@@ -73,7 +73,7 @@ class SendingWindow:
     def _at(self, day: date, t: time) -> datetime:
         """Local wall time ``t`` on ``day``, as a UTC instant (first occurrence in a repeated hour; a time that does not
         exist in spring is moved forward by the gap)."""
-        return datetime.combine(day, t).replace(tzinfo=self.tz).astimezone(timezone.utc)
+        return datetime.combine(day, t).replace(tzinfo=self.tz).astimezone(UTC)
 
     def _next(self, now: datetime, t: time) -> datetime:
         """The first instant at or after ``now`` whose local wall time is ``t``."""
@@ -100,7 +100,7 @@ class SendingWindow:
         A request that would arrive within ``margin`` of a limit is already blocked."""
         if self.in_blackout(now) or self.in_blackout(now + self.margin):
             return WaitReason.BLACKOUT
-        if self.has_deadline and (now + self.margin).astimezone(timezone.utc) >= self.deadline_at:
+        if self.has_deadline and (now + self.margin).astimezone(UTC) >= self.deadline_at:
             return WaitReason.DEADLINE
         return None
 
@@ -111,7 +111,7 @@ class SendingWindow:
         """The next instant sending must stop (``now`` itself when blocked already). Backoff
         sleeps never run past it."""
         if not self.allows(now):
-            return now.astimezone(timezone.utc)
+            return now.astimezone(UTC)
         ends = [self._next(now, self.blackout[0])]
         if self.has_deadline:
             ends.append(self.deadline_at)
@@ -121,8 +121,8 @@ class SendingWindow:
         """When this run may send again: ``now`` if allowed, the blackout's end if that comes before
         the deadline, None if the run's deadline has passed (the rest waits for the next run)."""
         if self.allows(now):
-            return now.astimezone(timezone.utc)
-        if self.has_deadline and now.astimezone(timezone.utc) >= self.deadline_at:
+            return now.astimezone(UTC)
+        if self.has_deadline and now.astimezone(UTC) >= self.deadline_at:
             return None
         end = self._next(now, self.blackout[1])
         if self.has_deadline and end >= self.deadline_at:
@@ -131,4 +131,4 @@ class SendingWindow:
 
     def remaining(self, now: datetime) -> timedelta:
         """Time left to send from ``now`` (zero when blocked)."""
-        return self.closes_at(now).astimezone(timezone.utc) - now.astimezone(timezone.utc)
+        return self.closes_at(now).astimezone(UTC) - now.astimezone(UTC)

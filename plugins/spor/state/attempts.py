@@ -17,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB
 from spor.state.tables import batch, last_final, ledger, outbox
-from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 
 #: Ledger outcomes besides the final answers (State values).
 OUTCOME_TRANSIENT = "transient_error"

@@ -14,9 +14,10 @@ A claimed batch has an owner (the sending process, spor.state.owner) that beats 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -57,7 +58,7 @@ class StagedRegistration:
     _element: Any = field(default=None, repr=False)
 
     @property
-    def element(self):  # noqa: ANN201 - lxml element, imported lazily
+    def element(self):
         if self._element is None:
             from lxml import etree
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 #: Rows per statement: well under the bind-parameter limits of SQLite and PostgreSQL.
 CHUNK = 500

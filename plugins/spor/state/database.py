@@ -14,10 +14,10 @@ Dialect differences stay in this module and the state hook, never in the modules
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -41,7 +41,7 @@ class StateDB:
 
     def now(self) -> datetime:
         """The injected clock's instant in UTC (arithmetic on local times is wrong across DST)."""
-        return self.clock.now().astimezone(timezone.utc)
+        return self.clock.now().astimezone(UTC)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -87,7 +87,7 @@ class StateDB:
 
 def _install_sqlite_pragmas(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+    def _on_connect(dbapi_conn, _record) -> None:
         # Let SQLAlchemy's begin event decide BEGIN vs BEGIN IMMEDIATE (pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()

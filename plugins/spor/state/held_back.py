@@ -6,14 +6,14 @@ buildable), and the gate also lists what it only warned about. The summary reads
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 
+from spor.lifecycle import HELD_BACK, State
 from spor.state.chunks import chunks
 from spor.state.database import StateDB
 from spor.state.tables import held_back as held_back_table
-from spor.lifecycle import HELD_BACK, State
 from spor.verdicts import WARNED, HeldBackItem
 
 

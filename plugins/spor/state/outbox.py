@@ -11,18 +11,19 @@ deleted with its payload) or ``attempts.record_failure`` (row stays waiting) →
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from spor.lifecycle import State, WaitReason
 from spor.state.batches import StagedRegistration
 from spor.state.chunks import chunks
 from spor.state.database import StateDB
 from spor.state.tables import held_back, last_final, outbox, stage_log
 from spor.state.watermark import advance_in as advance_watermark_in
-from spor.lifecycle import State, WaitReason
 
 
 class RegistrationLike(Protocol):

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 from spor.state.database import StateDB
-
 from spor.state.tables import held_back, ledger, outbox, stage_log
 from spor.state.tables import run_summary as run_summary_table
 from spor.verdicts import WARNED, reason_text
-from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from spor.lifecycle import State
 from spor.state import certificates
 from spor.state.database import StateDB
-from spor.state.tables import (held_back, last_final, ledger, outbox, removal_item, removal_request, run_event,
-                               run_summary)
-from spor.lifecycle import State
+from spor.state.tables import held_back, last_final, ledger, outbox, removal_item, removal_request, run_event, run_summary
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 #: The outcomes drawn per night, in the order they are stacked.

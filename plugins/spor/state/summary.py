@@ -8,10 +8,11 @@ treatment numbers and rules, never personal data.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from spor.state import run_summary, runlog
 from spor.lifecycle import State, WaitReason
+from spor.state import run_summary, runlog
 from spor.verdicts import WARNED
 
 #: Order in which states are shown (the state machine of docs/state-machine.md). Every registration

@@ -9,9 +9,10 @@ overwrote. The contract DDL (sql/contract/*.sql) is applied first when missing.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from spor.synthetic.catalogue import DEFAULT_UNITS, UNMAPPED_UNITS
 from spor.synthetic.manifest import Manifest, manifest_entry

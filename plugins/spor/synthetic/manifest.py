@@ -100,7 +100,7 @@ class Manifest:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Manifest":
+    def load(cls, path: str | Path) -> Manifest:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("format") != MANIFEST_FORMAT:
             raise ValueError(f"not a {MANIFEST_FORMAT} file")
@@ -116,7 +116,7 @@ def manifest_entry(p: TreatmentPlan) -> ManifestEntry:
     failing = [d for d in p.defects if EXPECTED[d] is not None]
     if len(failing) > 1:  # pragma: no cover - the planner gives one build defect per treatment
         raise AssertionError("one build defect per treatment")
-    expected = dict(EXPECTED[failing[0]]) if failing else None  # type: ignore[arg-type]
+    expected = dict(EXPECTED[failing[0]]) if failing else None  # type: ignore[arg-type] - failing holds only defects with an entry
     if expected and failing[0] == "D17":
         expected["variable"] = p.d17_column
     return ManifestEntry(

@@ -10,8 +10,9 @@ the DST cases are exactly the ones the manifest declares.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from spor.synthetic.catalogue import (
     ANESTESI_CODES,

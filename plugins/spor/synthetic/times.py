@@ -8,8 +8,8 @@ manifest declares, so ordinary treatments are kept out of those hours.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Iterable
 
 from spor.synthetic.catalogue import TIME_FORMAT
 

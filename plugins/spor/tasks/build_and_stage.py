@@ -7,8 +7,8 @@ import logging
 from dataclasses import dataclass
 
 from spor.state import attempts, held_back, outbox, summary, watermark
-from spor.verdicts import HeldBackItem
 from spor.tasks.context import TaskEnv, recorded
+from spor.verdicts import HeldBackItem
 
 log = logging.getLogger("spor")
 
@@ -33,10 +33,10 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     last final answer for this environment. A treatment that cannot be built is held back with
     its behandlingsnummer, variable and rule; the others go on. The nightly watermark advances in
     the same transaction as the last staged chunk. `dry_run` builds and validates only."""
-    from spor.registration.units import UnitMapping
-    from spor.registration.verdict import build_verdict
     from spor.extract import handover
     from spor.lifecycle import State
+    from spor.registration.units import UnitMapping
+    from spor.registration.verdict import build_verdict
 
     expected = extracted.get("handed_over")
     if expected is not None and handover.count(env.db, env.run.run_id) != expected:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from spor.clock import clock_from_env
 from spor.errors import RunStoppingError
@@ -107,7 +108,7 @@ def recorded(task: str) -> Callable[[Callable], Callable]:
 
         # Airflow binds the upstream XCom arguments by this signature, so it must not list `env`.
         signature = inspect.signature(body)
-        run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined]
+        run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined] - inspect reads __signature__ from any callable
         return run
 
     return decorate
@@ -116,5 +117,5 @@ def recorded(task: str) -> Callable[[Callable], Callable]:
 def _record(env: TaskEnv, task: str, kind: str, message: str) -> None:
     try:
         runlog.add(env.db, env.run.run_id, task, kind, message)
-    except Exception:  # noqa: BLE001 - the state DB itself may be what failed
+    except Exception:
         log.exception("could not record the %s event of %s in the state database", kind, task)

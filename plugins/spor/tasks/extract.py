@@ -8,8 +8,8 @@ forbids (R11) and hand the rest to the quality gate through the state database.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from spor.clock import STOCKHOLM
 from spor.state import watermark
@@ -28,8 +28,7 @@ def _wall(instant: datetime) -> str:
 
 def _extract(env: TaskEnv, pages: Iterable[list]) -> dict:
     """Opt-out filter FIRST (R11), then hand the allowed treatments to the next task."""
-    from spor.extract import handover
-    from spor.extract import optout
+    from spor.extract import handover, optout
 
     block_list = optout.read_block_list(env.reader)  # BlockListUnavailable: nothing is sent
     handover.clear(env.db, env.run.run_id)  # a retried task starts clean

@@ -18,8 +18,8 @@ def plan_batches(env: TaskEnv, staged: dict) -> list[dict]:
     (each batch owns its rows; order: highest priority, then oldest waiting, then behandlingsnummer). Estimates from
     the outbox size, the recent latency and the concurrency whether the window is long enough,
     and says so. Returns one small descriptor per batch (numbers only) for the mapped sends."""
-    from spor.send import capacity, takeover
     from spor.lifecycle import WaitReason
+    from spor.send import capacity, takeover
 
     ti = env.context["ti"]
     now = env.clock.now()

@@ -17,11 +17,11 @@ def quality_gate(env: TaskEnv, extracted: dict) -> dict:
     treatments. *reject* verdicts quarantine a treatment (not sent); *warn* verdicts are sent and
     listed as predicted entries on SPOR's error list. The HTML report is kept in the state
     database (see the summary for how to open it)."""
-    from spor.quality.verdicts import gate_verdicts
     from spor.extract import handover
     from spor.quality import run_reports
     from spor.quality.frame import frame_from_treatments
     from spor.quality.gate import run_gate
+    from spor.quality.verdicts import gate_verdicts
 
     treatments = list(handover.iterate(env.db, env.run.run_id))
     if not treatments:

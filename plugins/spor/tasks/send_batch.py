@@ -4,8 +4,8 @@ the run's sending window, after a last look at the block list."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from spor.state import runlog
 from spor.tasks.context import TaskEnv, recorded

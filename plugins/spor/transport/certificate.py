@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from spor.transport.connection import SporConnectionConfig
 from spor.errors import CertificateError, ConfigurationError
+from spor.transport.connection import SporConnectionConfig
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ def certificate_status(config: SporConnectionConfig, *, now: datetime, warn_days
     cert = creds.certificate
     subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
     not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    where = f"client certificate {subject} ({config.pkcs12_file or config.cert_file or ('pkcs12_b64' if config.pkcs12_b64 else 'cert_pem')})"
+    source = config.pkcs12_file or config.cert_file or ("pkcs12_b64" if config.pkcs12_b64 else "cert_pem")
+    where = f"client certificate {subject} ({source})"
     if now < not_before:
         raise CertificateError(f"{where} is not valid yet: valid from {not_before:%Y-%m-%d %H:%M} UTC")
     if now >= not_after:

@@ -157,7 +157,7 @@ class SporClient:
             # Read the body now, as Session.send did: an unread answer (a 503 raised on below)
             # never returns its connection to the blocking pool, and after pool_size of them
             # every thread waits forever (found by tests/dags/test_windows_e2e.py).
-            response.content  # noqa: B018
+            response.content  # noqa: B018 - reading the body is the point (see above)
         except requests.exceptions.SSLError as exc:
             raise self._failures.ssl_error(nr, exc) from exc
         except requests.exceptions.ConnectTimeout as exc:

@@ -10,8 +10,9 @@ Nothing here has a default endpoint, certificate or path: they all come from the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from spor.errors import ConfigurationError
 
@@ -84,7 +85,7 @@ class SporConnectionConfig:
     @classmethod
     def from_mapping(cls, extra: Mapping[str, Any] | str | None, *, host: str | None = None,
                      port: int | None = None, schema: str | None = None, password: str | None = None,
-                     conn_id: str | None = None) -> "SporConnectionConfig":
+                     conn_id: str | None = None) -> SporConnectionConfig:
         """From the parts of an Airflow connection (host/port/schema/password + extra JSON)."""
         if isinstance(extra, str):
             try:
@@ -113,7 +114,7 @@ class SporConnectionConfig:
         return cls(conn_id=conn_id, **values)
 
     @classmethod
-    def from_connection(cls, conn: Any, conn_id: str | None = None) -> "SporConnectionConfig":
+    def from_connection(cls, conn: Any, conn_id: str | None = None) -> SporConnectionConfig:
         """From an Airflow Connection (or anything with host/port/schema/password/extra)."""
         extra = getattr(conn, "extra_dejson", None)
         if extra is None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC
+from typing import Any
 from urllib.parse import urlsplit
 
 from spor.errors import CertificateError, TransientError
@@ -171,12 +173,12 @@ class FailureClassifier:
 
 def _local_diagnosis(config: SporConnectionConfig) -> str:
     """What our own check says about the certificate (expired, not yet valid, key mismatch), if anything."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from spor.transport.certificate import certificate_status
 
     try:
-        status = certificate_status(config, now=datetime.now(timezone.utc))
+        status = certificate_status(config, now=datetime.now(UTC))
     except CertificateError as exc:
         return f"local check: {exc}"
     except Exception:  # noqa: BLE001 - a diagnosis must never hide the real error

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from spor.errors import CertificateError, ConfigurationError
@@ -28,7 +28,7 @@ def check_reachability(config: SporConnectionConfig, *, now: datetime | None = N
     """Run every check; never raises for a failed check (the verdict says what failed)."""
     from spor.transport.certificate import certificate_status
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     try:
         status = certificate_status(config, now=now)
     except (CertificateError, ConfigurationError) as exc:

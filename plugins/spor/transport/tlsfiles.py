@@ -14,9 +14,10 @@ import secrets
 import shutil
 import ssl
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from spor.errors import CertificateError, ConfigurationError
 
@@ -67,7 +68,7 @@ def _from_base64(text: str) -> bytes:
         raise ConfigurationError("pkcs12_b64 is not base64 (encode the .p12/.pfx file, e.g. base64 -w0 client.p12)") from None
 
 
-def load_credentials(config: "SporConnectionConfig") -> Credentials:
+def load_credentials(config: SporConnectionConfig) -> Credentials:
     """The client certificate and key as ``cryptography`` objects (for checks and PKCS#12)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -113,7 +114,7 @@ def key_matches(credentials: Credentials) -> bool:
     return credentials.certificate.public_key().public_bytes(*fmt) == credentials.key.public_key().public_bytes(*fmt)
 
 
-def build_ssl_context(config: "SporConnectionConfig", *, temp_dir: str | None = None) -> ssl.SSLContext:
+def build_ssl_context(config: SporConnectionConfig, *, temp_dir: str | None = None) -> ssl.SSLContext:
     """A client ``SSLContext``: TLS 1.2+, only the configured CA trusted, the client certificate loaded."""
     try:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH,
@@ -129,13 +130,14 @@ def build_ssl_context(config: "SporConnectionConfig", *, temp_dir: str | None = 
         except ssl.SSLError as exc:
             raise _load_error(config, exc) from None
         except OSError as exc:
-            raise ConfigurationError(f"cannot read the client certificate or key: {exc.strerror} ({exc.filename or config.cert_file})") from None
+            raise ConfigurationError(f"cannot read the client certificate or key: {exc.strerror} "
+                                     f"({exc.filename or config.cert_file})") from None
         return ctx
     _load_via_private_files(ctx, config, temp_dir)
     return ctx
 
 
-def _load_via_private_files(ctx: ssl.SSLContext, config: "SporConnectionConfig", temp_dir: str | None) -> None:
+def _load_via_private_files(ctx: ssl.SSLContext, config: SporConnectionConfig, temp_dir: str | None) -> None:
     from cryptography.hazmat.primitives import serialization
 
     creds = load_credentials(config)
@@ -156,7 +158,7 @@ def _no_password() -> bytes:
     return b""
 
 
-def _load_error(config: "SporConnectionConfig", exc: ssl.SSLError) -> CertificateError:
+def _load_error(config: SporConnectionConfig, exc: ssl.SSLError) -> CertificateError:
     text = f"{exc.reason or ''} {exc}".upper()
     if "KEY_VALUES_MISMATCH" in text:
         return CertificateError("the client certificate and its key do not match (wrong key for this certificate)")

@@ -114,11 +114,10 @@ def _root(request) -> str:
 
 
 def create_app():
-    from fastapi import Depends, FastAPI, HTTPException
-    from fastapi.responses import HTMLResponse
-
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
     from airflow.api_fastapi.core_api.security import requires_access_dag
+    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi.responses import HTMLResponse
 
     app = FastAPI(title="SPOR reports", docs_url=None, redoc_url=None, openapi_url=None)
     allowed = [Depends(requires_access_dag("GET", DagAccessEntity.RUN))]

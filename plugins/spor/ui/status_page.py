@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from spor.state.status import NIGHT_OUTCOMES, Status
 from spor import links
 from spor.page import document, e, table
+from spor.state.status import NIGHT_OUTCOMES, Status
 
 COLORS = {"created": "#16a34a", "updated": "#0ea5e9", "rejected": "#dc2626", "malformed": "#9333ea",
           "quarantined": "#f59e0b", "waiting": "#71717a"}

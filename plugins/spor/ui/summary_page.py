@@ -9,12 +9,13 @@ and rules only, never personal data.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
-from spor.state.summary import SHOWN_STATES, attention_by_rule
 from spor import links
 from spor.page import document, e, table
+from spor.state.summary import SHOWN_STATES, attention_by_rule
 
 PAGE_SIZE = 200
 FIRST_SHOWN = 8

@@ -19,8 +19,8 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PLUGINS, ROOT
 from spor.synthetic import Manifest, generate
+from tests.conftest import PLUGINS, ROOT
 
 XSD = PLUGINS / "spor" / "schema" / "spor-registration-4_1.xsd"
 LINE = re.compile(r"^(\S+)\s+(quarantined|not_buildable|identity_unknown)\s+\[([^\]]+)\]\s*(.*)$")

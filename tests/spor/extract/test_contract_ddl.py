@@ -85,7 +85,8 @@ def test_last_changed_unrelated_treatment_does_not_move(engine):
     apply_contract(engine)
     with engine.begin() as conn:
         for b in ("B1", "B2"):
-            conn.execute(sa.text("INSERT INTO spor_behandling (behandlingsnummer, enhet, andrad_tid) VALUES (:b, 'OP-A', :t)"), {"b": b, "t": OLD})
+            conn.execute(sa.text("INSERT INTO spor_behandling (behandlingsnummer, enhet, andrad_tid) "
+                                 "VALUES (:b, 'OP-A', :t)"), {"b": b, "t": OLD})
         conn.execute(sa.text("INSERT INTO spor_diagnos (behandlingsnummer, ordning, kod) VALUES ('B2', 1, 'K35.8')"))
         assert _andrad(conn).startswith("2000-01-01")
 

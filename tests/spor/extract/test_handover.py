@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from spor.extract import handover
 from spor.state.tables import extracted
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 PNR = "191212121212"  # the Tax Agency's public test number
 

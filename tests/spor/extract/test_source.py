@@ -5,8 +5,8 @@ PostgreSQL and MariaDB with the same result; and through the connections Airflow
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import quote
-from datetime import datetime, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -43,8 +43,8 @@ def test_bind_refuses_missing_and_empty_list_parameters():
 
 
 def test_wall_clock_converts_aware_instants_to_stockholm():
-    assert wall_clock(datetime(2025, 7, 1, 10, 0, tzinfo=timezone.utc)) == "2025-07-01 12:00:00"
-    assert wall_clock(datetime(2025, 12, 1, 10, 0, tzinfo=timezone.utc)) == "2025-12-01 11:00:00"
+    assert wall_clock(datetime(2025, 7, 1, 10, 0, tzinfo=UTC)) == "2025-07-01 12:00:00"
+    assert wall_clock(datetime(2025, 12, 1, 10, 0, tzinfo=UTC)) == "2025-12-01 11:00:00"
     assert wall_clock(datetime(2025, 12, 1, 10, 0)) == "2025-12-01 10:00:00"
 
 

@@ -15,7 +15,6 @@ import pytest
 
 from spor.get_provider_info import CONN_FIELDS, ENDPOINTS, get_provider_info
 from spor.transport.connection import EXTRA_FIELDS, SporConnectionConfig
-from standin.testing import standin, standin_factory, standin_pki  # noqa: F401 - fixtures
 
 
 def test_provider_entry_point_names_this_distribution():

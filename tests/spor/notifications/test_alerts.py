@@ -12,7 +12,6 @@ import pytest
 from spor.notifications import alerts
 from spor.notifications.deadline import first_local_time_after
 from spor.notifications.setting import email_setting
-from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
 
 SETTING = {"smtp_conn_id": "spor_smtp_test", "to": "drift@ucr.uu.se", "cc": "spor-team@sjukhus.example",
            "alerts": {"to": ["jour@sjukhus.example"]}}

@@ -10,10 +10,9 @@ from email import policy
 
 import pytest
 
-from spor.pii import MASK, PERSON_ID_PATTERN
 from spor.errors import ConfigurationError
 from spor.notifications.setting import NOTIFIER_VARIABLE, EmailSetting, email_setting
-from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
+from spor.pii import MASK, PERSON_ID_PATTERN
 
 PATIENT = "197010632391"   # Skatteverket's published samordningsnummer example, not a person's
 SETTING = '{"smtp_conn_id": "spor_smtp_test", "to": "drift@ucr.uu.se", "cc": ["spor-team@sjukhus.example"]}'

@@ -6,7 +6,6 @@ import copy
 from pathlib import Path
 from typing import Any
 
-
 # 19121212-1212 is the Tax Agency's public test number (Tolvan Tolvansson): a valid check digit.
 VALID_PNR = "191212121212"
 VALID_SAMORDNING = "197010632391"  # Skatteverket's samordningsnummer example, 12 digits

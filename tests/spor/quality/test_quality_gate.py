@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.spor.quality.quality_rows import VALID_PNR, VALID_SAMORDNING, frame, valid_row
 from spor.quality import QualityGateError, frame_from_treatments, run_gate
 from spor.quality.python_checks import PYTHON_CHECKS
 from spor.quality.suites import load_suite_dicts
+from tests.spor.quality.quality_rows import VALID_PNR, VALID_SAMORDNING, frame, valid_row
 
 
 def _minus_one_minute(col_b: str):
@@ -190,7 +190,7 @@ def test_many_random_valid_rows_all_pass_and_each_row_is_accounted_for(gate):
         ts = [t0]
         for s in steps:
             ts.append(ts[-1] + s)
-        f = lambda t: t.strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
+        f = lambda t: t.strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731 - a short name in the table below
         rows.append(valid_row(
             str(2000000 + i), akut=rnd.choice([0, 1]), asa=str(rnd.randint(1, 6)),
             v310=f(ts[0]), v435=f(ts[1]), v410=f(ts[1]), v415=f(ts[2]), v420=f(ts[3]), v425=f(ts[4]), v430=f(ts[5]),

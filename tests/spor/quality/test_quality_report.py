@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
 from spor.pii import PERSON_ID_PATTERN
 from spor.quality import render_report, run_gate
 from spor.quality.suites import load_suite_dicts
+from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
 
 BAD_CHECK = VALID_PNR[:-1] + "3"
 

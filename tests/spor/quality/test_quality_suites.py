@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.spor.quality.quality_rows import ROOT
 from spor.quality.codelist_suite import build_codelist_suite, load_codelists, suite_json
 from spor.quality.suites import SUITES_DIR, SuiteError, load_gx_gate_suite, load_gx_suites, load_suite_dicts
 

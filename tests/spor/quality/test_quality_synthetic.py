@@ -16,7 +16,7 @@ from spor.pii import PERSON_ID_PATTERN
 from spor.quality import frame_from_treatments, render_report, run_gate, stage_approval_report
 
 pytest.importorskip("spor.synthetic")
-from spor.synthetic import generate  # noqa: E402
+from spor.synthetic import generate
 
 # manifest defect -> (gate rule, severity). D2 on an acute operation is SPOR's documented
 # exception (request may follow start), so only elective D2 rows are claimed.

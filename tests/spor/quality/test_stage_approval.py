@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
 from spor.pii import PERSON_ID_PATTERN
 from spor.quality import run_gate, stage_approval_data, stage_approval_report
+from tests.spor.quality.quality_rows import VALID_PNR, frame, valid_row
 
 LEDGER = {"sent": 4, "created": 2, "updated": 1, "rejected": 1}
 
@@ -34,6 +34,7 @@ def test_r4_mapping_coverage_is_the_share_of_registrations_carrying_each_variabl
     assert cov["105"]["source"] == "configuration" and cov["105"]["share"] is None
     assert cov["system_id"]["source"] == "configuration"
     import csv
+
     from spor.quality.stage_approval import VARIABLES_PATH
     with VARIABLES_PATH.open(encoding="utf-8") as fh:
         assert len(data["mapping_coverage"]) == len(list(csv.DictReader(fh)))

@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 
 from spor.errors import BuildError, IdentityUnknown
-from spor.registration.identity import luhn_check_digit
 from spor.registration.builder import AFTER_ACCEPT_RULES, BUILD_RULES, Registration, build_registration
+from spor.registration.identity import luhn_check_digit
 from spor.registration.schema_files import load_schema
 
 NS = load_schema().namespace

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from personnummer import personnummer  # the module holds valid/parse
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from personnummer import personnummer  # the module holds valid/parse
 
 from spor.pii import PERSON_ID_PATTERN, mask_person_ids
 from spor.registration.identity import (
@@ -101,7 +101,7 @@ def test_r14_serial_000_is_rejected_like_personnummer() -> None:
 
 
 def test_non_string_is_rejected() -> None:
-    assert validate_person_id(197010632391) == "not 12 digits"  # type: ignore[arg-type]
+    assert validate_person_id(197010632391) == "not 12 digits"  # type: ignore[arg-type] - a number where a string belongs, on purpose
 
 
 @settings(max_examples=300)

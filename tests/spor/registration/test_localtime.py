@@ -7,7 +7,7 @@ to last Sunday of October 01:00 UTC), not zoneinfo, so the tests do not just rep
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from spor.registration.localtime import WallClockError, to_iso, to_iso_date, to_iso_many
 
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$")
-UTC = timezone.utc
+UTC = UTC
 
 
 def last_sunday(year: int, month: int) -> date:

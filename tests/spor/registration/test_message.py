@@ -12,8 +12,8 @@ import pytest
 from lxml import etree
 
 from spor.errors import BuildError
-from spor.registration.message import content_hash, element_bytes, validate
 from spor.registration.builder import build_registration
+from spor.registration.message import content_hash, element_bytes, validate
 from spor.registration.schema_files import load_schema
 
 VARIANT_DIR = Path(__file__).resolve().parents[2] / "data" / "spor_schema_variant"

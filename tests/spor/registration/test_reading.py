@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from spor.registration.reading import KVA_PATTERN, LIST_COLUMNS, ZXF99, header_variables, read_treatment
 from spor.errors import BuildError, IdentityUnknown
+from spor.registration.reading import KVA_PATTERN, LIST_COLUMNS, ZXF99, header_variables, read_treatment
 
 SYSTEM_ID = "SE2321000016-OPA1"
 PNR = "197010632391"  # Skatteverket's example samordningsnummer; belongs to nobody in particular

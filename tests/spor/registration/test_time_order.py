@@ -7,23 +7,23 @@ is the EU rule computed by hand (tests/spor/registration/test_localtime.py), not
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spor.registration.localtime import to_iso
-from spor.registration.reading import read_treatment
-from spor.registration.builder import build_registration
-from spor.registration.time_order import EXPECTED_ORDER, TIME_COLUMNS_IN_ORDER
 from spor.quality import run_gate
 from spor.quality.frame import prepare_frame
-from tests.spor.registration.test_localtime import last_sunday, summer_ends_utc
+from spor.registration.builder import build_registration
+from spor.registration.localtime import to_iso
+from spor.registration.reading import read_treatment
+from spor.registration.time_order import EXPECTED_ORDER, TIME_COLUMNS_IN_ORDER
 from tests.spor.quality.quality_rows import valid_row
+from tests.spor.registration.test_localtime import last_sunday, summer_ends_utc
 
-UTC = timezone.utc
+UTC = UTC
 SYSTEM_ID = "SE2321000016-OPA1"
 PNR = "197010632391"
 OPERATION_DAY = ("v540", "v565", "v567", "v570", "v585", "v800")

@@ -48,7 +48,7 @@ def xsd_leaves() -> list[tuple[str, str, str, str]]:
     return out
 
 
-def request_path(v) -> str:  # noqa: ANN001
+def request_path(v) -> str:
     return v.xml_element if v.part == "header" else f"{REGISTRATION_ELEMENT}/{v.xml_element}"
 
 

@@ -7,11 +7,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
-from spor.pii import PERSON_ID_PATTERN
 from spor.extract.contract import apply_contract
 from spor.extract.source import SourceReader
+from spor.pii import PERSON_ID_PATTERN
 from spor.state import attempts, batches, outbox
 from tests.spor.state_fixtures import FakeRegistration, created
 
@@ -42,10 +40,6 @@ class Ops:
         self.sql("INSERT INTO spor_sparrlista (id, personnummer, behandlingsnummer, orsak, kanal, datum) "
                  "VALUES (?, ?, ?, ?, ?, ?)", id_, pnr, bnr, orsak, kanal, datum)
 
-
-@pytest.fixture
-def ops(tmp_path) -> Ops:
-    return Ops(tmp_path / "ops.sqlite")
 
 
 def accept(db, env: str, *bnrs: str, system_id: str = SID, answer=created, run_id: str = "night1") -> None:

@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse
 import io
 
+from spor.cli.removal import audit_args, audit_run
+from spor.lifecycle import State
 from spor.removal import nightly, status
 from spor.removal.audit import audit, render_audit
 from spor.state import batches, outbox
-from spor.cli.removal import audit_args, audit_run
-from spor.lifecycle import State
-from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, STAGE, Ops, accept, no_identity, ops  # noqa: F401 - fixture
-from tests.spor.state_fixtures import FakeRegistration, clock, state_db  # noqa: F401 - fixtures
+from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, STAGE, accept, no_identity
+from tests.spor.state_fixtures import FakeRegistration
 
 
 def test_r11_audit_shows_block_sends_answers_and_the_removal_request(state_db, ops):

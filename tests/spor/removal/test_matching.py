@@ -10,8 +10,7 @@ import pytest
 from spor.errors import BlockListUnavailable
 from spor.removal import matching, model, nightly, store
 from spor.state import runlog
-from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, accept, ops  # noqa: F401 - fixture
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
+from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, accept
 
 
 def test_r11_treatment_deleted_in_ops_after_acceptance_gets_request_sent_by_mistake(state_db, ops, clock):

@@ -8,9 +8,7 @@ from __future__ import annotations
 import pytest
 
 from spor.removal import nightly, store
-from tests.spor.notifications.smtp_server import smtp_server  # noqa: F401 - fixture
-from tests.spor.removal.removal_fixtures import PATIENT, PROD, accept, no_identity, ops  # noqa: F401 - fixture
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
+from tests.spor.removal.removal_fixtures import PATIENT, PROD, accept, no_identity
 
 
 def test_r11_delivery_by_airflow_smtp_connection_marks_sent_and_a_failure_stays_raised(state_db, ops, smtp_server,

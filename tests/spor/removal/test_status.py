@@ -13,8 +13,7 @@ import pytest
 from spor.cli.removal import removal_args, removal_run
 from spor.removal import nightly, status, store
 from spor.state import runlog, summary
-from tests.spor.removal.removal_fixtures import PATIENT, PROD, accept, no_identity, ops  # noqa: F401 - fixture
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
+from tests.spor.removal.removal_fixtures import PATIENT, PROD, accept, no_identity
 
 
 def cli(db, *argv: str) -> tuple[int, str]:

@@ -5,8 +5,7 @@ summary. State parts on SQLite and PostgreSQL (``state_db``)."""
 from __future__ import annotations
 
 from spor.removal import nightly, store
-from tests.spor.removal.removal_fixtures import PATIENT, PROD, accept, ops  # noqa: F401 - fixture
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
+from tests.spor.removal.removal_fixtures import PATIENT, PROD, accept
 
 
 def test_r11_raised_exactly_once_and_a_later_found_treatment_joins_the_same_request(state_db, ops):

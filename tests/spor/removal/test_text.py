@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from spor.removal import nightly
 from spor.removal.text import compose_request_text
-from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, SID, STAGE, accept, no_identity, ops  # noqa: F401 - fixture
-from tests.spor.state_fixtures import clock, state_db, unknown_system  # noqa: F401 - fixtures
+from tests.spor.removal.removal_fixtures import OTHER, PATIENT, PROD, SID, STAGE, accept, no_identity
+from tests.spor.state_fixtures import unknown_system
 
 
 def test_compose_request_text_for_a_treatment_deleted_in_the_ops_names_our_reference():

@@ -11,15 +11,14 @@ import sys
 from pathlib import Path
 
 
-
 def main(argv: list[str]) -> int:
     db_url, schema, batch_id, endpoint, pki_dir, threads = argv
-    from spor.state import database as statedb
-    from spor.transport.client import SporClient
     from spor.clock import clock_from_env
-    from spor.transport.connection import SporConnectionConfig
     from spor.send.batch import send_planned_batch
     from spor.send.windows import SendingWindow
+    from spor.state import database as statedb
+    from spor.transport.client import SporClient
+    from spor.transport.connection import SporConnectionConfig
 
     clock = clock_from_env()
     db = statedb.connect(db_url, clock=clock, schema=None if schema == "-" else schema)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from spor.send.capacity import estimate, estimate_from_db
 from spor.clock import STOCKHOLM
-from spor.state import attempts, batches, outbox
 from spor.lifecycle import State
+from spor.send.capacity import estimate, estimate_from_db
 from spor.send.windows import SendingWindow
-from tests.spor.state_fixtures import FakeAnswer, FakeRegistration, clock, state_db  # noqa: F401 - fixtures
+from spor.state import attempts, batches, outbox
+from tests.spor.state_fixtures import FakeAnswer, FakeRegistration
 
 START = datetime(2025, 3, 3, 1, 0, tzinfo=STOCKHOLM)
 NIGHTLY = SendingWindow.for_run(has_deadline=True, started_at=START)

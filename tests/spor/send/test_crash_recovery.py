@@ -17,16 +17,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from spor.transport.client import SporClient
 from spor.clock import SimulatedClock
 from spor.send.batch import SystemicRule, send_planned_batch
-from spor.state import attempts, batches, outbox
-from spor.state.tables import ledger as ledger_t, outbox as outbox_t
 from spor.send.windows import SendingWindow
-from standin.testing import (  # noqa: F401 - fixtures
-    KNOWN_SYSTEM_ID, hand_built_registration, spor_config, standin, standin_factory, standin_pki,
-)
-from tests.spor.state_fixtures import NIGHT, clock, state_db  # noqa: F401 - fixtures
+from spor.state import attempts, batches, outbox
+from spor.state.tables import ledger as ledger_t
+from spor.state.tables import outbox as outbox_t
+from spor.transport.client import SporClient
+from standin.testing import KNOWN_SYSTEM_ID, hand_built_registration, spor_config
+from tests.spor.state_fixtures import NIGHT
 
 WORKER = Path(__file__).with_name("sending_worker.py")
 MANUAL = SendingWindow.for_run(has_deadline=False, started_at=None)

@@ -18,7 +18,7 @@ from spor.send.breaker import BreakerPolicy, CircuitBreaker
 from spor.send.windows import SendingWindow
 from spor.state import batches, outbox
 from spor.state.tables import outbox as outbox_t
-from tests.spor.state_fixtures import FakeRegistration, ScriptedClient, clock, created, state_db, transient  # noqa: F401
+from tests.spor.state_fixtures import FakeRegistration, ScriptedClient, created, transient
 
 ENV = "stage"
 MANUAL = SendingWindow.for_run(has_deadline=False, started_at=None)

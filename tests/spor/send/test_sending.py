@@ -12,13 +12,11 @@ import sqlalchemy as sa
 from spor.clock import STOCKHOLM
 from spor.errors import BlockListUnavailable, CertificateError, SystemicError
 from spor.send.batch import RetryPolicy, SystemicRule, send_planned_batch
-from spor.lifecycle import WaitReason
-from spor.state import attempts, batches, outbox, run_summary
-from spor.state.tables import ledger as ledger_t, outbox as outbox_t
 from spor.send.windows import SendingWindow
-from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
-    FakeRegistration, ScriptedClient, cert_rejected, clock, created, malformed, state_db, transient, unknown_system,
-)
+from spor.state import attempts, batches, outbox, run_summary
+from spor.state.tables import ledger as ledger_t
+from spor.state.tables import outbox as outbox_t
+from tests.spor.state_fixtures import FakeRegistration, ScriptedClient, cert_rejected, created, malformed, transient, unknown_system
 
 ENV = "stage"
 RUN_START = datetime(2025, 3, 3, 1, 0, tzinfo=STOCKHOLM)

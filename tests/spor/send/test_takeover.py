@@ -21,7 +21,7 @@ from spor.send.takeover import send_with_takeover
 from spor.send.windows import SendingWindow
 from spor.state import batches, night, outbox
 from spor.state.owner import Owner, current
-from tests.spor.state_fixtures import NIGHT, FakeRegistration, ScriptedClient, clock, created, state_db, transient  # noqa: F401
+from tests.spor.state_fixtures import NIGHT, FakeRegistration, ScriptedClient, created, transient
 
 ENV = "stage"
 MANUAL = SendingWindow.for_run(has_deadline=False, started_at=None)

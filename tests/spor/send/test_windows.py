@@ -3,7 +3,7 @@ nightly deadline 05:00 after the run's start, Europe/Stockholm including both DS
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -81,25 +81,25 @@ def test_r19_dst_spring_night_is_an_hour_shorter():
     """Last Sunday of March 2025: 02:00 CET -> 03:00 CEST. Deadline 05:00 CEST = 03:00 UTC."""
     start = at(2025, 3, 30, 1, 0)  # CET, 00:00 UTC
     run = SendingWindow.for_run(has_deadline=True, started_at=start)
-    assert run.deadline_at.astimezone(timezone.utc) == datetime(2025, 3, 30, 3, 0, tzinfo=timezone.utc)
+    assert run.deadline_at.astimezone(UTC) == datetime(2025, 3, 30, 3, 0, tzinfo=UTC)
     assert run.remaining(start) == timedelta(hours=3)
-    blackout_start = datetime(2025, 3, 30, 3, 15, tzinfo=timezone.utc)  # 05:15 CEST
+    blackout_start = datetime(2025, 3, 30, 3, 15, tzinfo=UTC)  # 05:15 CEST
     assert MANUAL.reason_blocked(blackout_start) == WaitReason.BLACKOUT
     assert MANUAL.allows(blackout_start - timedelta(seconds=1))
-    assert MANUAL.allows(datetime(2025, 3, 30, 4, 0, tzinfo=timezone.utc))  # 06:00 CEST
+    assert MANUAL.allows(datetime(2025, 3, 30, 4, 0, tzinfo=UTC))  # 06:00 CEST
 
 
 def test_r19_dst_autumn_night_is_an_hour_longer():
     """Last Sunday of October 2025: 03:00 CEST -> 02:00 CET. Deadline 05:00 CET = 04:00 UTC."""
     start = at(2025, 10, 26, 1, 0)  # CEST, 23:00 UTC the day before
     run = SendingWindow.for_run(has_deadline=True, started_at=start)
-    assert run.deadline_at.astimezone(timezone.utc) == datetime(2025, 10, 26, 4, 0, tzinfo=timezone.utc)
+    assert run.deadline_at.astimezone(UTC) == datetime(2025, 10, 26, 4, 0, tzinfo=UTC)
     assert run.remaining(start) == timedelta(hours=5)
     # Both 02:30s (the repeated hour) are allowed.
-    first = datetime(2025, 10, 26, 0, 30, tzinfo=timezone.utc)
-    second = datetime(2025, 10, 26, 1, 30, tzinfo=timezone.utc)
+    first = datetime(2025, 10, 26, 0, 30, tzinfo=UTC)
+    second = datetime(2025, 10, 26, 1, 30, tzinfo=UTC)
     assert run.allows(first) and run.allows(second)
-    assert MANUAL.reason_blocked(datetime(2025, 10, 26, 4, 15, tzinfo=timezone.utc)) == WaitReason.BLACKOUT
+    assert MANUAL.reason_blocked(datetime(2025, 10, 26, 4, 15, tzinfo=UTC)) == WaitReason.BLACKOUT
 
 
 def test_deadline_run_needs_a_start_and_aware_times():

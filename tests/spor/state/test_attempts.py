@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from spor.lifecycle import State
 from spor.state import attempts, batches, outbox
 from spor.state.batches import DEFAULT_LEASE
+from spor.state.tables import ledger as ledger_t
+from spor.state.tables import outbox as outbox_t
 from tests.spor.state.test_batches import ELSEWHERE
-from spor.state.tables import ledger as ledger_t, outbox as outbox_t
-from spor.lifecycle import State
-from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
-    FakeAnswer, FakeRegistration, clock, created, regs, send_all, state_db,
-)
+from tests.spor.state_fixtures import FakeAnswer, FakeRegistration, created, regs, send_all
 
 ENV = "stage"
 

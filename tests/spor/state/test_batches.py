@@ -6,7 +6,7 @@ from __future__ import annotations
 from spor.state import batches, outbox
 from spor.state.batches import DEFAULT_LEASE
 from spor.state.owner import Owner
-from tests.spor.state_fixtures import clock, regs, state_db  # noqa: F401 - fixtures
+from tests.spor.state_fixtures import regs
 
 ENV = "stage"
 

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from spor.state import database as statedb
 from spor.state.tables import watermark
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 
 def test_sqlite_every_connection_has_wal_and_busy_timeout(tmp_path):

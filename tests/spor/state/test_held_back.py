@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from spor.lifecycle import State
 from spor.state import held_back, run_summary
 from spor.verdicts import WARNED, HeldBackItem
-from spor.lifecycle import State
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 
 def test_held_back_items_need_a_held_back_state(state_db):

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from spor.state import database as statedb
 from spor.state import migrations
 from spor.state.tables import metadata
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 LEGACY = Path(__file__).resolve().parents[2] / "data" / "state_before_alembic"
 #: Rows per table in the legacy fixtures (tests/data/state_before_alembic/README.md).

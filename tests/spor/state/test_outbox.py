@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from spor.lifecycle import WaitReason
 from spor.state import attempts, batches, outbox, run_summary
 from spor.state.tables import outbox as outbox_t
-from spor.lifecycle import WaitReason
-from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
-    FakeRegistration, clock, malformed, regs, send_all, state_db, unknown_system,
-)
+from tests.spor.state_fixtures import FakeRegistration, malformed, regs, send_all, unknown_system
 
 ENV, PROD = "stage", "production"
 

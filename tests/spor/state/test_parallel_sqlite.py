@@ -11,13 +11,12 @@ from collections import Counter
 
 import sqlalchemy as sa
 
-from spor.state import database as statedb
 from spor.clock import SimulatedClock
 from spor.state import batches, outbox
+from spor.state import database as statedb
 from spor.state.tables import ledger as ledger_t
-from standin.testing import standin_factory, standin_pki  # noqa: F401 - fixtures
-from tests.spor.state_fixtures import NIGHT
 from tests.spor.send.test_crash_recovery import WORKER, build
+from tests.spor.state_fixtures import NIGHT
 
 
 def test_four_processes_send_different_batches_on_one_sqlite_db(tmp_path, standin_factory, standin_pki, monkeypatch):
@@ -36,7 +35,7 @@ def test_four_processes_send_different_batches_on_one_sqlite_db(tmp_path, standi
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
              for b in planned]
     outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
+    for p, (_out, err) in zip(procs, outputs):
         assert "database is locked" not in err.decode()
         assert p.returncode == 0, err.decode()[-3000:]
 

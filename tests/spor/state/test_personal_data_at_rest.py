@@ -7,12 +7,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from spor.state import outbox
-from spor.state.tables import metadata, outbox as outbox_t
 from spor.lifecycle import State
-from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
-    FakeAnswer, clock, created, malformed, regs, send_all, state_db, unknown_system,
-)
+from spor.state import outbox
+from spor.state.tables import metadata
+from spor.state.tables import outbox as outbox_t
+from tests.spor.state_fixtures import FakeAnswer, created, malformed, regs, send_all, unknown_system
 
 ENV = "stage"
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from spor.state import attempts, batches, outbox, run_summary, summary
-from tests.spor.state_fixtures import (  # noqa: F401 - fixtures
-    clock, created, malformed, regs, send_all, state_db, unknown_system,
-)
+from tests.spor.state_fixtures import created, malformed, regs, send_all, unknown_system
 
 ENV = "stage"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spor.state import outbox, watermark
-from tests.spor.state_fixtures import FakeRegistration, clock, regs, state_db  # noqa: F401 - fixtures
+from tests.spor.state_fixtures import FakeRegistration, regs
 
 ENV = "stage"
 

@@ -9,8 +9,8 @@ import sqlite3
 import time
 from datetime import date, datetime
 
-from personnummer import personnummer
 import pytest
+from personnummer import personnummer
 
 from spor.registration.identity import validate_person_id
 from spor.synthetic import DEFAULT_UNITS, Manifest, generate
@@ -53,7 +53,7 @@ def test_same_seed_same_data_and_manifest_other_seed_differs(tmp_path):
     m1 = generate(f"sqlite:///{tmp_path / 'a.sqlite'}", n=400, seed=3)
     m2 = generate(f"sqlite:///{tmp_path / 'b.sqlite'}", n=400, seed=3)
     m3 = generate(f"sqlite:///{tmp_path / 'c.sqlite'}", n=400, seed=4)
-    assert m1.to_json() == m2.to_json()
+    assert m1.to_json() == m2.to_json() != m3.to_json()
     assert dump(tmp_path / "a.sqlite") == dump(tmp_path / "b.sqlite")
     assert dump(tmp_path / "a.sqlite") != dump(tmp_path / "c.sqlite")
     assert (tmp_path / "a.sqlite.manifest.json").is_file()  # written next to the SQLite file
@@ -93,7 +93,8 @@ def test_defect_counts_in_the_manifest_match_the_rows(generated):
     def where(pred):
         return {b for b, r in rows.items() if pred(r)}
 
-    assert where(lambda r: any(not KVA.match(c) for c in codes.get(r["behandlingsnummer"], []))) == manifest.with_defect("D17", include_blocked=True)
+    assert (where(lambda r: any(not KVA.match(c) for c in codes.get(r["behandlingsnummer"], [])))
+            == manifest.with_defect("D17", include_blocked=True))
     assert where(lambda r: r["v565"] and r["v570"] and r["v570"] < r["v565"]) == manifest.with_defect("D1", include_blocked=True)
     assert where(lambda r: r["v565"] and r["v310"] and r["v310"] > r["v565"]) == manifest.with_defect("D2", include_blocked=True)
     assert where(lambda r: r["v567"] and r["v567"] < r["v565"]) == manifest.with_defect("D3", include_blocked=True)
@@ -101,7 +102,8 @@ def test_defect_counts_in_the_manifest_match_the_rows(generated):
     assert where(lambda r: r["enhet"] not in DEFAULT_UNITS) == manifest.with_defect("unit-mapping", include_blocked=True)
     assert where(lambda r: r["v440"] == "12") == manifest.with_defect("D13", include_blocked=True)
     cancel = ("v440", "v445", "v450")
-    assert where(lambda r: any(r[c] is not None for c in cancel) and any(r[c] is None for c in cancel)) == manifest.with_defect("D5", include_blocked=True)
+    assert (where(lambda r: any(r[c] is not None for c in cancel) and any(r[c] is None for c in cancel))
+            == manifest.with_defect("D5", include_blocked=True))
     assert where(lambda r: r["v440"] is None and not codes.get(r["behandlingsnummer"])) == manifest.with_defect("D11", include_blocked=True)
     # D2 on both elective and acute operations
     d2 = manifest.with_defect("D2")
@@ -128,7 +130,8 @@ def test_r8_r7_r9_scenarios_have_the_shape_they_claim(generated):
             assert r["v440"] is not None and not codes.get(bnr)
         if "level3-reason" in e.features:
             assert re.fullmatch(r"(1[01]|[1-9])[a-zA-Z][a-z]+", r["v445"])
-    assert all(manifest.with_scenario(s) for s in ("request-only", "planned", "cancelled-unplanned", "cancelled-planned", "performed", "performed-postop"))
+    assert all(manifest.with_scenario(s) for s in ("request-only", "planned", "cancelled-unplanned", "cancelled-planned",
+                                                   "performed", "performed-postop"))
     akut = {e.akut for e in manifest.treatments.values()}
     assert akut == {True, False}
 

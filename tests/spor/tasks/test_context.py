@@ -19,7 +19,6 @@ from spor.tasks.quality_gate import quality_gate
 from spor.tasks.runinfo import MANUAL, RunInfo
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
-from tests.spor.state_fixtures import clock, state_db  # noqa: F401 - fixtures
 
 
 def test_task_callables_show_only_their_xcom_arguments():

@@ -10,13 +10,7 @@ from spor.errors import AnswerError
 from spor.lifecycle import State
 from spor.transport.answers import parse_fault
 from spor.transport.client import SporClient
-from standin.testing import (  # noqa: F401 - fixtures
-    hand_built_registration,
-    spor_config,
-    standin,
-    standin_factory,
-    standin_pki,
-)
+from standin.testing import hand_built_registration, spor_config
 
 
 def test_r16_schema_rejection_is_malformed_with_type_and_rule(standin, standin_pki):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from spor.transport.certificate import certificate_status
 from spor.errors import CertificateError, ConfigurationError
-from standin.testing import spor_config, standin_pki  # noqa: F401 - fixture
+from spor.transport.certificate import certificate_status
+from standin.testing import spor_config
 
 URL = "https://127.0.0.1:1/spor/ws/4_1/RegistrationService"
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.mark.parametrize("form", ["pem", "pkcs12", "pem_content", "encrypted_pem"])

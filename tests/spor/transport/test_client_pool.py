@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 
-from spor.transport.client import SporClient
 from spor.errors import TransientError
 from spor.lifecycle import State
+from spor.transport.client import SporClient
 from standin.faults import FaultPlan
-from standin.testing import hand_built_registration, spor_config, standin_factory, standin_pki  # noqa: F401
+from standin.testing import hand_built_registration, spor_config
 
 
-def test_more_503s_than_pool_slots_then_success_does_not_deadlock(standin_factory, standin_pki):  # noqa: F811
+def test_more_503s_than_pool_slots_then_success_does_not_deadlock(standin_factory, standin_pki):
     pool = 2
     server = standin_factory(faults=FaultPlan(script=["503"] * (pool * 3)))
     client = SporClient(spor_config(server, standin_pki), pool_size=pool)

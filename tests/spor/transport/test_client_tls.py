@@ -12,18 +12,11 @@ import time
 
 import pytest
 
-from spor.transport.client import SporClient, get_client
 from spor.errors import RunStoppingError, TransientError
 from spor.lifecycle import State
+from spor.transport.client import SporClient, get_client
 from standin.faults import FaultPlan
-from standin.testing import (  # noqa: F401 - fixtures
-    TEST_PERSON_ID,
-    hand_built_registration,
-    spor_config,
-    standin,
-    standin_factory,
-    standin_pki,
-)
+from standin.testing import TEST_PERSON_ID, hand_built_registration, spor_config
 
 
 # --- accepted client, every certificate form ---------------------------------------------------------

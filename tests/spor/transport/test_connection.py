@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from spor.transport.connection import SporConnectionConfig
 from spor.errors import ConfigurationError
+from spor.transport.connection import SporConnectionConfig
 
 STAGE = "https://test-integration.ucr.uu.se/spor/ws/4_1/RegistrationService"
 BASE = {"environment": "stage", "pkcs12_file": "/secrets/spor.p12", "ca_bundle": "/secrets/siths-type3.pem"}

@@ -9,13 +9,7 @@ import pytest
 
 from spor.errors import CertificateError, RunStoppingError
 from spor.transport.client import SporClient
-from standin.testing import (  # noqa: F401 - fixtures
-    hand_built_registration,
-    spor_config,
-    standin,
-    standin_factory,
-    standin_pki,
-)
+from standin.testing import hand_built_registration, spor_config
 
 
 @pytest.mark.parametrize("tls", ["1.2", "1.3"])

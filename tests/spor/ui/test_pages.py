@@ -5,16 +5,16 @@ in the shared frame with its tables in scrolling boxes and links back to the run
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
 from datetime import timedelta
+from urllib.parse import unquote
 
-from spor.state import attempts, batches, certificates, held_back, outbox, run_summary, runlog, summary
-from spor.verdicts import WARNED, HeldBackItem
-from spor.state.status import read
 from spor.lifecycle import State
+from spor.state import attempts, batches, certificates, held_back, outbox, run_summary, runlog, summary
+from spor.state.status import read
 from spor.ui.status_page import status_page
 from spor.ui.summary_page import dry_run_page, summary_page
-from tests.spor.state_fixtures import clock, created, regs, send_all, state_db, unknown_system  # noqa: F401
+from spor.verdicts import WARNED, HeldBackItem
+from tests.spor.state_fixtures import created, regs, send_all, unknown_system
 
 ENV = "stage"
 

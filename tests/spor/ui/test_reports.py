@@ -27,9 +27,8 @@ def run_id(airflow_db) -> str:
 
 @pytest.fixture
 def client(airflow_db):
-    from fastapi.testclient import TestClient
-
     from airflow.api_fastapi.app import create_auth_manager
+    from fastapi.testclient import TestClient
 
     from spor.ui.reports import create_app
 

@@ -39,7 +39,7 @@ def heads() -> tuple[str, ...]:
     return tuple(_script()[1].get_heads())
 
 
-def current(db: "StateDB") -> str | None:
+def current(db: StateDB) -> str | None:
     """The revision the database is at (None: never migrated by Alembic)."""
     from alembic.runtime.migration import MigrationContext
 
@@ -51,7 +51,7 @@ def current(db: "StateDB") -> str | None:
         return context.get_current_revision()
 
 
-def upgrade(db: "StateDB", target: str = "head") -> str:
+def upgrade(db: StateDB, target: str = "head") -> str:
     """Upgrade to ``target``; returns the revision reached. Safe to call from many processes at once."""
     from alembic.runtime.environment import EnvironmentContext
 
