@@ -52,7 +52,7 @@ SCHEDULE = CronTriggerTimetable("30 0 * * *", timezone="Europe/Stockholm")
     schedule=SCHEDULE,
     doc_md=__doc__,
     **DAG_DEFAULTS,
-    deadline=nightly_deadline(),  # 05:00 Europe/Stockholm after run_after, unfinished: alert
+    deadline=nightly_deadline(),  # spor_config.deadline (05:00) Stockholm after run_after, unfinished: alert
     params={
         "force": Param(False, type="boolean", description="Send even when SPOR already has this content."),
     },

@@ -23,6 +23,9 @@ class Clock(Protocol):
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
 
+    def real_instant(self, instant: datetime) -> datetime:
+        """The real instant at which this clock shows ``instant`` (what Airflow's sensors wait for)."""
+
 
 class SystemClock:
     def now(self) -> datetime:

@@ -97,6 +97,15 @@ def get_provider_info() -> dict:
                         "example": "spor_certificate",
                         "default": "",
                     },
+                    "pool": {
+                        "description": "The Airflow pool of the send tasks (``send_batch``). Its slots "
+                                       "bound how many batches send at once; keep ``spor_config``'s "
+                                       "``pool_slots`` equal to them (the capacity estimate).\n",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "spor",
+                        "default": "spor",
+                    },
                 },
             },
         },

@@ -11,6 +11,7 @@ from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, task
 
 from spor.notifications.alerts import on_run_failed, on_run_succeeded
+from spor.tasks import ids
 from spor.tasks.build_and_stage import build_and_stage
 from spor.tasks.check_certificate import check_certificate
 from spor.tasks.plan_batches import plan_batches
@@ -18,6 +19,9 @@ from spor.tasks.quality_gate import quality_gate
 from spor.tasks.raise_removal_requests import raise_removal_requests
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
+
+#: The send tasks' pool when ``[spor] pool`` is not set (pools.json creates it with its slots).
+DEFAULT_POOL = "spor"
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
 #: outbox carry the work over), no Airflow task retries except for the send tasks (below);
@@ -56,29 +60,36 @@ def certificate_queue() -> dict[str, str]:
     return {"queue": name} if name else {}
 
 
-def _task(fn: Callable, task_id: str, **kwargs):
-    return task(fn, task_id=task_id, doc_md=fn.__doc__, **kwargs)
+def send_pool() -> str:
+    """The pool of the send tasks (``[spor] pool``, e.g. ``AIRFLOW__SPOR__POOL``; default ``spor``)."""
+    from airflow.sdk.configuration import conf
+
+    return (conf.get("spor", "pool", fallback="") or "").strip() or DEFAULT_POOL
+
+
+def _task(body: Callable[..., Any], **kwargs: Any) -> Any:
+    return task(body, task_id=body.task_id, doc_md=body.__doc__, **kwargs)  # type: ignore[attr-defined] - set by recorded()
 
 
 def pipeline(extract: Callable) -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
-    → send_batch × N (pool ``spor``, labelled "batch N") → summarize (always runs); beside them,
+    → send_batch × N (pool ``[spor] pool``, default ``spor``, labelled "batch N") → summarize (always runs); beside them,
     after extract (the block list was readable): raise_removal_requests (R11)."""
     holds_certificate = certificate_queue()
-    certificate = _task(check_certificate, "check_certificate", **holds_certificate)()
-    extracted = _task(extract, "extract")()
-    gate = _task(quality_gate, "quality_gate")(extracted)
-    staged = _task(build_and_stage, "build_and_stage")(extracted, gate)
-    batches = _task(plan_batches, "plan_batches")(staged)
+    certificate = _task(check_certificate, **holds_certificate)()
+    extracted = _task(extract)()
+    gate = _task(quality_gate)(extracted)
+    staged = _task(build_and_stage)(extracted, gate)
+    batches = _task(plan_batches)(staged)
     wait = DateTimeSensorAsync(
-        task_id="wait_for_window",
-        target_time="{{ ti.xcom_pull(task_ids='plan_batches', key='window_opens_at') }}",
+        task_id=ids.WAIT_FOR_WINDOW,
+        target_time=f"{{{{ ti.xcom_pull(task_ids='{ids.PLAN_BATCHES}', key='{ids.XCOM_WINDOW_OPENS_AT}') }}}}",
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
     )
-    sent = _task(send_batch, "send_batch", pool="spor", map_index_template="{{ batch_label }}",
+    sent = _task(send_batch, pool=send_pool(), map_index_template="{{ batch_label }}",
                  **SEND_RETRIES, **holds_certificate).expand(batch=batches)
-    removals = _task(raise_removal_requests, "raise_removal_requests")()
-    summary = _task(summarize, "summarize", trigger_rule="all_done")()
+    removals = _task(raise_removal_requests)()
+    summary = _task(summarize, trigger_rule="all_done")()
     certificate >> extracted >> removals >> summary
     batches >> wait >> sent >> summary
     staged >> summary

@@ -98,3 +98,17 @@ def test_dag_file_refuses_a_package_outside_its_version_range(path, monkeypatch)
     assert "needs spor-airflow >=0.3,<0.4, but 9.0.0 is installed" in error
     monkeypatch.undo()
     assert not DagBag(dag_folder=str(path)).import_errors
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_the_send_tasks_pool_is_the_provider_option(path, monkeypatch):
+    """``[spor] pool`` (default ``spor``) is the pool of send_batch, and of no other task."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    for configured, expected in ((None, "spor"), ("spor_bulk", "spor_bulk")):
+        if configured:
+            monkeypatch.setenv("AIRFLOW__SPOR__POOL", configured)
+        (dag,) = DagBag(dag_folder=str(path)).dags.values()
+        pools = {t.task_id: t.pool for t in dag.tasks}
+        assert pools.pop("send_batch") == expected
+        assert set(pools.values()) == {"default_pool"}

@@ -41,6 +41,14 @@ class SporHook(BaseHook):
             self._config = SporConnectionConfig.from_connection(conn, conn_id=self.spor_conn_id)
         return self._config
 
+    def environment(self) -> str:
+        """The connection's SPOR environment label (the ledger's key), read without the certificate."""
+        from spor.transport.connection import environment_label
+
+        conn = self.get_connection(self.spor_conn_id)
+        extra = getattr(conn, "extra_dejson", None)
+        return environment_label(getattr(conn, "extra", None) if extra is None else extra, self.spor_conn_id)
+
     def get_conn(self) -> SporClient:
         return self.get_client()
 

@@ -1,8 +1,10 @@
 """The 05:00 alert: an Airflow Deadline Alert on every SPOR run, evaluated by the scheduler.
 
 A run triggered by hand has no logical date and an hour moves on DST nights, so none of Airflow's
-own references says "05:00 tonight". :class:`NextLocalDeadline` does: the first 05:00
-Europe/Stockholm after the run's ``run_after`` (docs/notes.md: the nightly deadline is local time).
+own references says "05:00 tonight". :class:`NextLocalDeadline` does: the first ``deadline`` of
+``spor_config`` (default 05:00) Europe/Stockholm after the run's ``run_after`` (docs/notes.md: the
+nightly deadline is local time). It reads the setting when the scheduler evaluates it (as the run
+is created), not when the DAG file is parsed, so the alert and the send tasks stop at the same time.
 The scheduler rebuilds a custom reference only from a plugin, so ``SporPlugin`` lists it in
 ``deadline_references``. When the deadline passes with the run unfinished, the scheduler's
 executor calls :func:`deadline_missed`, which sends the ``deadline_missed`` alert
@@ -34,9 +36,10 @@ def first_local_time_after(moment: datetime, at: time, zone: str = ZONE) -> date
 
 @dataclass
 class NextLocalDeadline(BaseDeadlineReference):
-    """The first ``at`` (default 05:00) Europe/Stockholm after the run's ``run_after``."""
+    """The first ``at`` Europe/Stockholm after the run's ``run_after``; ``at=None`` (the DAGs'
+    choice) is ``spor_config``'s ``deadline`` as it is when the deadline is evaluated."""
 
-    at: str = "05:00"
+    at: str | None = None
     required_kwargs = frozenset({"dag_id", "run_id"})
 
     def _evaluate_with(self, *, session: Any, **kwargs: Any) -> datetime | None:
@@ -47,17 +50,33 @@ class NextLocalDeadline(BaseDeadlineReference):
                                                                      DagRun.run_id == kwargs["run_id"]))
         if run_after is None:
             return None
-        return first_local_time_after(run_after, time.fromisoformat(self.at))
+        return first_local_time_after(run_after, self.local_time())
+
+    def local_time(self) -> time:
+        """The wall-clock time of the deadline: ``at``, or the configured ``spor_config.deadline``."""
+        if self.at is not None:
+            return time.fromisoformat(self.at)
+        return configured_deadline()
 
     def serialize_reference(self) -> dict[str, Any]:
         return {**super().serialize_reference(), "at": self.at}
 
     @classmethod
     def deserialize_reference(cls, reference_data: dict[str, Any]) -> NextLocalDeadline:
-        return cls(at=reference_data.get("at", "05:00"))
+        return cls(at=reference_data.get("at"))
 
     def __hash__(self) -> int:
         return hash((self.reference_name, self.at))
+
+
+def configured_deadline() -> time:
+    """``spor_config.deadline`` as the scheduler sees it: Airflow's own lookup (environment
+    variables, secrets backends, then the metadata database), outside any task."""
+    from airflow.models import Variable
+
+    from spor import settings
+
+    return settings.parse(Variable.get(settings.VARIABLE, default_var=None)).deadline
 
 
 def deadline_missed(context: Any = None, **kwargs: Any) -> None:
@@ -87,8 +106,9 @@ def _local(when: Any) -> str:
     return "05:00 Europe/Stockholm"
 
 
-def nightly_deadline(at: str = "05:00"):
-    """The DeadlineAlert the SPOR DAGs carry (imports the Task SDK only)."""
+def nightly_deadline(at: str | None = None) -> Any:
+    """The DeadlineAlert the SPOR DAGs carry (imports the Task SDK only). Without ``at``, it
+    fires at ``spor_config.deadline`` (default 05:00), read when each run is created."""
     from airflow.sdk import DeadlineAlert, SyncCallback
 
     return DeadlineAlert(reference=NextLocalDeadline(at=at), interval=timedelta(0),

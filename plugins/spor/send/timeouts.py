@@ -11,12 +11,23 @@ and sending it again is safe (SPOR replaces by behandlingsnummer).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from spor.state.database import StateDB
+    from spor.transport.client import SporClient
+    from spor.transport.connection import SporConnectionConfig
 
 READ_FLOOR_S = 5.0
 READ_FACTOR = 20.0
 CONNECT_FLOOR_S = 3.0
 CONNECT_FACTOR = 10.0
+
+
+class HasConnectionConfig(Protocol):
+    """A SPOR hook, or anything else that knows the connection's configuration."""
+
+    def get_config(self) -> SporConnectionConfig: ...
 
 
 def choose(p90_s: float | None, *, connect_max: float, read_max: float) -> tuple[float, float]:
@@ -27,13 +38,14 @@ def choose(p90_s: float | None, *, connect_max: float, read_max: float) -> tuple
             min(read_max, max(READ_FLOOR_S, READ_FACTOR * p90_s)))
 
 
-def client_for(env: Any, *, pool_size: int) -> Any:
-    """The process's SPOR client for the task's connection with timeouts from the measured latency."""
+def client_for(hook: HasConnectionConfig, db: StateDB, environment: str, *, pool_size: int) -> SporClient:
+    """The process's SPOR client for ``hook``'s connection, with timeouts from the latency the
+    ledger measured for ``environment``."""
     from spor.state import attempts
     from spor.transport.client import get_client
 
-    config = env.hook.get_config()
-    latency = attempts.recent_latency(env.db, env.environment)
+    config = hook.get_config()
+    latency = attempts.recent_latency(db, environment)
     connect, read = choose(latency.p90_s if latency else None, connect_max=config.connect_timeout,
                            read_max=config.read_timeout)
     return get_client(replace(config, connect_timeout=connect, read_timeout=read), pool_size=pool_size)

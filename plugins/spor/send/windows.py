@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 from spor.clock import STOCKHOLM
 from spor.lifecycle import WaitReason
+from spor.settings import DEFAULT_DEADLINE
 
-DEFAULT_DEADLINE = time(5, 0)
 DEFAULT_BLACKOUT = (time(5, 15), time(6, 0))
 DEFAULT_MARGIN = timedelta(0)
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from spor.state import attempts, held_back, outbox, summary, watermark
-from spor.tasks.context import TaskEnv, recorded
+from spor.tasks import ids
+from spor.tasks.context import recorded
+from spor.tasks.runinfo import RunInfo
 from spor.verdicts import HeldBackItem
+
+if TYPE_CHECKING:
+    from spor.registration.units import UnitMapping
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
@@ -26,8 +33,9 @@ class _Built:
     content_hash: str
 
 
-@recorded("build_and_stage")
-def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
+@recorded(ids.BUILD_AND_STAGE)
+def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: RunInfo, db: StateDB,
+                    environment: str, units: UnitMapping) -> dict[str, int]:
     """Builds one complete registration per treatment that passed the gate (R5–R10, R12–R15,
     R20), validates it against the XSD, and stages in the outbox only what differs from SPOR's
     last final answer for this environment. A treatment that cannot be built is held back with
@@ -35,19 +43,16 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
     the same transaction as the last staged chunk. `dry_run` builds and validates only."""
     from spor.extract import handover
     from spor.lifecycle import State
-    from spor.registration.units import UnitMapping
     from spor.registration.verdict import build_verdict
 
     expected = extracted.get("handed_over")
-    if expected is not None and handover.count(env.db, env.run.run_id) != expected:
+    if expected is not None and handover.count(db, run.run_id) != expected:
         # Rows gone between extract and build (cleared as stale by another run): staging the rest
         # would end green with treatments silently left out.
-        raise RuntimeError(f"the hand-over of run {env.run.run_id} no longer holds the {expected} "
+        raise RuntimeError(f"the hand-over of run {run.run_id} no longer holds the {expected} "
                            "treatments extract wrote; run it again")
-    units = UnitMapping.from_airflow()
-    environment = env.environment
-    skip = held_back.numbers_in_run(env.db, env.run.run_id, [State.QUARANTINED.value, State.IDENTITY_UNKNOWN.value])
-    held: list = []
+    skip = held_back.numbers_in_run(db, run.run_id, [State.QUARANTINED.value, State.IDENTITY_UNKNOWN.value])
+    held: list[HeldBackItem] = []
     chunk: list[_Built] = []
     would_send: list[str] = []
     unchanged: list[str] = []
@@ -55,10 +60,10 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
               "identity_unknown": 0, "would_send": 0}
 
     def flush(final: bool) -> None:
-        if env.dry_run:
+        if run.dry_run:
             for b in chunk:
-                last = attempts.last_final_answer(env.db, environment, b.system_id, b.behandlingsnummer)
-                if env.run.force or last is None or last[1] != b.content_hash:
+                last = attempts.last_final_answer(db, environment, b.system_id, b.behandlingsnummer)
+                if run.force or last is None or last[1] != b.content_hash:
                     counts["would_send"] += 1
                     would_send.append(b.behandlingsnummer)
                 else:
@@ -66,13 +71,13 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
                     unchanged.append(b.behandlingsnummer)
         else:
             mark = (watermark.NIGHTLY, extracted["watermark"]) if final and extracted.get("watermark") else None
-            result = outbox.stage(env.db, env.run.run_id, environment, chunk, force=env.run.force, watermark=mark)
+            result = outbox.stage(db, run.run_id, environment, chunk, force=run.force, watermark=mark)
             counts["staged"] += result.staged
             counts["unchanged"] += result.unchanged
             counts["already_waiting"] += result.already_waiting
         chunk.clear()
 
-    for t in handover.iterate(env.db, env.run.run_id, exclude=skip):
+    for t in handover.iterate(db, run.run_id, exclude=skip):
         reg = build_verdict(t, units, environment=environment)
         if isinstance(reg, HeldBackItem):
             counts["identity_unknown" if reg.state == State.IDENTITY_UNKNOWN else "not_buildable"] += 1
@@ -83,10 +88,10 @@ def build_and_stage(env: TaskEnv, extracted: dict, gate: dict) -> dict:
         if len(chunk) >= CHUNK:
             flush(final=False)
     flush(final=True)
-    held_back.record(env.db, env.run.run_id, held)
-    handover.clear(env.db, env.run.run_id)
-    if env.dry_run:
-        summary.save_dry_run(env.db, env.run.dag_id, env.run.run_id, would_send, unchanged)
+    held_back.record(db, run.run_id, held)
+    handover.clear(db, run.run_id)
+    if run.dry_run:
+        summary.save_dry_run(db, run.dag_id, run.run_id, would_send, unchanged)
         log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
                  counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
     else:

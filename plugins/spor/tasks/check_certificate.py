@@ -1,30 +1,44 @@
-"""The first task of every run: is the SITHS function certificate of the SPOR connection usable?"""
+"""The first task of every run: is the SITHS function certificate of the SPOR connection usable,
+and which SPOR environment does the run send to?"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from spor.state import runlog
-from spor.tasks.context import TaskEnv, recorded
+from spor.tasks import ids
+from spor.tasks.context import TaskInstance, recorded
+from spor.tasks.runinfo import RunInfo
+
+if TYPE_CHECKING:
+    from spor.clock import Clock
+    from spor.hooks.spor import SporHook
+    from spor.settings import Settings
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
-@recorded("check_certificate")
-def check_certificate(env: TaskEnv) -> dict:
+@recorded(ids.CHECK_CERTIFICATE)
+def check_certificate(*, run: RunInfo, db: StateDB, settings: Settings, clock: Clock, hook: SporHook,
+                      ti: TaskInstance) -> dict[str, object]:
     """Checks the SITHS function certificate of the SPOR connection before anything is sent:
     fails when it is expired, not yet valid or does not match its key; warns when it expires
-    within `certificate_warn_days` (default 30)."""
+    within `certificate_warn_days` (default 30). Passes the connection's SPOR environment on to
+    the other tasks."""
     from spor.state import certificates
 
-    status = env.hook.certificate_status(now=env.clock.now(), warn_days=env.settings.certificate_warn_days)
+    environment = hook.environment()  # the label alone, checked before the certificate is opened
+    ti.xcom_push(key=ids.XCOM_ENVIRONMENT, value=environment)
+    status = hook.certificate_status(now=clock.now(), warn_days=settings.certificate_warn_days)
     # Kept per environment for the status page and the certificate alert (spor.notifications.alerts).
-    certificates.record(env.db, env.environment, env.spor_conn_id, status.not_after, env.run.run_id)
+    certificates.record(db, environment, hook.spor_conn_id, status.not_after, run.run_id)
     if status.warning:
         log.warning("%s", status.warning)
-        runlog.add(env.db, env.run.run_id, "check_certificate", runlog.INFO, status.warning,
+        runlog.add(db, run.run_id, ids.CHECK_CERTIFICATE, runlog.INFO, status.warning,
                    {"certificate_expires": status.not_after.isoformat(), "days_left": status.days_left,
-                    "environment": env.environment})
-    log.info("SPOR connection: %s", env.hook.get_config().describe())
+                    "environment": environment})
+    log.info("SPOR connection: %s", hook.get_config().describe())
     return {"expires": status.not_after.isoformat() if getattr(status, "not_after", None) else None,
-            "warning": bool(status.warning)}
+            "warning": bool(status.warning), "environment": environment}

@@ -1,9 +1,13 @@
-"""What every task body runs with, and the decorator that turns a body into a task callable.
+"""What a task body needs, resolved by name, and the decorator that turns a body into a task callable.
 
-A body reads its run from the Airflow task context, its settings from the ``spor_config``
-Variable and its systems from the ``spor_ops``, ``spor_state`` and ``spor_default`` connections,
-all through :class:`TaskEnv`. Connections open on first use; heavy libraries are imported inside
-the functions so that parsing the DAG files stays fast.
+A body names its XCom arguments positionally and what it needs from its surroundings as
+keyword-only parameters, typed: ``def quality_gate(extracted, *, run: RunInfo, db: StateDB,
+environment: str)``. :func:`recorded` gives Airflow a callable with the XCom arguments only; when
+the task runs, it resolves each keyword-only name from :class:`TaskInputs` (the run from the task
+context, settings from the ``spor_config`` Variable, the connections ``spor_ops``, ``spor_state``
+and the SPOR connection, the environment from check_certificate's XCom). A unit test calls the
+body itself (``quality_gate.body``) with what it builds. Connections open on first use; heavy
+libraries are imported inside the functions so that parsing the DAG files stays fast.
 """
 
 from __future__ import annotations
@@ -11,111 +15,181 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-from spor.clock import clock_from_env
-from spor.errors import RunStoppingError
+from spor.clock import Clock, clock_from_env
+from spor.errors import ConfigurationError, RunStoppingError
+from spor.settings import Settings
 from spor.state import runlog
-from spor.tasks import runinfo
+from spor.tasks import ids, runinfo
 from spor.tasks.runinfo import RunInfo
+
+if TYPE_CHECKING:
+    from spor.extract.source import SourceReader
+    from spor.hooks.spor import SporHook
+    from spor.registration.units import UnitMapping
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
-@dataclass
-class TaskEnv:
-    context: dict
-    run: RunInfo
-    settings: Any
-    clock: Any
+class TaskInstance(Protocol):
+    """What the bodies use of Airflow's running task instance."""
+
+    def xcom_push(self, key: str, value: Any) -> None: ...
+
+    def xcom_pull(self, task_ids: str | None = None, key: str = ...) -> Any: ...
+
+    def get_dagrun_state(self, dag_id: str, run_id: str) -> Any: ...
+
+
+class TaskInputs:
+    """Everything a body may ask for, by the name of its keyword-only parameter; each is built on
+    first use, so a task that does not need the SPOR connection never reads it."""
+
+    def __init__(self, context: MutableMapping[str, Any], *, settings: Settings | None = None,
+                 clock: Clock | None = None) -> None:
+        self.context = context  # Airflow's task context (send_batch labels its map index here)
+        self.run: RunInfo = runinfo.from_context(context)
+        self._settings = settings
+        self._clock = clock
 
     @functools.cached_property
-    def db(self):
+    def settings(self) -> Settings:
+        if self._settings is not None:
+            return self._settings
+        from spor import settings
+
+        return settings.load()
+
+    @functools.cached_property
+    def clock(self) -> Clock:
+        return self._clock or clock_from_env()
+
+    @property
+    def ti(self) -> TaskInstance:
+        ti: TaskInstance = self.context["ti"]
+        return ti
+
+    @functools.cached_property
+    def db(self) -> StateDB:
         from spor.hooks.state import state_db
 
         return state_db(self.settings.state_conn_id, clock=self.clock)
 
     @functools.cached_property
-    def reader(self):
+    def reader(self) -> SourceReader:
         from spor.extract.source import SourceReader
 
         return SourceReader.from_conn_id(self.settings.ops_conn_id)
 
+    @functools.cached_property
+    def units(self) -> UnitMapping:
+        """OPS unit -> SPOR SystemId, from the ``spor_units`` Variable."""
+        from spor.registration.units import UnitMapping
+
+        return UnitMapping.from_airflow()
+
     @property
     def spor_conn_id(self) -> str:
-        env = self.run.params.get("environment") or "default"
-        if env == "default":
-            return self.settings.spor_conn_id
-        return self.settings.environments[env]
+        """The SPOR connection of the run: the default one, or the resend form's environment's."""
+        return spor_conn_id(self.run, self.settings)
 
     @functools.cached_property
-    def hook(self):
+    def hook(self) -> SporHook:
         from spor.hooks.spor import SporHook
 
         return SporHook(spor_conn_id=self.spor_conn_id)
 
-    @property
+    @functools.cached_property
     def environment(self) -> str:
-        """The SPOR environment the connection says it is (ledger key: stage ≠ production)."""
-        return self.hook.get_config().environment
+        """The SPOR environment check_certificate resolved for this run (the ledger's key)."""
+        found = self.ti.xcom_pull(task_ids=ids.CHECK_CERTIFICATE, key=ids.XCOM_ENVIRONMENT)
+        if not found:
+            raise ConfigurationError(f"the SPOR environment of run {self.run.run_id} is unknown: "
+                                     f"{ids.CHECK_CERTIFICATE} did not succeed")
+        return str(found)
+
+    @functools.cached_property
+    def known_environment(self) -> str | None:
+        """The environment, or None when check_certificate did not get that far (summarize)."""
+        found = self.ti.xcom_pull(task_ids=ids.CHECK_CERTIFICATE, key=ids.XCOM_ENVIRONMENT)
+        return str(found) if found else None
 
     @property
-    def dry_run(self) -> bool:
-        return bool(self.run.params.get("dry_run", False))
+    def run_finished(self) -> Callable[[str, str], bool]:
+        """``run_finished(dag_id, run_id)``: True only when Airflow says that run has finished or
+        failed (docs/adr/0005)."""
+        ti = self.ti
 
-    def run_finished(self, dag_id: str, run_id: str) -> bool:
-        """True only when Airflow says that run has finished or failed (docs/adr/0005)."""
-        state = self.context["ti"].get_dagrun_state(dag_id, run_id)
-        return str(getattr(state, "value", state)) in ("success", "failed")
+        def finished(dag_id: str, run_id: str) -> bool:
+            state = ti.get_dagrun_state(dag_id, run_id)
+            return str(getattr(state, "value", state)) in ("success", "failed")
 
-    def sending_window(self, started_at: datetime):
-        """The run's sending window: the deadline for spor_nightly runs, the blackout for all."""
-        from spor.send.windows import SendingWindow
-
-        return SendingWindow.for_run(has_deadline=self.run.has_deadline, started_at=started_at,
-                                     deadline=self.settings.deadline,
-                                     margin=timedelta(seconds=self.settings.send_margin_seconds))
+        return finished
 
 
-def task_env() -> TaskEnv:
-    """The environment of the Airflow task running now."""
+#: The names a body may ask for: the public attributes of TaskInputs.
+INPUT_NAMES = frozenset({"context", "run"} | {n for n in vars(TaskInputs) if not n.startswith("_")})
+
+
+def spor_conn_id(run: RunInfo, settings: Settings) -> str:
+    """The SPOR connection id of a run: ``spor_conn_id``, or the one configured for the resend
+    form's ``environment``."""
+    env = run.params.get("environment") or "default"
+    if env == "default":
+        return settings.spor_conn_id
+    try:
+        return settings.environments[env]
+    except KeyError:
+        raise ConfigurationError(f"no SPOR connection is configured for environment {env!r} "
+                                 f"(spor_config.environments)") from None
+
+
+def task_inputs() -> TaskInputs:
+    """The inputs of the Airflow task running now."""
     from airflow.sdk import get_current_context
 
-    from spor import settings
-
-    context = get_current_context()
-    return TaskEnv(context=context, run=runinfo.from_context(context), settings=settings.load(),
-                   clock=clock_from_env())
+    # The context itself, not a copy: send_batch's map-index label is read back from it.
+    return TaskInputs(get_current_context())  # type: ignore[arg-type] - Airflow's Context is a TypedDict
 
 
-def recorded(task: str) -> Callable[[Callable], Callable]:
-    """Runs a body ``body(env, *xcom_args)`` with the task's environment. A failure is recorded as a
-    PII-safe run event under ``task`` (the summary reports it), then re-raised."""
+def recorded(task_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Runs a body ``body(*xcom_args, **inputs)``, resolving each keyword-only parameter from
+    :class:`TaskInputs`. A failure is recorded as a PII-safe run event under ``task_id`` (the
+    summary reports it), then re-raised. The body stays reachable as ``callable.body``."""
 
-    def decorate(body: Callable) -> Callable:
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(body)
+        needs = [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        unknown = sorted(set(needs) - INPUT_NAMES)
+        if unknown:
+            raise TypeError(f"{body.__name__} asks for {unknown}, which a task cannot be given; "
+                            f"known: {sorted(INPUT_NAMES)}")
+
         @functools.wraps(body)
         def run(*args: Any, **kwargs: Any) -> Any:
-            env = task_env()
+            inputs = task_inputs()
             try:
-                return body(env, *args, **kwargs)
+                return body(*args, **kwargs, **{name: getattr(inputs, name) for name in needs})
             except Exception as exc:
                 kind = runlog.STOP if isinstance(exc, RunStoppingError) else runlog.FAILURE
-                _record(env, task, kind, runlog.describe(exc))
+                _record(inputs, task_id, kind, runlog.describe(exc))
                 raise
 
-        # Airflow binds the upstream XCom arguments by this signature, so it must not list `env`.
-        signature = inspect.signature(body)
-        run.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])  # type: ignore[attr-defined] - inspect reads __signature__ from any callable
+        # Airflow binds the upstream XCom arguments by this signature: it lists only those.
+        xcom = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        run.__signature__ = signature.replace(parameters=xcom)  # type: ignore[attr-defined] - inspect reads __signature__ from any callable
+        run.body = body  # type: ignore[attr-defined] - the unit tests' way in
+        run.task_id = task_id  # type: ignore[attr-defined] - what the pipeline names the task
         return run
 
     return decorate
 
 
-def _record(env: TaskEnv, task: str, kind: str, message: str) -> None:
+def _record(inputs: TaskInputs, task_id: str, kind: str, message: str) -> None:
     try:
-        runlog.add(env.db, env.run.run_id, task, kind, message)
+        runlog.add(inputs.db, inputs.run.run_id, task_id, kind, message)
     except Exception:
-        log.exception("could not record the %s event of %s in the state database", kind, task)
+        log.exception("could not record the %s event of %s in the state database", kind, task_id)

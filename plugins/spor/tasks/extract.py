@@ -10,11 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from spor.clock import STOCKHOLM
 from spor.state import watermark
-from spor.tasks.context import TaskEnv, recorded
-from spor.tasks.runinfo import BACKFILL
+from spor.tasks import ids
+from spor.tasks.context import recorded
+from spor.tasks.runinfo import BACKFILL, RunInfo
+
+if TYPE_CHECKING:
+    from spor.clock import Clock
+    from spor.extract.source import SourceReader, Treatment
+    from spor.settings import Settings
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
@@ -26,13 +34,13 @@ def _wall(instant: datetime) -> str:
     return instant.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _extract(env: TaskEnv, pages: Iterable[list]) -> dict:
+def _extract(run: RunInfo, db: StateDB, reader: SourceReader, pages: Iterable[list[Treatment]]) -> dict[str, Any]:
     """Opt-out filter FIRST (R11), then hand the allowed treatments to the next task."""
     from spor.extract import handover, optout
 
-    block_list = optout.read_block_list(env.reader)  # BlockListUnavailable: nothing is sent
-    handover.clear(env.db, env.run.run_id)  # a retried task starts clean
-    stale = handover.clear_stale(env.db, env.run.run_id)  # what a crashed run left (docs/state-machine.md)
+    block_list = optout.read_block_list(reader)  # BlockListUnavailable: nothing is sent
+    handover.clear(db, run.run_id)  # a retried task starts clean
+    stale = handover.clear_stale(db, run.run_id)  # what a crashed run left (docs/state-machine.md)
     if stale:
         log.warning("removed %d extracted treatments a crashed run left in the state database", stale)
     allowed_n = 0
@@ -41,51 +49,51 @@ def _extract(env: TaskEnv, pages: Iterable[list]) -> dict:
         allowed, blocked_ids = optout.apply(page, block_list)
         for _bnr, reason in blocked_ids:
             blocked[reason] = blocked.get(reason, 0) + 1
-        allowed_n += handover.put(env.db, env.run.run_id, allowed)
+        allowed_n += handover.put(db, run.run_id, allowed)
     total_blocked = sum(blocked.values())
     log.info("extracted %d treatments: %d allowed, %d blocked by opt-out %s",
              allowed_n + total_blocked, allowed_n, total_blocked, blocked)
     return {"extracted": allowed_n + total_blocked, "allowed": allowed_n, "blocked": total_blocked,
-            "blocked_by_reason": blocked, "handed_over": handover.count(env.db, env.run.run_id)}
+            "blocked_by_reason": blocked, "handed_over": handover.count(db, run.run_id)}
 
 
-@recorded("extract")
-def extract_changed(env: TaskEnv) -> dict:
+@recorded(ids.EXTRACT)
+def extract_changed(*, run: RunInfo, db: StateDB, reader: SourceReader, settings: Settings,
+                    clock: Clock) -> dict[str, Any]:
     """Reads the treatments changed since the last successful extraction from the OPS
     (`sql/extract/treatments_changed.sql`, bind parameters, re-reading `overlap_minutes` before the
     watermark). A backfill run reads the treatments last changed on its logical day instead.
     Applies the opt-out block list and the "does not take part" flag first: blocked treatments
     are dropped here and never checked, built, staged or sent (R11). Fails, so that nothing is
     sent, when the block list cannot be read."""
-    run = env.run
     if run.mode == BACKFILL and run.backfill_day is not None:
         day = run.backfill_day
         since, until = f"{day:%Y-%m-%d} 00:00:00", f"{day + timedelta(days=1):%Y-%m-%d} 00:00:00"
         new_watermark = None
     else:
-        previous = watermark.read(env.db, watermark.NIGHTLY)
-        until = _wall(env.clock.now())
+        previous = watermark.read(db, watermark.NIGHTLY)
+        until = _wall(clock.now())
         if previous:
             since = (datetime.fromisoformat(previous)
-                     - timedelta(minutes=env.settings.overlap_minutes)).strftime("%Y-%m-%d %H:%M:%S")
+                     - timedelta(minutes=settings.overlap_minutes)).strftime("%Y-%m-%d %H:%M:%S")
         else:
             since = BEGINNING
         new_watermark = until
     log.info("extracting treatments with andrad_tid in [%s, %s) (%s run)", since, until, run.mode)
-    result = _extract(env, env.reader.changed(since, until))
+    result = _extract(run, db, reader, reader.changed(since, until))
     result.update(since=since, until=until, watermark=new_watermark)
     return result
 
 
-@recorded("extract")
-def extract_selected(env: TaskEnv) -> dict:
+@recorded(ids.EXTRACT)
+def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader) -> dict[str, Any]:
     """Reads the treatments chosen in the form: a list of treatment numbers, or a changed-date
     range (optionally one unit). Applies the opt-out filter first, exactly as the nightly run."""
-    params = env.run.params
+    params = run.params
     numbers = [str(n).strip() for n in (params.get("behandlingsnummer") or []) if str(n).strip()]
     if numbers:
         log.info("resend of %d treatment numbers", len(numbers))
-        return _extract(env, env.reader.by_numbers(numbers)) | {"watermark": None}
+        return _extract(run, db, reader, reader.by_numbers(numbers)) | {"watermark": None}
     start, end = params.get("changed_from"), params.get("changed_to")
     if not start or not end:
         from spor.errors import ConfigurationError
@@ -100,7 +108,7 @@ def extract_selected(env: TaskEnv) -> dict:
     since, until = f"{first:%Y-%m-%d} 00:00:00", f"{last + timedelta(days=1):%Y-%m-%d} 00:00:00"
     unit = params.get("unit") or None
     log.info("resend of treatments changed in [%s, %s)%s", since, until, f" for unit {unit}" if unit else "")
-    pages = env.reader.changed(since, until)
+    pages: Iterable[list[Treatment]] = reader.changed(since, until)
     if unit:
         pages = ([t for t in page if str(t.row.get("enhet")) == unit] for page in pages)
-    return _extract(env, pages) | {"watermark": None}
+    return _extract(run, db, reader, pages) | {"watermark": None}

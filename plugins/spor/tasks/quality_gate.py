@@ -4,15 +4,21 @@ hold back what they reject and list what they only warn about."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
 from spor.state import held_back
-from spor.tasks.context import TaskEnv, recorded
+from spor.tasks import ids
+from spor.tasks.context import recorded
+from spor.tasks.runinfo import RunInfo
+
+if TYPE_CHECKING:
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
-@recorded("quality_gate")
-def quality_gate(env: TaskEnv, extracted: dict) -> dict:
+@recorded(ids.QUALITY_GATE)
+def quality_gate(extracted: dict[str, Any], *, run: RunInfo, db: StateDB, environment: str) -> dict[str, Any]:
     """Runs the Great Expectations suites of `expectations/` on the extracted (unblocked)
     treatments. *reject* verdicts quarantine a treatment (not sent); *warn* verdicts are sent and
     listed as predicted entries on SPOR's error list. The HTML report is kept in the state
@@ -23,14 +29,14 @@ def quality_gate(env: TaskEnv, extracted: dict) -> dict:
     from spor.quality.gate import run_gate
     from spor.quality.verdicts import gate_verdicts
 
-    treatments = list(handover.iterate(env.db, env.run.run_id))
+    treatments = list(handover.iterate(db, run.run_id))
     if not treatments:
         return {"checked": 0, "quarantined": 0, "identity_unknown": 0, "warned": 0}
     frame = frame_from_treatments(treatments)
     del treatments
-    result = run_gate(frame, run_id=env.run.run_id)
-    held_back.record(env.db, env.run.run_id, gate_verdicts(result, env.environment))
-    run_reports.save_gate_reports(env.db, env.run.dag_id, env.run.run_id, result, frame)
+    result = run_gate(frame, run_id=run.run_id)
+    held_back.record(db, run.run_id, gate_verdicts(result, environment))
+    run_reports.save_gate_reports(db, run.dag_id, run.run_id, result, frame)
     counts = {"checked": len(result.ids), "quarantined": len(result.quarantined - result.identity_unknown),
               "identity_unknown": len(result.identity_unknown), "warned": len(result.warned),
               "by_rule": result.counts_by_rule()}

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING, Any
 
-from spor.tasks.context import TaskEnv, recorded
+from spor.tasks import ids
+from spor.tasks.context import recorded
+from spor.tasks.runinfo import RunInfo
+
+if TYPE_CHECKING:
+    from spor.clock import Clock
+    from spor.extract.source import SourceReader
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
-@recorded("raise_removal_requests")
-def raise_removal_requests(env: TaskEnv) -> dict:
+@recorded(ids.RAISE_REMOVAL_REQUESTS)
+def raise_removal_requests(*, run: RunInfo, db: StateDB, reader: SourceReader, clock: Clock) -> dict[str, Any]:
     """Raises removal requests to UCR (R11) for data SPOR already accepted: one per block list
     entry and environment that covers an accepted treatment, and one per accepted treatment since
     deleted in the OPS (sent by mistake); each exactly once. E-mails every raised request when the
@@ -18,10 +26,10 @@ def raise_removal_requests(env: TaskEnv) -> dict:
     (`python -m spor removal list`). Fails, raising nothing, when the block list cannot be read."""
     from spor.removal import nightly as removal_nightly
 
-    if env.dry_run:
+    if run.dry_run:
         log.info("dry run: no removal request is raised")
         return {"skipped": "dry run"}
-    counts = removal_nightly.nightly_step(env.db, env.reader, run_id=env.run.run_id, clock=env.clock,
-                                  notifier=removal_nightly.notifier_from_airflow())
+    counts = removal_nightly.nightly_step(db, reader, run_id=run.run_id, clock=clock,
+                                          notifier=removal_nightly.notifier_from_airflow())
     log.info("removal requests: %s", counts)
     return counts

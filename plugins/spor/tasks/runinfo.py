@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spor.clock import STOCKHOLM
+
+if TYPE_CHECKING:
+    from spor.send.windows import SendingWindow
+    from spor.settings import Settings
 
 NIGHTLY, MANUAL, BACKFILL, RESEND = "nightly", "manual", "backfill", "resend"
 
@@ -24,6 +28,10 @@ class RunInfo:
     @property
     def force(self) -> bool:
         return bool(self.params.get("force", False))
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.params.get("dry_run", False))
 
     @property
     def has_deadline(self) -> bool:
@@ -61,3 +69,11 @@ def from_context(context: Mapping[str, Any]) -> RunInfo:
         run_after=dag_run.run_after,
         params=params,
     )
+
+
+def sending_window(run: RunInfo, settings: Settings, started_at: datetime) -> SendingWindow:
+    """The run's sending window: the deadline for spor_nightly runs, the blackout for all."""
+    from spor.send.windows import SendingWindow
+
+    return SendingWindow.for_run(has_deadline=run.has_deadline, started_at=started_at, deadline=settings.deadline,
+                                 margin=timedelta(seconds=settings.send_margin_seconds))

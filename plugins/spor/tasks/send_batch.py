@@ -4,25 +4,35 @@ the run's sending window, after a last look at the block list."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from spor.state import runlog
-from spor.tasks.context import TaskEnv, recorded
+from spor.tasks import ids
+from spor.tasks.context import recorded
+from spor.tasks.runinfo import RunInfo, sending_window
+
+if TYPE_CHECKING:
+    from spor.clock import Clock
+    from spor.extract.source import SourceReader
+    from spor.hooks.spor import SporHook
+    from spor.settings import Settings
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
-def _block_check(env: TaskEnv) -> Callable[[list[str]], set[str]]:
+def _block_check(reader: SourceReader) -> Callable[[list[str]], set[str]]:
     """Re-reads the block list and the treatments' current identity and flag just before a batch
     is sent (R11). A treatment no longer in the OPS is not sent either."""
     from spor.extract import optout
 
     def check(numbers: list[str]) -> set[str]:
-        block_list = optout.read_block_list(env.reader)
+        block_list = optout.read_block_list(reader)
         present: set[str] = set()
         blocked: set[str] = set()
-        for page in env.reader.by_numbers(numbers):
+        for page in reader.by_numbers(numbers):
             _allowed, out = optout.apply(page, block_list)
             blocked.update(b for b, _ in out)
             present.update(str(t.behandlingsnummer) for t in page)
@@ -31,8 +41,10 @@ def _block_check(env: TaskEnv) -> Callable[[list[str]], set[str]]:
     return check
 
 
-@recorded("send_batch")
-def send_batch(env: TaskEnv, batch: dict) -> dict:
+@recorded(ids.SEND_BATCH)
+def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Settings, clock: Clock,
+               reader: SourceReader, hook: SporHook, environment: str, context: MutableMapping[str, Any],
+               run_finished: Callable[[str, str], bool]) -> dict[str, Any]:
     """Sends one batch to SPOR over mutual TLS, in pool `spor`, with `threads_per_task` threads
     sharing one client. Re-reads the block list first and withdraws what became blocked. Before
     every send and every retry it checks the window: never after the deadline (spor_nightly),
@@ -40,41 +52,41 @@ def send_batch(env: TaskEnv, batch: dict) -> dict:
     certificate or a systemic error stops the whole run."""
     from spor.send import batch as sending
 
-    env.context["batch_label"] = f"batch {batch['batch']}"
-    stop = runlog.stopped(env.db, env.run.run_id)
-    window = env.sending_window(datetime.fromisoformat(batch["window_from"]))
+    context["batch_label"] = f"batch {batch['batch']}"
+    stop = runlog.stopped(db, run.run_id)
+    window = sending_window(run, settings, datetime.fromisoformat(batch["window_from"]))
     if stop:
         # Another batch stopped the run: send nothing, leave the rows waiting (released by the loop).
         log.error("not sending batch %s: the run was stopped (%s)", batch["batch"], stop)
         return {"batch": batch["batch"], "skipped": "run stopped"}
     from spor.send import takeover, timeouts
 
-    client = timeouts.client_for(env, pool_size=env.settings.threads_per_task)
+    client = timeouts.client_for(hook, db, environment, pool_size=settings.threads_per_task)
     bid = int(batch["batch_id"])
-    spor_down = _spor_unavailable(env)
+    spor_down = _spor_unavailable(db, run.run_id)
     results = takeover.send_with_takeover(
-        bid, env.environment, lambda b: sending.send_planned_batch(
-            b, db=env.db, client=client, clock=env.clock, window=window, block_check=_block_check(env),
-            threads=env.settings.threads_per_task, spor_down=spor_down),
-        db=env.db, run_finished=env.run_finished)
+        bid, environment, lambda b: sending.send_planned_batch(
+            b, db=db, client=client, clock=clock, window=window, block_check=_block_check(reader),
+            threads=settings.threads_per_task, spor_down=spor_down),
+        db=db, run_finished=run_finished)
     counts = _sum([r.as_dict() for r in results])
     if counts["stopped"] == "unavailable":
         waiting = sum(counts["waiting_by_reason"].values())
-        runlog.add(env.db, env.run.run_id, "send_batch", runlog.INFO,
+        runlog.add(db, run.run_id, ids.SEND_BATCH, runlog.INFO,
                    f"SPOR unavailable: batch {batch['batch']} stopped with its circuit breaker open; "
                    f"{waiting} registration(s) wait (transient)", {"spor_unavailable": True, "batch": batch["batch"]})
     log.info("batch %s: %s", batch["batch"], counts)
     return {"batch": batch["batch"], **counts}
 
 
-def _spor_unavailable(env: TaskEnv) -> bool:
+def _spor_unavailable(db: StateDB, run_id: str) -> bool:
     """An earlier batch of this run found SPOR unavailable (its breaker gave up)."""
-    return any((e.data or {}).get("spor_unavailable") for e in runlog.events(env.db, env.run.run_id, runlog.INFO))
+    return any((e.data or {}).get("spor_unavailable") for e in runlog.events(db, run_id, runlog.INFO))
 
 
-def _sum(parts: list[dict]) -> dict:
+def _sum(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The counts of a batch sent in one or more rounds (later rounds: rows taken over)."""
-    out: dict = {"attempted": 0, "by_state": {}, "waiting_by_reason": {}, "withdrawn": 0,
+    out: dict[str, Any] = {"attempted": 0, "by_state": {}, "waiting_by_reason": {}, "withdrawn": 0,
                  "stopped": parts[-1]["stopped"], "rounds": len(parts), "breaker": []}
     for p in parts:
         out["attempted"] += p["attempted"]

@@ -4,38 +4,44 @@ stage-approval evidence when the run went to SPOR stage."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from spor.state import run_summary, summary
-from spor.tasks.context import TaskEnv, recorded
+from spor.tasks import ids
+from spor.tasks.context import TaskInstance, recorded
+from spor.tasks.runinfo import RunInfo
+
+if TYPE_CHECKING:
+    from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
-def _stage_approval(env: TaskEnv, result: dict) -> bool:
+def _stage_approval(run: RunInfo, db: StateDB, environment: str | None, result: dict[str, Any]) -> bool:
     """Against SPOR stage, every run also keeps the stage-approval evidence (R4): mapping coverage
-    per variable, the quality results and SPOR's answers, as one page the unit sends to SPOR."""
-    try:
-        if env.environment == "production":
-            return False
-    except Exception:  # noqa: BLE001 - no usable SPOR connection: nothing was sent, no evidence
+    per variable, the quality results and SPOR's answers, as one page the unit sends to SPOR.
+    Without a known environment (check_certificate failed) nothing was sent: no evidence."""
+    if environment is None or environment == "production":
         return False
     from spor.quality import run_reports
 
     answers = {k: v for k, v in result["by_state"].items() if v}
-    return run_reports.save_stage_approval(env.db, env.run.dag_id, env.run.run_id, answers)
+    return run_reports.save_stage_approval(db, run.dag_id, run.run_id, answers)
 
 
-def _report_url(env: TaskEnv) -> str | None:
+def _report_url(run: RunInfo) -> str | None:
     try:
         from spor.links import report_url
 
-        return report_url(env.run.dag_id, env.run.run_id, "summary")
+        return report_url(run.dag_id, run.run_id, "summary")
     except Exception:  # noqa: BLE001 - without Airflow's configuration the CLI command is named instead
         return None
 
 
-@recorded("summarize")
-def summarize(env: TaskEnv) -> dict:
+@recorded(ids.SUMMARIZE)
+def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment: str | None,
+              run_finished: Callable[[str, str], bool]) -> dict[str, int]:
     """Counts per state of the registration state machine, the treatment numbers that need the
     team with their reason, what waits and why, the capacity warning and any stop. Printed here
     and kept in the state database. Fails the run when a task failed or the run was stopped.
@@ -44,31 +50,33 @@ def summarize(env: TaskEnv) -> dict:
     from spor.quality.run_reports import STAGE_APPROVAL
     from spor.removal import store as removal_store
 
-    handover.clear(env.db, env.run.run_id)  # personal data never outlives its run, whatever its outcome
-    extracted = env.context["ti"].xcom_pull(task_ids="extract") or {}
-    extra = {"opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
-             "removal_requests": removal_store.raised_in_run(env.db, env.run.run_id)}
-    dry = summary.load_dry_run(env.db, env.run.dag_id, env.run.run_id)
+    handover.clear(db, run.run_id)  # personal data never outlives its run, whatever its outcome
+    extracted = ti.xcom_pull(task_ids=ids.EXTRACT) or {}
+    extra: dict[str, Any] = {
+        "opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
+        "removal_requests": removal_store.raised_in_run(db, run.run_id),
+    }
+    dry = summary.load_dry_run(db, run.dag_id, run.run_id)
     if dry is not None:
         extra["dry_run"] = dry
-    result = summary.compose(env.db, env.run, extra)
-    if _stage_approval(env, result):
+    result = summary.compose(db, run, extra)
+    if _stage_approval(run, db, known_environment, result):
         result["reports"].append(STAGE_APPROVAL)
-    result["report_url"] = _report_url(env)
-    run_summary.save(env.db, env.run.dag_id, env.run.run_id, result)
+    result["report_url"] = _report_url(run)
+    run_summary.save(db, run.dag_id, run.run_id, result)
     # Once, short: the full lists are in the summary report the last line points to.
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
     problems = result.get("stops", []) + result.get("failures", [])
-    if not env.dry_run:
+    if not run.dry_run and known_environment is not None:
         # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
         from spor.state import night
 
-        undone = night.not_done(env.db, env.environment, run_finished=env.run_finished)
+        undone = night.not_done(db, known_environment, run_finished=run_finished)
         if undone:
             result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
                                         "owned_by_dead_batches": undone.owned_by_dead_batches}
-            run_summary.save(env.db, env.run.dag_id, env.run.run_id, result)
+            run_summary.save(db, run.dag_id, run.run_id, result)
             log.error("%s", undone.message())
             problems.append(undone.message())
     if problems:

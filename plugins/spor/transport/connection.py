@@ -18,6 +18,23 @@ from spor.errors import ConfigurationError
 
 ENVIRONMENTS = ("production", "stage", "stage-test-cert")
 
+
+def environment_label(extra: Mapping[str, Any] | str | None, conn_id: str | None = None) -> str:
+    """The ``environment`` a SPOR connection's extra names, checked against the three labels,
+    without reading the rest of the connection (no certificate is opened)."""
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra) if extra.strip() else {}
+        except ValueError:
+            raise ConfigurationError(f"SPOR connection {conn_id}: extra is not valid JSON") from None
+    values = {key.split("__")[-1]: value for key, value in dict(extra or {}).items()}
+    label = values.get("environment")
+    if label in (None, ""):
+        raise ConfigurationError(f"SPOR connection {conn_id}: missing environment (see docs/connection.md)")
+    if label not in ENVIRONMENTS:
+        raise ConfigurationError(f"SPOR connection {conn_id}: environment must be one of {', '.join(ENVIRONMENTS)}")
+    return str(label)
+
 #: Extra keys a connection may carry (everything else is refused, so a typo does not go unnoticed).
 EXTRA_FIELDS = (
     "endpoint", "environment",

@@ -1,0 +1,68 @@
+"""The 05:00 Deadline Alert has one source: ``spor_config.deadline``, read when the scheduler
+evaluates the reference (as a run is created), not when the DAG file is parsed (R19)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+
+import pytest
+
+from spor.notifications.deadline import NextLocalDeadline, configured_deadline, nightly_deadline
+from spor.settings import DEFAULT_DEADLINE, Settings
+
+RUN_AFTER = datetime(2025, 12, 1, 23, 30, tzinfo=UTC)  # 00:30 Stockholm on 2 December
+
+
+class _Session:
+    """What the reference asks of the scheduler's session: the run's ``run_after``."""
+
+    def scalar(self, statement) -> datetime:
+        assert "run_after" in str(statement)
+        return RUN_AFTER
+
+
+def _fires_at(reference: NextLocalDeadline) -> str:
+    when = reference._evaluate_with(session=_Session(), dag_id="spor_nightly", run_id="scheduled__1")
+    return f"{when.astimezone(__import__('zoneinfo').ZoneInfo('Europe/Stockholm')):%Y-%m-%d %H:%M}"
+
+
+def test_without_spor_config_the_alert_fires_at_the_default_deadline(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_SPOR_CONFIG", raising=False)
+    assert Settings().deadline == DEFAULT_DEADLINE == configured_deadline() == time(5, 0)
+    assert _fires_at(NextLocalDeadline()) == "2025-12-02 05:00"
+
+
+def test_changing_spor_config_deadline_moves_the_alert_without_reparsing(monkeypatch):
+    dag_deadline = nightly_deadline()  # as the DAG file made it: no time of its own
+    reference = NextLocalDeadline.deserialize_reference(dag_deadline.reference.serialize_reference())
+    assert reference.at is None
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_CONFIG", json.dumps({"deadline": "04:30"}))
+    assert _fires_at(reference) == "2025-12-02 04:30"
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_CONFIG", json.dumps({"deadline": "03:45", "threads_per_task": 8}))
+    assert _fires_at(reference) == "2025-12-02 03:45"
+
+
+def test_the_variable_in_the_metadata_database_counts_too(airflow_db, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_SPOR_CONFIG", raising=False)
+    from airflow.models import Variable
+
+    Variable.set("spor_config", json.dumps({"deadline": "04:15"}))
+    try:
+        assert configured_deadline() == time(4, 15)
+    finally:
+        Variable.delete("spor_config")
+
+
+def test_an_explicit_time_and_a_reference_stored_by_0_2_keep_theirs(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_CONFIG", json.dumps({"deadline": "04:30"}))
+    assert _fires_at(NextLocalDeadline(at="05:00")) == "2025-12-02 05:00"
+    assert NextLocalDeadline.deserialize_reference({"at": "05:00"}).at == "05:00"
+
+
+def test_a_bad_deadline_setting_is_a_clear_error(monkeypatch):
+    from spor.errors import ConfigurationError
+
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_CONFIG", '{"deadline": "5 o\'clock"}')
+    with pytest.raises(ConfigurationError, match="spor_config"):
+        configured_deadline()
