@@ -3,10 +3,11 @@
 A rename that forgets the docs fails here, with every broken reference listed at once, instead of
 in the hands of the next reader. What counts as a reference (and what deliberately does not):
 
-* **Repository paths**: a token that starts with a tracked top-level folder (``plugins/…``,
-  ``tests/…``, ``docs/…``, ``sql/…``, …) and is not part of a longer path or URL. It must be a
-  tracked file or folder. ``<placeholder>`` and ``*`` match anything, ``{a,b}`` expands, and a
-  pattern must match at least one tracked path; ``::test`` (pytest ids) and ``#anchor`` are cut off.
+* **Repository paths**: a token that starts with a top-level folder of the repository
+  (``plugins/…``, ``tests/…``, ``docs/…``, ``sql/…``, …) and is not part of a longer path or URL. It
+  must be a file or folder of the repository (tracked, or new and not git-ignored). ``<placeholder>``
+  and ``*`` match anything, ``{a,b}`` expands, and a pattern must match at least one path;
+  ``::test`` (pytest ids) and ``#anchor`` are cut off.
   Generated folders (``.demo/``, ``.demo-celery/``, ``dist/``) and absolute paths are not
   repository paths and are not checked.
 * **Relative Markdown links** ``[x](other.md#anchor)``, resolved from the file's folder; an anchor
@@ -54,20 +55,22 @@ FENCE = re.compile(r"^\s*(```+|~~~+)\s*([\w+-]*)")
 
 
 def _git_files() -> list[str]:
-    out = subprocess.run([require_git_checkout(), "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    # tracked, or new and not ignored: a doc may name a file that is about to be added, never a generated one
+    out = subprocess.run([require_git_checkout(), "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
     return [line for line in out.splitlines() if (ROOT / line).exists()]
 
 
 @cache
-def _tracked() -> tuple[frozenset[str], frozenset[str]]:
-    """Tracked files, and every folder that holds one (with a trailing slash)."""
+def _repository() -> tuple[frozenset[str], frozenset[str]]:
+    """The repository's files, and every folder that holds one (with a trailing slash)."""
     files = _git_files()
     folders = {str(parent) + "/" for f in files for parent in PurePosixPath(f).parents if str(parent) != "."}
     return frozenset(files), frozenset(folders)
 
 
 def _path_pattern() -> re.Pattern[str]:
-    roots = sorted({f.split("/", 1)[0] for f in _tracked()[0] if "/" in f})
+    roots = sorted({f.split("/", 1)[0] for f in _repository()[0] if "/" in f})
     return re.compile(rf"(?<![\w./@~$-])((?:{'|'.join(map(re.escape, roots))})/[\w./<>*{{}},@+-]*)")
 
 
@@ -79,7 +82,7 @@ def _expand_braces(path: str) -> list[str]:
 
 
 def _path_exists(path: str) -> bool:
-    files, folders = _tracked()
+    files, folders = _repository()
     pattern = re.sub(r"<[^>]*>", "*", path)
     if "*" in pattern:
         return any(fnmatch.fnmatchcase(p, pattern) or fnmatch.fnmatchcase(p, pattern.rstrip("/") + "/")
@@ -196,7 +199,7 @@ def references(md: str, text: str | None = None) -> list[tuple[int, str, str]]:
 
 def _broken(kind: str, ref: str, md: str) -> str | None:
     if kind == "path":
-        return None if _path_exists(ref) else "no such tracked file or folder"
+        return None if _path_exists(ref) else "no such file or folder in the repository"
     if kind == "link":
         target, _, anchor = ref.partition("#")
         target = str(PurePosixPath(target)) if target else md
@@ -205,7 +208,7 @@ def _broken(kind: str, ref: str, md: str) -> str | None:
         except ValueError:
             return "links outside the repository"
         if not _path_exists(resolved):
-            return "links to a file that is not tracked"
+            return "links to a file that is not in the repository"
         if anchor and resolved.endswith(".md") and anchor not in _anchors(resolved):
             return f"{resolved} has no heading or anchor #{anchor}"
         return None
@@ -217,7 +220,7 @@ def _broken(kind: str, ref: str, md: str) -> str | None:
 
 
 def _markdown_files() -> list[str]:
-    return sorted(f for f in _tracked()[0] if f.endswith(".md"))
+    return sorted(f for f in _repository()[0] if f.endswith(".md"))
 
 
 SAMPLE = """\
