@@ -31,7 +31,7 @@ from tests.conftest import ROOT, require_git_checkout
 
 #: Markdown files checked only in part, each with the reason (none is skipped whole).
 PARTLY_CHECKED = {
-    "CHANGELOG.md": "only the [Unreleased] section: released sections record names as they were then",
+    "CHANGELOG.md": "not its released sections, which record names as they were at that release",
 }
 #: Rule ids stored in quality reports and state rows: they keep the 0.2 module path of the check
 #: (``spor.build`` became ``spor.registration`` in 0.3) because they are data, not imports.
@@ -165,11 +165,11 @@ def _checked_text(md: str, text: str) -> str:
     """The text to check, other lines blanked so that line numbers stay right."""
     if md not in PARTLY_CHECKED:
         return text
-    lines, inside = [], False
+    lines, checked = [], True
     for line in text.splitlines():
         if line.startswith("## "):
-            inside = line.startswith("## [Unreleased]")
-        lines.append(line if inside else "")
+            checked = line.startswith("## [Unreleased]")
+        lines.append(line if checked else "")
     return "\n".join(lines)
 
 
@@ -262,6 +262,8 @@ def test_what_counts_as_a_reference():
     assert _broken("name", "spor.build.identity.validate_person_id", "README.md")  # only stored ids keep 0.2's path
     assert _broken("path", "sql/extract/*.nosuch", "README.md")
     assert _broken("link", "docs/notes.md#no-such-heading", "README.md")
+    changelog = "`spor.pii`\n## [Unreleased]\n`spor.lifecycle`\n## [0.2.0] - 2026-11-30\n`spor.states`\n"
+    assert references("CHANGELOG.md", changelog) == [(1, "name", "spor.pii"), (3, "name", "spor.lifecycle")]
 
 
 def test_the_check_finds_references():
