@@ -78,7 +78,7 @@ def variables_in_code() -> set[str]:
         constants = {target.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
                      and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
                      for target in node.targets if isinstance(target, ast.Name) and target.id.endswith("VARIABLE")}
-        imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+        imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                     for alias in node.names if alias.name.endswith("VARIABLE")}
         names |= set(constants.values())
         for node in ast.walk(tree):

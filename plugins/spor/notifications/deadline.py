@@ -74,9 +74,9 @@ def configured_deadline() -> time:
     variables, secrets backends, then the metadata database), outside any task."""
     from airflow.models import Variable
 
-    from spor import settings
+    from spor.settings import VARIABLE, parse
 
-    return settings.parse(Variable.get(settings.VARIABLE, default_var=None)).deadline
+    return parse(Variable.get(VARIABLE, default_var=None)).deadline
 
 
 def deadline_missed(context: Any = None, **kwargs: Any) -> None:

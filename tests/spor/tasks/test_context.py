@@ -101,7 +101,7 @@ def test_without_check_certificate_the_environment_is_an_error_that_says_why(db,
     inputs = _inputs(db, monkeypatch)
     assert inputs.known_environment is None
     with pytest.raises(ConfigurationError, match="check_certificate did not succeed"):
-        inputs.environment
+        _ = inputs.environment
 
 
 def test_the_resend_form_picks_the_connection_of_its_environment():
