@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from spor.errors import ConfigurationError
@@ -154,7 +154,3 @@ def _number(value: Any, name: str, conn_id: str | None, kind: type) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigurationError(f"SPOR connection {conn_id}: {name} must be a number") from None
-
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(SporConnectionConfig)]
