@@ -57,7 +57,7 @@ def certificate_queue() -> dict[str, str]:
 
 
 def _task(fn: Callable, task_id: str, **kwargs):
-    return task(fn, task_id=task_id, doc_md=fn.__doc__, **kwargs)
+    return task(task_id=task_id, doc_md=fn.__doc__, **kwargs)(fn)
 
 
 def pipeline(extract: Callable) -> None:

@@ -89,7 +89,9 @@ def _local(when: Any) -> str:
 
 def nightly_deadline(at: str = "05:00"):
     """The DeadlineAlert the SPOR DAGs carry (imports the Task SDK only)."""
-    from airflow.sdk import DeadlineAlert, SyncCallback
+    # Their own modules: the Task SDK's typed interface (airflow/sdk/__init__.pyi) leaves them out.
+    from airflow.sdk.definitions.callback import SyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert
 
     return DeadlineAlert(reference=NextLocalDeadline(at=at), interval=timedelta(0),
                          callback=SyncCallback(deadline_missed))
