@@ -33,9 +33,10 @@ ui: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 --dist loadgroup -p no:cacheprovider tests
 
-## make lint: ruff over every Python file of the repository (settings in pyproject.toml)
+## make lint: ruff over every Python file of the repository, mypy over the package (settings in pyproject.toml)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy --config-file pyproject.toml
 
 ## make bench: benchmarks (not run by the tests); numbers in docs/performance.md
 bench: $(STAMP)

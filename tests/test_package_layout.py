@@ -49,9 +49,10 @@ def test_nothing_edits_sys_path():
 
 
 def test_every_noqa_and_type_ignore_names_its_reason():
-    """A suppression says why, after the code: ``# noqa: BLE001 - any failure means ...``."""
+    """A suppression says why, after the code: ``# noqa: BLE001 - any failure means ...``, and
+    ``# type: ignore[attr-defined]  # why`` (mypy reads nothing but another comment after the code)."""
     suppression = re.compile(r"#\s*(noqa|type:\s*ignore)\b(?P<rest>.*)")
-    with_reason = re.compile(r"^(: ?[A-Z0-9, ]+|\[[a-z-, ]+\])\s+(-|—|\()\s*\S")
+    with_reason = re.compile(r"^(: ?[A-Z0-9, ]+|\[[a-z-, ]+\])\s+(-|—|\(|#)\s*\S")
     found = []
     for path in _tracked("*.py"):
         for number, line in enumerate((ROOT / path).read_text(encoding="utf-8").splitlines(), 1):

@@ -41,7 +41,3 @@ def run_url(dag_id: str, run_id: str) -> str:
 
 def report_url(dag_id: str, run_id: str, kind: str = "") -> str:
     return base_url() + report_path(dag_id, run_id, kind)
-
-
-def status_url() -> str:
-    return base_url() + status_path()

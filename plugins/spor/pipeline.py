@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from spor.notifications.alerts import on_run_failed, on_run_succeeded
 from spor.tasks import ids
 from spor.tasks.build_and_stage import build_and_stage
 from spor.tasks.check_certificate import check_certificate
+from spor.tasks.context import TaskCallable
 from spor.tasks.plan_batches import plan_batches
 from spor.tasks.quality_gate import quality_gate
 from spor.tasks.raise_removal_requests import raise_removal_requests
@@ -67,11 +67,12 @@ def send_pool() -> str:
     return (conf.get("spor", "pool", fallback="") or "").strip() or DEFAULT_POOL
 
 
-def _task(body: Callable[..., Any], **kwargs: Any) -> Any:
-    return task(body, task_id=body.task_id, doc_md=body.__doc__, **kwargs)  # type: ignore[attr-defined] - set by recorded()
+def _task(body: TaskCallable, **kwargs: Any) -> Any:
+    """The Airflow task of a body, under the task id its ``recorded`` decorator gave it."""
+    return task(task_id=body.task_id, doc_md=body.__doc__, **kwargs)(body)
 
 
-def pipeline(extract: Callable) -> None:
+def pipeline(extract: TaskCallable) -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
     → send_batch × N (pool ``[spor] pool``, default ``spor``, labelled "batch N") → summarize (always runs); beside them,
     after extract (the block list was readable): raise_removal_requests (R11)."""

@@ -65,7 +65,7 @@ def _render(night, out, *extra: str) -> tuple[set[str], dict[str, tuple[str, str
     for line in run.stdout.splitlines():
         m = LINE.match(line)
         if m:
-            lines.setdefault(m.group(2), {})[m.group(1)] = line  # type: ignore[index] - one dict per state
+            lines.setdefault(m.group(2), {})[m.group(1)] = line  # type: ignore[index]  # one dict per state
     return {p.stem for p in out.glob("*.xml")}, lines, run.stdout
 
 

@@ -80,20 +80,20 @@ def removal_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return 0
         try:
             if args.action == "show":
-                r = store.get(db, args.id)
-                if r is None:
+                req = store.get(db, args.id)
+                if req is None:
                     raise KeyError(f"removal request {args.id} does not exist")
-                print(f"Request {r.id} — status {r.status}; raised {r.raised_at:%Y-%m-%d %H:%M} UTC "
-                      f"(run {r.raised_run_id})", file=out)
-                if r.sent_at:
-                    print(f"sent {r.sent_at:%Y-%m-%d %H:%M} UTC to {r.sent_to}", file=out)
-                if r.confirmed_at:
-                    print(f"confirmed {r.confirmed_at:%Y-%m-%d %H:%M} UTC {r.note or ''}".rstrip(), file=out)
-                if r.late:
+                print(f"Request {req.id} — status {req.status}; raised {req.raised_at:%Y-%m-%d %H:%M} UTC "
+                      f"(run {req.raised_run_id})", file=out)
+                if req.sent_at:
+                    print(f"sent {req.sent_at:%Y-%m-%d %H:%M} UTC to {req.sent_to}", file=out)
+                if req.confirmed_at:
+                    print(f"confirmed {req.confirmed_at:%Y-%m-%d %H:%M} UTC {req.note or ''}".rstrip(), file=out)
+                if req.late:
                     print(f"found after it was raised (not in the text; covered when the scope is the whole "
-                          f"patient): {', '.join(r.late)}", file=out)
-                print(f"\nÄmne: {r.subject}\n", file=out)
-                print(r.text, file=out, end="")
+                          f"patient): {', '.join(req.late)}", file=out)
+                print(f"\nÄmne: {req.subject}\n", file=out)
+                print(req.text, file=out, end="")
                 return 0
             if args.action == "sent":
                 r = status.mark_sent(db, args.id, to=args.to)

@@ -88,7 +88,8 @@ def _normalise(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        exponent = value.as_tuple().exponent  # 'n', 'N' or 'F' for NaN and infinity
+        return int(value) if value == value.to_integral_value() and isinstance(exponent, int) and exponent >= 0 else float(value)
     if isinstance(value, (bytes, memoryview)):
         return bytes(value).decode("utf-8")
     return value

@@ -109,7 +109,9 @@ def _local(when: Any) -> str:
 def nightly_deadline(at: str | None = None) -> Any:
     """The DeadlineAlert the SPOR DAGs carry (imports the Task SDK only). Without ``at``, it
     fires at ``spor_config.deadline`` (default 05:00), read when each run is created."""
-    from airflow.sdk import DeadlineAlert, SyncCallback
+    # Their own modules: the Task SDK's typed interface (airflow/sdk/__init__.pyi) leaves them out.
+    from airflow.sdk.definitions.callback import SyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert
 
     return DeadlineAlert(reference=NextLocalDeadline(at=at), interval=timedelta(0),
                          callback=SyncCallback(deadline_missed))

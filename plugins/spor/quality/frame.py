@@ -8,7 +8,7 @@ pandas is imported inside the functions: ``import spor.quality`` stays cheap (DA
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -35,11 +35,15 @@ DEFAULT_RECIPIENT = "SPOR"
 
 
 class TreatmentLike(Protocol):
-    """What ``spor.extract.source.Treatment`` offers: the spor_behandling row and its child code lists."""
+    """What ``spor.extract.source.Treatment`` offers: the spor_behandling row and its child code lists.
+    Read-only, so frozen hand-over records fit too."""
 
-    behandlingsnummer: str
-    row: dict[str, Any]
-    children: dict[str, list[str]]
+    @property
+    def behandlingsnummer(self) -> str: ...
+    @property
+    def row(self) -> Mapping[str, Any]: ...
+    @property
+    def children(self) -> Mapping[str, Sequence[str]]: ...
 
 
 def normalise_kva(code: str) -> str:

@@ -47,7 +47,9 @@ def identity_failures(prepared: pd.DataFrame) -> tuple[list[str], list[str], int
     Rows without a personnummer, or not 12 characters of digits and not a reservnummer, are left
     to the GX expectations (mandatory-personnummer, D15-shape) so each defect is reported once.
     """
-    bad, reserv, checked = [], [], 0
+    bad: list[str] = []
+    reserv: list[str] = []
+    checked = 0
     reasons: dict[str, str | None] = {}  # a patient has several treatments: validate each id once
     for bn, pid in zip(prepared[ID_COLUMN], prepared["personnummer"]):
         if pid is None or not isinstance(pid, str):

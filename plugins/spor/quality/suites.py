@@ -64,7 +64,7 @@ def load_gx_suites(suites_dir: Path | None = None) -> list[gx.ExpectationSuite]:
     for suite in load_suite_dicts(suites_dir):
         loaded = gx.ExpectationSuite(**suite)
         if len(loaded.expectations) != len(suite.get("expectations", [])):
-            known = {e.meta.get("id") for e in loaded.expectations}
+            known = {(e.meta or {}).get("id") for e in loaded.expectations}
             dropped = [e["meta"]["id"] for e in suite["expectations"] if e["meta"]["id"] not in known]
             raise SuiteError(f"suite {suite['name']}: GX dropped expectations {dropped} (unknown type or bad kwargs)")
         out.append(loaded)
@@ -82,7 +82,7 @@ def load_gx_gate_suite(suites_dir: Path | None = None) -> gx.ExpectationSuite:
             expectations.append({**exp, "meta": {**exp["meta"], "suite": suite["name"]}})
     merged = gx.ExpectationSuite(name="spor_gate", expectations=expectations)
     if len(merged.expectations) != len(expectations):
-        known = {e.meta.get("id") for e in merged.expectations}
+        known = {(e.meta or {}).get("id") for e in merged.expectations}
         dropped = [e["meta"]["id"] for e in expectations if e["meta"]["id"] not in known]
         raise SuiteError(f"GX dropped expectations {dropped} (unknown type or bad kwargs)")
     return merged

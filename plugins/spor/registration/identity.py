@@ -72,10 +72,6 @@ def validate_person_id(value: str) -> str | None:
     return None
 
 
-def is_valid_person_id(value: str) -> bool:
-    return validate_person_id(value) is None
-
-
 def is_samordningsnummer(value: str) -> bool:
     """True for a *valid* samordningsnummer (day of birth + 60)."""
     return validate_person_id(value) is None and int(value[6:8]) > 60

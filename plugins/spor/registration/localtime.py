@@ -116,10 +116,11 @@ def wall_clock_instants(value: Any) -> tuple[datetime, datetime | None]:
         return moment.astimezone(UTC), None
     early = moment.replace(tzinfo=STOCKHOLM, fold=0)
     late = moment.replace(tzinfo=STOCKHOLM, fold=1)
-    first = early.astimezone(UTC)
-    # Repeated hour: fold=0 has the larger offset (summer). In the spring gap it is the other way round.
-    if early.utcoffset() > late.utcoffset():  # type: ignore[operator] - aware times always have an offset
-        return first, late.astimezone(UTC)
+    first, second = early.astimezone(UTC), late.astimezone(UTC)
+    # Repeated hour: fold=0 has the larger offset (summer), so fold=1 is the later instant. In the
+    # spring gap it is the other way round.
+    if second > first:
+        return first, second
     return first, None
 
 

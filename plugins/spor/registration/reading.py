@@ -104,6 +104,7 @@ def _reading_plan() -> _ReadingPlan:
     h = header_variables()
     special = {h.recipient, h.system_id, h.behandlingsnummer, h.personnummer}
     body = tuple(v for v in all_variables() if v.part != "header")
+    v440, v445, v450 = CANCELLATION_COLUMNS
     scalars = []
     for v in body:
         if v in special or v.is_list:
@@ -114,7 +115,7 @@ def _reading_plan() -> _ReadingPlan:
     return _ReadingPlan(
         scalars=tuple(scalars),
         mandatory=tuple(v for v in body if v.mandatory == "yes" and v not in special),
-        cancellation=tuple(by_column(c) for c in CANCELLATION_COLUMNS),  # type: ignore[arg-type] - every cancellation column is in variables.csv (tested)
+        cancellation=(by_column(v440), by_column(v445), by_column(v450)),
         planning_start=tuple(by_column(c) for c in PLANNING_START),
         planning_end=tuple(by_column(c) for c in PLANNING_END),
     )
@@ -148,7 +149,9 @@ def _cancellation_reason(bnr: str, v440: str, v445: str) -> tuple[str, bool]:
         m = _LEVEL2_PREFIX.match(v445)
         assert m is not None
         v445, lifted = m.group(1), True
-    if _LEVEL2_PREFIX.match(v445).group(2) != v440:  # type: ignore[union-attr] - the branch above made v445 match
+    level2_code = _LEVEL2_PREFIX.match(v445)
+    assert level2_code is not None  # a level-2 code, or lifted to one above
+    if level2_code.group(2) != v440:
         raise BuildError(bnr, "v445", "D13", "cancellation reason does not belong to the cancellation type")
     return v445, lifted
 
@@ -214,7 +217,7 @@ def read_treatment(
     # scalar variables of the body, converted; absent = not recorded (R12)
     values: dict[Variable, list[str]] = {}
     for var, convert in plan.scalars:
-        raw = get(var.column)
+        raw = get(var.column) if var.column is not None else None
         if is_missing(raw):
             continue
         try:

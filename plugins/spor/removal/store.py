@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from spor.removal.model import RAISED, RemovalRequest, RequestGroup, number_key
 from spor.removal.text import compose_request_text
-from spor.state.database import StateDB
+from spor.state.database import StateDB, inserted_id
 from spor.state.tables import removal_item, removal_request
 
 __all__ = ["get", "list_requests", "load", "numbers_with_requests", "raised_in_run", "requests_for_treatment",
@@ -63,7 +63,7 @@ def get(db: StateDB, request_id: int) -> RemovalRequest | None:
 
 
 def list_requests(db: StateDB, *, status: str | None = None, environment: str | None = None) -> list[RemovalRequest]:
-    where = sa.true()
+    where: sa.ColumnElement[bool] = sa.true()
     if status:
         where = sa.and_(where, removal_request.c.status == status)
     if environment:
@@ -119,10 +119,10 @@ def store_group(db: StateDB, group: RequestGroup, *, run_id: str, at: datetime) 
         items = sorted(group.items, key=lambda i: (number_key(i[1]), i[0]))
         numbers = list(dict.fromkeys(b for _s, b in items))
         system_ids = sorted({s for s, _b in items})
-        rid = conn.execute(removal_request.insert().values(
+        rid = inserted_id(conn.execute(removal_request.insert().values(
             cause=group.cause, source_key=group.source_key, environment=group.environment, scope=group.scope,
             orsak=group.orsak, kanal=group.kanal, datum=group.datum, system_ids=",".join(system_ids),
-            subject="", text="", status=RAISED, raised_at=at, raised_run_id=run_id)).inserted_primary_key[0]
+            subject="", text="", status=RAISED, raised_at=at, raised_run_id=run_id)))
         subject, text = compose_request_text(
             request_id=rid, cause=group.cause, source_key=group.source_key, environment=group.environment,
             scope=group.scope, numbers=numbers, system_ids=system_ids, orsak=group.orsak, kanal=group.kanal,

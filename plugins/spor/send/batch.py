@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from spor.clock import Clock
 from spor.errors import CertificateError, SystemicError, TransientError
@@ -30,9 +30,10 @@ from spor.send.heartbeat import Heartbeat
 from spor.send.windows import SendingWindow
 from spor.state import attempts, batches, outbox
 from spor.state import owner as owners
-from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT
+from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, AnsweredAttempt, FinalAnswer
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB
+from spor.state.documents import JsonObject
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]
@@ -42,7 +43,7 @@ UNKNOWN_SYSTEM_ID = re.compile(r"SystemId\s+hittas\s+inte", re.IGNORECASE)
 
 
 class Client(Protocol):
-    def post(self, registration: Any) -> Any:
+    def post(self, registration: StagedRegistration) -> FinalAnswer:
         """Send one registration; returns an answer with ``state``, ``result_code``, ... (spor.transport.answers.SporAnswer)."""
 
 
@@ -77,7 +78,7 @@ class SystemicRule:
 
     first_k: int = 20
 
-    def verdict(self, answers: list[Any]) -> str | None:
+    def verdict(self, answers: list[AnsweredAttempt]) -> str | None:
         if not answers:
             return None
         n = len(answers)
@@ -110,7 +111,7 @@ class BatchResult:
     elapsed_s: float = 0.0
     breaker: list[str] = field(default_factory=list)     # circuit breaker transitions, in order
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> JsonObject:
         return dict(self.__dict__)
 
 
@@ -156,10 +157,16 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
     info = batches.claim(db, batch_id, me)
     result = BatchResult(batch_id=batch_id, run_id=info.run_id, environment=info.environment)
     run = _Run(CircuitBreaker(breaker))
-    now = lambda: clock.now().timestamp()  # noqa: E731 - the run's clock, in seconds
+
+    def now() -> float:
+        return clock.now().timestamp()  # the run's clock, in seconds
+
     if spor_down:
         run.breaker.assume_down(now())
-    paused = lambda: "circuit breaker open" if run.breaker.state != "closed" else None  # noqa: E731 - read by the loop below on every send
+
+    def paused() -> str | None:  # read by the heartbeat on every beat
+        return "circuit breaker open" if run.breaker.state != "closed" else None
+
     heartbeat = Heartbeat(db, batch_id, me, beat=beat, paused=paused,
                           on_lost=lambda: run.halt("taken_over", None))
     try:

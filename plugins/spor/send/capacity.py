@@ -17,6 +17,7 @@ from datetime import datetime
 from spor.send.windows import SendingWindow
 from spor.state import attempts, outbox
 from spor.state.database import StateDB
+from spor.state.documents import JsonObject
 
 DEFAULT_LATENCY_S = 0.25      # used until the ledger has answers for this environment
 DEFAULT_EFFICIENCY = 0.8
@@ -36,7 +37,7 @@ class CapacityEstimate:
     fits: bool
     warning: str | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> JsonObject:
         return asdict(self)
 
 

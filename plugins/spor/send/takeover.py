@@ -14,12 +14,20 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Protocol, TypeVar
 
 from spor.state import batches
 from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
+
+
+class _SendResult(Protocol):
+    @property
+    def stopped(self) -> str | None: ...  # why the send stopped early (window, stop), or None
+
+
+_Result = TypeVar("_Result", bound=_SendResult)
 
 
 def wait_for_unproven_owners(db: StateDB, environment: str, *, lease: timedelta = batches.DEFAULT_LEASE,
@@ -38,10 +46,10 @@ def wait_for_unproven_owners(db: StateDB, environment: str, *, lease: timedelta 
     return len(pending)
 
 
-def send_with_takeover(batch_id: int, environment: str, send: Callable[[int], Any], *, db: StateDB,
+def send_with_takeover(batch_id: int, environment: str, send: Callable[[int], _Result], *, db: StateDB,
                        lease: timedelta = batches.DEFAULT_LEASE, beat: timedelta = batches.DEFAULT_BEAT,
                        run_finished: batches.RunFinished | None = None,
-                       sleep: Callable[[float], None] = time.sleep, rounds: int = 5) -> list[Any]:
+                       sleep: Callable[[float], None] = time.sleep, rounds: int = 5) -> list[_Result]:
     """``send(batch_id)`` (returns a BatchResult), then take over dead batches' rows into this
     batch and send again, until nothing is left to take or the send stopped (window, stop)."""
     results = [send(batch_id)]

@@ -88,7 +88,7 @@ class SendingWindow:
     @property
     def deadline_at(self) -> datetime | None:
         """The instant this run stops sending for good (None without a deadline)."""
-        if not self.has_deadline:
+        if not self.has_deadline or self.started_at is None:  # __post_init__: no deadline without started_at
             return None
         return self._next(self.started_at, self.deadline)
 
@@ -100,7 +100,8 @@ class SendingWindow:
         A request that would arrive within ``margin`` of a limit is already blocked."""
         if self.in_blackout(now) or self.in_blackout(now + self.margin):
             return WaitReason.BLACKOUT
-        if self.has_deadline and (now + self.margin).astimezone(UTC) >= self.deadline_at:
+        deadline = self.deadline_at
+        if deadline is not None and (now + self.margin).astimezone(UTC) >= deadline:
             return WaitReason.DEADLINE
         return None
 
@@ -113,8 +114,9 @@ class SendingWindow:
         if not self.allows(now):
             return now.astimezone(UTC)
         ends = [self._next(now, self.blackout[0])]
-        if self.has_deadline:
-            ends.append(self.deadline_at)
+        deadline = self.deadline_at
+        if deadline is not None:
+            ends.append(deadline)
         return min(ends) - self.margin
 
     def next_open(self, now: datetime) -> datetime | None:
@@ -122,10 +124,11 @@ class SendingWindow:
         the deadline, None if the run's deadline has passed (the rest waits for the next run)."""
         if self.allows(now):
             return now.astimezone(UTC)
-        if self.has_deadline and now.astimezone(UTC) >= self.deadline_at:
+        deadline = self.deadline_at
+        if deadline is not None and now.astimezone(UTC) >= deadline:
             return None
         end = self._next(now, self.blackout[1])
-        if self.has_deadline and end >= self.deadline_at:
+        if deadline is not None and end >= deadline:
             return None
         return end
 

@@ -12,19 +12,37 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NamedTuple, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 from spor.state.batches import StagedRegistration
-from spor.state.database import StateDB
+from spor.state.database import StateDB, inserted_id
 from spor.state.tables import batch, last_final, ledger, outbox
 
 #: Ledger outcomes besides the final answers (State values).
 OUTCOME_TRANSIENT = "transient_error"
 OUTCOME_CERTIFICATE = "certificate_error"
+
+
+class FinalAnswer(Protocol):
+    """SPOR's final answer (spor.transport.answers.SporAnswer). Its result code and text, fault,
+    HTTP status and elapsed time are recorded when it has them."""
+
+    @property
+    def state(self) -> str: ...
+
+
+class AnsweredAttempt(NamedTuple):
+    """A ledger row with a final outcome, as the systemic rule reads it."""
+
+    outcome: str
+    result_text: str | None
+    fault_type: str | None
+    fault_rule: str | None
+    http_status: int | None
 
 
 @dataclass(frozen=True)
@@ -43,15 +61,15 @@ def record_attempt(db: StateDB, reg: StagedRegistration, *, run_id: str, batch_i
                          .values(attempts=outbox.c.attempts + 1, last_attempt_at=now, run_id=run_id)).rowcount
         if not n:
             return None
-        attempt = conn.execute(sa.select(outbox.c.attempts).where(outbox.c.id == reg.outbox_id)).scalar()
+        attempt: int = conn.execute(sa.select(outbox.c.attempts).where(outbox.c.id == reg.outbox_id)).scalar_one()
         reg.attempts = attempt
-        return int(conn.execute(ledger.insert().values(
+        return inserted_id(conn.execute(ledger.insert().values(
             run_id=run_id, batch_id=batch_id, outbox_id=reg.outbox_id, environment=reg.environment,
             system_id=reg.system_id, behandlingsnummer=reg.behandlingsnummer,
-            content_hash=reg.content_hash, attempt=attempt, sent_at=now)).inserted_primary_key[0])
+            content_hash=reg.content_hash, attempt=attempt, sent_at=now)))
 
 
-def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: Any) -> None:
+def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: FinalAnswer) -> None:
     """Record SPOR's final answer (``answer.state`` in FINAL_ANSWERS): ledger outcome,
     ``spor_last_final`` for the content hash that was sent, and the outbox row (and so the
     payload) deleted. If the row was restaged with other content meanwhile, it stays waiting."""
@@ -80,7 +98,7 @@ def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: 
             conn.execute(batch.update().where(batch.c.id == bid).values(heartbeat_at=now))
 
 
-def _upsert_last_final(db: StateDB, conn: Connection, values: dict) -> None:
+def _upsert_last_final(db: StateDB, conn: Connection, values: dict[str, object]) -> None:
     db.upsert(conn, last_final, values, keys=("environment", "system_id", "behandlingsnummer"))
 
 
@@ -105,14 +123,14 @@ def last_final_answer(db: StateDB, environment: str, system_id: str, behandlings
     return None if r is None else (r.state, r.content_hash)
 
 
-def run_answers(db: StateDB, run_id: str, limit: int) -> list[Any]:
+def run_answers(db: StateDB, run_id: str, limit: int) -> list[AnsweredAttempt]:
     """The first ``limit`` answered attempts of a run with a final outcome, oldest first."""
     with db.read() as conn:
-        return list(conn.execute(
+        return [AnsweredAttempt(*r) for r in conn.execute(
             sa.select(ledger.c.outcome, ledger.c.result_text, ledger.c.fault_type, ledger.c.fault_rule,
                       ledger.c.http_status)
             .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
-            .order_by(ledger.c.answered_at, ledger.c.id).limit(limit)))
+            .order_by(ledger.c.answered_at, ledger.c.id).limit(limit))]
 
 
 def recent_latency(db: StateDB, environment: str, *, since: timedelta = timedelta(days=7),

@@ -16,15 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from spor.state import owner as owners
 from spor.state.chunks import chunks
-from spor.state.database import StateDB
+from spor.state.database import StateDB, inserted_id
 from spor.state.tables import batch, outbox
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 #: The sending process writes its batch's heartbeat this often (a thread, not the answers).
 DEFAULT_BEAT = timedelta(seconds=10)
@@ -54,11 +57,11 @@ class StagedRegistration:
     content_hash: str
     attempts: int
     wait_reason: str
-    not_before: Any = None          # datetime: deferred after a transient failure until then
-    _element: Any = field(default=None, repr=False)
+    not_before: datetime | None = None  # deferred after a transient failure until then
+    _element: etree._Element | None = field(default=None, repr=False)
 
     @property
-    def element(self):
+    def element(self) -> etree._Element:
         if self._element is None:
             from lxml import etree
 
@@ -88,7 +91,7 @@ def dead_batches(db: StateDB, environment: str | None = None, *, lease: timedelt
     dead: dict[int, str] = {}
     finished: dict[tuple[str, str], bool] = {}
 
-    def run_over(r: Any) -> bool:
+    def run_over(r: sa.Row[*tuple[object, ...]]) -> bool:
         if run_finished is None or not r.dag_id:
             return False
         key = (r.dag_id, r.run_id)
@@ -144,7 +147,7 @@ def recover_stale(db: StateDB, *, lease: timedelta = DEFAULT_LEASE, environment:
     return moved
 
 
-def unproven_owners(db: StateDB, environment: str) -> dict[int, Any]:
+def unproven_owners(db: StateDB, environment: str) -> dict[int, datetime]:
     """Open claimed batches of ``environment`` that own rows and whose owner cannot be proven alive
     or dead by its process (another host): their heartbeat decides. Batch id → heartbeat."""
     me = owners.current()
@@ -182,15 +185,15 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
             .order_by(*SEND_ORDER).limit(batch_size * max_batches))]
         for part in chunks(candidates, batch_size):
             number += 1
-            bid = conn.execute(batch.insert().values(
+            bid = inserted_id(conn.execute(batch.insert().values(
                 run_id=run_id, dag_id=dag_id, environment=environment, number=number, size=0,
-                planned_at=now, heartbeat_at=now)).inserted_primary_key[0]
+                planned_at=now, heartbeat_at=now)))
             taken = 0
             for sub in chunks(part):
                 taken += conn.execute(outbox.update().where(outbox.c.id.in_(sub), outbox.c.batch_id.is_(None))
                                       .values(batch_id=bid, run_id=run_id)).rowcount
             conn.execute(batch.update().where(batch.c.id == bid).values(size=taken))
-            ids.append(int(bid))
+            ids.append(bid)
     return ids
 
 
@@ -198,7 +201,7 @@ def info(db: StateDB, batch_id: int) -> BatchInfo:
     with db.read() as conn:
         b = conn.execute(sa.select(batch).where(batch.c.id == batch_id)).one()
         remaining = conn.execute(sa.select(sa.func.count()).select_from(outbox)
-                                 .where(outbox.c.batch_id == batch_id)).scalar()
+                                 .where(outbox.c.batch_id == batch_id)).scalar_one()
     return BatchInfo(batch_id=b.id, run_id=b.run_id, environment=b.environment, number=b.number,
                      size=b.size, remaining=remaining)
 
@@ -246,11 +249,11 @@ def planned_size(db: StateDB, run_id: str) -> int:
     """How many rows the batches of a run were given in all."""
     with db.read() as conn:
         return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(batch.c.size), 0))
-                                .where(batch.c.run_id == run_id)).scalar())
+                                .where(batch.c.run_id == run_id)).scalar_one())
 
 
 def has_other_open_batches(db: StateDB, run_id: str, this_batch: int) -> bool:
     """Whether any batch of the run besides ``this_batch`` is still unfinished."""
     with db.read() as conn:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(batch).where(
-            batch.c.run_id == run_id, batch.c.id != this_batch, batch.c.finished_at.is_(None))).scalar())
+            batch.c.run_id == run_id, batch.c.id != this_batch, batch.c.finished_at.is_(None))).scalar_one())

@@ -14,15 +14,24 @@ Dialect differences stay in this module and the state hook, never in the modules
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from spor.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+    from sqlalchemy.engine import CursorResult
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -69,15 +78,19 @@ class StateDB:
 
         return migrations.upgrade(self)
 
-    def upsert(self, conn: Connection, table: sa.Table, values: dict, *, keys: tuple[str, ...]) -> None:
+    def upsert(self, conn: Connection, table: sa.Table, values: Mapping[str, object], *, keys: tuple[str, ...]) -> None:
         """Insert ``values``, or update the row with the same ``keys`` (one statement, no race)."""
+        stmt: PostgresqlInsert | SqliteInsert
         if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            stmt = postgresql_insert(table).values(**values)
         elif self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table).values(**values)
         else:
             raise NotImplementedError(f"the state database does not support {self.dialect} (use PostgreSQL or SQLite)")
-        stmt = insert(table).values(**values)
         conn.execute(stmt.on_conflict_do_update(
             index_elements=list(keys), set_={k: stmt.excluded[k] for k in values if k not in keys}))
 
@@ -85,9 +98,17 @@ class StateDB:
         self.engine.dispose()
 
 
+def inserted_id(result: CursorResult[*tuple[object, ...]]) -> int:
+    """The autoincrement key of the row an INSERT statement added."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])
+
+
 def _install_sqlite_pragmas(engine: Engine) -> None:
     @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy's begin event decide BEGIN vs BEGIN IMMEDIATE (pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -119,7 +140,7 @@ def connect(url_or_engine: str | sa.URL | Engine, *, clock: Clock | None = None,
         engine = url_or_engine
     else:
         url = sa.make_url(url_or_engine)
-        kwargs: dict = {}
+        kwargs: dict[str, object] = {}
         if url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
             if url.database and url.database != ":memory:":

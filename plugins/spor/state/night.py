@@ -41,12 +41,14 @@ def not_done(db: StateDB, environment: str, *, lease: timedelta = batches.DEFAUL
     """Whether the night of ``environment`` is left undone (falsy result: done)."""
     dead = list(batches.dead_batches(db, environment, lease=lease, run_finished=run_finished))
     with db.read() as conn:
-        free = dict(conn.execute(sa.select(outbox.c.wait_reason, sa.func.count())
-                                 .where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
-                                 .group_by(outbox.c.wait_reason)).all())
-        held_dead = dict(conn.execute(sa.select(outbox.c.wait_reason, sa.func.count())
-                                      .where(outbox.c.environment == environment, outbox.c.batch_id.in_(dead))
-                                      .group_by(outbox.c.wait_reason)).all()) if dead else {}
+        free: dict[str, int] = dict(conn.execute(
+            sa.select(outbox.c.wait_reason, sa.func.count())
+            .where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
+            .group_by(outbox.c.wait_reason)).all())
+        held_dead: dict[str, int] = dict(conn.execute(
+            sa.select(outbox.c.wait_reason, sa.func.count())
+            .where(outbox.c.environment == environment, outbox.c.batch_id.in_(dead))
+            .group_by(outbox.c.wait_reason)).all()) if dead else {}
     by_reason = {r: int(free.get(r, 0)) + int(held_dead.get(r, 0)) for r in set(free) | set(held_dead)}
     return NightNotDone(environment=environment, waiting=sum(by_reason.values()), by_reason=by_reason,
                         owned_by_dead_batches=sum(int(n) for n in held_dead.values()))

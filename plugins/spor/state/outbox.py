@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import sqlalchemy as sa
 
@@ -27,9 +27,15 @@ from spor.state.watermark import advance_in as advance_watermark_in
 
 
 class RegistrationLike(Protocol):
-    behandlingsnummer: str
-    xml_bytes: bytes
-    content_hash: str
+    """A built registration; its SystemId is read from ``system_id`` or else from the element.
+    Read-only, so frozen records fit too."""
+
+    @property
+    def behandlingsnummer(self) -> str: ...
+    @property
+    def xml_bytes(self) -> bytes: ...
+    @property
+    def content_hash(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class StageResult:
     already_waiting: int   # same content already waiting in the outbox (counted in ``staged``)
 
 
-def _system_id_of(reg: Any) -> str:
+def _system_id_of(reg: RegistrationLike) -> str:
     sid = getattr(reg, "system_id", None)
     if sid:
         return str(sid)
@@ -162,4 +168,4 @@ def size(db: StateDB, environment: str | None = None) -> int:
         q = sa.select(sa.func.count()).select_from(outbox)
         if environment is not None:
             q = q.where(outbox.c.environment == environment)
-        return int(conn.execute(q).scalar())
+        return int(conn.execute(q).scalar_one())

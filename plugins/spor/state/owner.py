@@ -15,7 +15,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Protocol
 
 #: A start time read twice may differ by rounding; a reused pid starts seconds or more later.
 _START_TOLERANCE_S = 1.0
@@ -29,7 +29,7 @@ class Owner:
     pidns: str | None
     worker: str | None = None
 
-    def columns(self) -> dict[str, Any]:
+    def columns(self) -> dict[str, str | int | float | None]:
         return dict(owner_host=self.host, owner_pid=self.pid, owner_started=self.started,
                     owner_pidns=self.pidns, owner_worker=self.worker)
 
@@ -75,7 +75,22 @@ def current() -> Owner:
                  worker=_celery_worker_name())
 
 
-def verdict(row: Any, now: datetime, lease: timedelta) -> tuple[bool, str]:
+class OwnedBatch(Protocol):
+    """The ``owner_*`` and ``heartbeat_at`` columns of a ``spor_batch`` row."""
+
+    @property
+    def owner_host(self) -> str | None: ...
+    @property
+    def owner_pid(self) -> int | None: ...
+    @property
+    def owner_started(self) -> float | None: ...
+    @property
+    def owner_pidns(self) -> str | None: ...
+    @property
+    def heartbeat_at(self) -> datetime: ...
+
+
+def verdict(row: OwnedBatch, now: datetime, lease: timedelta) -> tuple[bool, str]:
     """(alive, why) for an open, claimed batch row with ``owner_*`` and ``heartbeat_at`` columns."""
     me = current()
     if (row.owner_pid and row.owner_host == me.host and row.owner_pidns and row.owner_pidns == me.pidns):

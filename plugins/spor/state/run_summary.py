@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 from spor.state.database import StateDB
+from spor.state.documents import JsonObject, JsonView
 from spor.state.tables import held_back, ledger, outbox, stage_log
 from spor.state.tables import run_summary as run_summary_table
 from spor.verdicts import WARNED, reason_text
@@ -35,7 +36,7 @@ class SummaryCounts:
     backlog: dict[str, int]             # whole outbox per environment (all runs)
     attention: list[AttentionItem]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> JsonObject:
         return {
             "run_id": self.run_id,
             "by_state": self.by_state,
@@ -66,7 +67,7 @@ def counts(db: StateDB, run_id: str) -> SummaryCounts:
                 attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.outcome, reason, rule))
         by_state[State.UNCHANGED.value] = int(conn.execute(
             sa.select(sa.func.coalesce(sa.func.sum(stage_log.c.unchanged), 0))
-            .where(stage_log.c.run_id == run_id)).scalar())
+            .where(stage_log.c.run_id == run_id)).scalar_one())
         for r in conn.execute(sa.select(held_back).where(held_back.c.run_id == run_id).order_by(held_back.c.id)):
             by_state[r.state] = by_state.get(r.state, 0) + 1
             reason = reason_text(r.rule, r.variable, r.reason)  # the line spor render prints too
@@ -82,7 +83,7 @@ def counts(db: StateDB, run_id: str) -> SummaryCounts:
                          attention=attention)
 
 
-def save(db: StateDB, dag_id: str, run_id: str, summary: dict) -> None:
+def save(db: StateDB, dag_id: str, run_id: str, summary: JsonView) -> None:
     """Keep a run's summary (JSON; ids and counts only) in the state database."""
     text = json.dumps(summary, sort_keys=True, default=str)
     key = (run_summary_table.c.dag_id == dag_id) & (run_summary_table.c.run_id == run_id)
@@ -93,11 +94,14 @@ def save(db: StateDB, dag_id: str, run_id: str, summary: dict) -> None:
                                                            updated_at=db.now()))
 
 
-def load(db: StateDB, dag_id: str, run_id: str) -> dict | None:
+def load(db: StateDB, dag_id: str, run_id: str) -> JsonObject | None:
     """This DAG's run summary; one kept before runs had their DAG (dag_id '') as fallback."""
     with db.read() as conn:
         rows = conn.execute(sa.select(run_summary_table.c.dag_id, run_summary_table.c.summary_json)
                             .where(run_summary_table.c.dag_id.in_([dag_id, ""]),
                                    run_summary_table.c.run_id == run_id)).all()
     row = max(rows, key=lambda r: r.dag_id == dag_id, default=None)
-    return None if row is None else json.loads(row.summary_json)
+    if row is None:
+        return None
+    summary: JsonObject = json.loads(row.summary_json)
+    return summary

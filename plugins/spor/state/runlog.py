@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from spor.errors import SporError
 from spor.state.database import StateDB
+from spor.state.documents import JsonObject, JsonView
 from spor.state.tables import report, run_event
 
 STOP, FAILURE, CAPACITY, INFO = "stop", "failure", "capacity", "info"
@@ -24,7 +25,7 @@ class RunEvent:
     task: str
     kind: str
     message: str
-    data: dict[str, Any] | None
+    data: JsonObject | None
 
 
 def describe(exc: BaseException) -> str:
@@ -34,7 +35,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__} (details withheld from logs: see the task log of the failing task)"
 
 
-def add(db: StateDB, run_id: str, task: str, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
+def add(db: StateDB, run_id: str, task: str, kind: str, message: str, data: JsonView | None = None) -> None:
     with db.write() as conn:
         conn.execute(run_event.insert().values(
             run_id=run_id, task=task, kind=kind, message=message,
@@ -75,7 +76,7 @@ def load_report(db: StateDB, dag_id: str, run_id: str, kind: str) -> tuple[str, 
 
 
 def list_reports(db: StateDB, dag_id: str | None = None, run_id: str | None = None,
-                 limit: int = 100) -> list[tuple[str, str, str, Any]]:
+                 limit: int = 100) -> list[tuple[str, str, str, datetime]]:
     """(dag_id, run_id, kind, created_at), newest first."""
     query = (sa.select(report.c.dag_id, report.c.run_id, report.c.kind, report.c.created_at)
              .order_by(report.c.created_at.desc()).limit(limit))

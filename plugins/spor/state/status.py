@@ -12,14 +12,16 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from spor.lifecycle import State
 from spor.state import certificates
 from spor.state.database import StateDB
+from spor.state.documents import JsonObject
 from spor.state.tables import held_back, last_final, ledger, outbox, removal_item, removal_request, run_event, run_summary
 
 LOCAL = ZoneInfo("Europe/Stockholm")
@@ -38,15 +40,30 @@ class RuleGroup:
     runs: list[tuple[str, str]]          # (dag_id, run_id), newest first
 
 
+#: A night, its counts per outcome, and its runs (dag_id, run_id).
+Night = tuple[date, dict[str, int], list[tuple[str, str]]]
+
+
+class OpenRemoval(TypedDict):
+    id: int
+    cause: str
+    environment: str
+    scope: str
+    status: str
+    raised_at: datetime
+    run: tuple[str, str]     # (dag_id, run_id) that raised it
+    treatments: int
+
+
 @dataclass
 class Status:
-    nights: list[tuple[date, dict[str, int], list[tuple[str, str]]]]  # night, counts, its runs
+    nights: list[Night]
     outbox: dict[tuple[str, str], int]                               # (environment, reason) -> n
     by_rule: list[RuleGroup]
     certificates: list[certificates.CertificateExpiry]
-    capacity: dict[str, Any] | None
+    capacity: JsonObject | None
     capacity_run: str | None
-    open_removals: list[dict[str, Any]] = field(default_factory=list)
+    open_removals: list[OpenRemoval] = field(default_factory=list)
 
 
 def night_of(at: datetime) -> date:
@@ -55,11 +72,11 @@ def night_of(at: datetime) -> date:
     return (local - timedelta(hours=12)).date()
 
 
-def _dag_of(conn: Any) -> dict[str, str]:
+def _dag_of(conn: Connection) -> dict[str, str]:
     return {r.run_id: r.dag_id or NIGHTLY_DAG for r in conn.execute(sa.select(run_summary.c.run_id, run_summary.c.dag_id))}
 
 
-def _nights(conn: Any, now: datetime, days: int) -> list:
+def _nights(conn: Connection, now: datetime, days: int) -> list[Night]:
     first = night_of(now) - timedelta(days=days - 1)
     per: dict[date, dict[str, int]] = {first + timedelta(days=i): dict.fromkeys(NIGHT_OUTCOMES, 0) for i in range(days)}
     runs: dict[date, list[tuple[str, str]]] = defaultdict(list)
@@ -78,13 +95,15 @@ def _nights(conn: Any, now: datetime, days: int) -> list:
     return [(night, counts, runs.get(night, [])) for night, counts in sorted(per.items())]
 
 
-def _by_rule(conn: Any, now: datetime, days: int, dags: dict[str, str]) -> list[RuleGroup]:
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
+def _by_rule(conn: Connection, now: datetime, days: int, dags: dict[str, str]) -> list[RuleGroup]:
+    # (state, rule) -> when each number was first seen, and each run's latest
+    first_seen: dict[tuple[str, str], dict[str, datetime]] = {}
+    latest_run: dict[tuple[str, str], dict[str, datetime]] = {}
 
     def add(state: str, rule: str, number: str, run_id: str, at: datetime) -> None:
-        g = groups.setdefault((state, rule), {"numbers": {}, "runs": {}})
-        g["numbers"].setdefault(number, at)
-        g["runs"][run_id] = max(at, g["runs"].get(run_id, at))
+        first_seen.setdefault((state, rule), {}).setdefault(number, at)
+        runs = latest_run.setdefault((state, rule), {})
+        runs[run_id] = max(at, runs.get(run_id, at))
 
     since = now - timedelta(days=days)
     for r in conn.execute(sa.select(held_back.c.behandlingsnummer, held_back.c.rule, held_back.c.run_id,
@@ -92,16 +111,17 @@ def _by_rule(conn: Any, now: datetime, days: int, dags: dict[str, str]) -> list[
                           .where(held_back.c.state == State.QUARANTINED.value, held_back.c.recorded_at >= since)):
         add(State.QUARANTINED.value, r.rule or "?", r.behandlingsnummer, r.run_id, r.recorded_at)
     # Rejected and malformed: SPOR's last final answer still says so (not fixed and sent again since).
-    for r in conn.execute(sa.select(last_final.c.state, last_final.c.behandlingsnummer, last_final.c.run_id,
+    for a in conn.execute(sa.select(last_final.c.state, last_final.c.behandlingsnummer, last_final.c.run_id,
                                     last_final.c.answered_at, ledger.c.fault_rule, ledger.c.result_code)
                           .select_from(last_final.outerjoin(ledger, ledger.c.id == last_final.c.ledger_id))
                           .where(last_final.c.state.in_([State.REJECTED.value, State.MALFORMED.value]))):
-        rule = r.fault_rule or "schema" if r.state == State.MALFORMED.value else f"SPOR {r.result_code or 'ERROR'}"
-        add(r.state, rule, r.behandlingsnummer, r.run_id, r.answered_at)
+        rule = a.fault_rule or "schema" if a.state == State.MALFORMED.value else f"SPOR {a.result_code or 'ERROR'}"
+        add(a.state, rule, a.behandlingsnummer, a.run_id, a.answered_at)
     out = []
-    for (state, rule), g in groups.items():
-        numbers = sorted(g["numbers"], key=lambda n: g["numbers"][n], reverse=True)
-        runs = sorted(g["runs"], key=lambda run: g["runs"][run], reverse=True)
+    for (state, rule), seen in first_seen.items():
+        numbers = sorted(seen, key=lambda n: seen[n], reverse=True)
+        run_at = latest_run[(state, rule)]
+        runs = sorted(run_at, key=lambda run: run_at[run], reverse=True)
         out.append(RuleGroup(state, rule, len(numbers), numbers[:8], [(dags.get(run, NIGHTLY_DAG), run) for run in runs]))
     return sorted(out, key=lambda g: (-g.treatments, g.state, g.rule))
 
@@ -118,7 +138,7 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
                            .order_by(run_event.c.id.desc()).limit(1)).first()
         items = (sa.select(removal_item.c.request_id, sa.func.count().label("n"))
                  .group_by(removal_item.c.request_id).subquery())
-        removals = [dict(id=r.id, cause=r.cause, environment=r.environment, scope=r.scope, status=r.status,
+        removals = [OpenRemoval(id=r.id, cause=r.cause, environment=r.environment, scope=r.scope, status=r.status,
                          raised_at=r.raised_at, run=(dags.get(r.raised_run_id, NIGHTLY_DAG), r.raised_run_id),
                          treatments=int(r.n or 0))
                     for r in conn.execute(sa.select(removal_request, items.c.n)

@@ -8,11 +8,13 @@ treatment numbers and rules, never personal data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import Protocol
 
 from spor.lifecycle import State, WaitReason
 from spor.state import run_summary, runlog
+from spor.state.database import StateDB
+from spor.state.documents import JsonObject, JsonView
 from spor.verdicts import WARNED
 
 #: Order in which states are shown (the state machine of docs/state-machine.md). Every registration
@@ -28,11 +30,22 @@ ATTENTION_SHOWN = 200
 DRY_RUN = "dry-run"
 
 
-def compose(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+class RunIdentity(Protocol):
+    """Which run a summary is of (the task's run information)."""
+
+    @property
+    def dag_id(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+
+
+def compose(db: StateDB, run: RunIdentity, extra: JsonView | None = None) -> JsonObject:
     counts = run_summary.counts(db, run.run_id)
     events = runlog.events(db, run.run_id)
     capacity = next((e for e in reversed(events) if e.kind == runlog.CAPACITY), None)
-    result: dict[str, Any] = {
+    result: JsonObject = {
         "run_id": run.run_id,
         "dag_id": run.dag_id,
         "mode": run.mode,
@@ -56,19 +69,22 @@ def compose(db: Any, run: Any, extra: Mapping[str, Any] | None = None) -> dict[s
     return result
 
 
-def save_dry_run(db: Any, dag_id: str, run_id: str, would_send: Iterable[str], unchanged: Iterable[str] = ()) -> None:
+def save_dry_run(db: StateDB, dag_id: str, run_id: str, would_send: Iterable[str], unchanged: Iterable[str] = ()) -> None:
     """Keep the behandlingsnummer a dry run would have sent, and those it would skip as unchanged
     since SPOR's last final answer, for the summary and the dry-run report to list."""
     runlog.save_report(db, dag_id, run_id, DRY_RUN,
                        json.dumps({"would_send": sorted(would_send), "unchanged": sorted(unchanged)}), "application/json")
 
 
-def load_dry_run(db: Any, dag_id: str, run_id: str) -> dict | None:
+def load_dry_run(db: StateDB, dag_id: str, run_id: str) -> JsonObject | None:
     dry = runlog.load_report(db, dag_id, run_id, DRY_RUN)
-    return None if dry is None else json.loads(dry[1])
+    if dry is None:
+        return None
+    lists: JsonObject = json.loads(dry[1])
+    return lists
 
 
-def attention_rule(item: Mapping[str, Any]) -> str:
+def attention_rule(item: JsonView) -> str:
     """The rule a registration that needs the team is grouped under (summaries kept before the
     rule was stored name it in brackets at the start of the reason)."""
     if item.get("rule"):
@@ -79,9 +95,9 @@ def attention_rule(item: Mapping[str, Any]) -> str:
     return reason[:80] or str(item.get("state") or "?")
 
 
-def attention_by_rule(summary: Mapping[str, Any]) -> list[tuple[str, str, list[Mapping[str, Any]]]]:
+def attention_by_rule(summary: JsonView) -> list[tuple[str, str, list[JsonView]]]:
     """(rule, states, items) for what needs the team, largest group first."""
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    groups: dict[str, list[JsonView]] = {}
     for item in summary.get("attention") or []:
         groups.setdefault(attention_rule(item), []).append(item)
     return [(rule, ", ".join(sorted({str(i["state"]) for i in items})), items)
@@ -93,7 +109,7 @@ def _first(numbers: list[str], n: int, sep: str = " ") -> str:
     return sep.join(numbers[:n]) + more
 
 
-def render_text(summary: Mapping[str, Any]) -> str:
+def render_text(summary: JsonView) -> str:
     """The summary for the task log and the terminal: short (about 40 lines at most whatever the
     night), pointing to the summary report for the full lists."""
     by_state = summary.get("by_state") or {}

@@ -46,6 +46,13 @@ DEFECT_SHARE = {
 }
 
 
+def _recorded(t: dict[str, datetime | None], column: str, defect: str) -> datetime:
+    value = t[column]
+    if value is None:  # pragma: no cover - the planner gives these defects to performed treatments only
+        raise AssertionError(f"{defect} needs {column}")
+    return value
+
+
 def inject_value_defects(p: TreatmentPlan, rng: random.Random, row: dict[str, Any],
                          kids: list[tuple[str, str, Any, int, str]], t: dict[str, datetime | None]) -> None:
     """Change ``row``, ``kids`` and the times ``t`` in place as the treatment's defects say.
@@ -61,13 +68,13 @@ def inject_value_defects(p: TreatmentPlan, rng: random.Random, row: dict[str, An
         kids[kids.index(target)] = target[:4] + (bad,)
         p.d17_column = "preliminar_operationskod" if target[2] == "preliminar" else "operationskod"
     if "D1" in p.defects:
-        t["v570"] = t["v565"] - minutes(rng, 5, 60)
+        t["v570"] = _recorded(t, "v565", "D1") - minutes(rng, 5, 60)
     if "D2" in p.defects:
-        t["v310"] = t["v565"] + minutes(rng, 5, 240)
+        t["v310"] = _recorded(t, "v565", "D2") + minutes(rng, 5, 240)
         for k in ("v410", "v435"):  # keep other plausibility rules quiet: only D2 is wrong here
             t.pop(k, None)
     if "D3" in p.defects:
-        t["v567"] = t["v565"] - minutes(rng, 2, 30)
+        t["v567"] = _recorded(t, "v565", "D3") - minutes(rng, 2, 30)
     if "mandatory-V310" in p.defects:
         t["v310"] = None
     if "D5" in p.defects:

@@ -61,13 +61,13 @@ def generate(
     for p in plans:
         row, kids = row_and_children(p, rng, start)
         rows.append({c: row.get(c) for c in COLUMNS})
-        for table, bnr, sub, ordning, kod in kids:
+        for child_table, bnr, sub, ordning, kod in kids:
             rec: dict[str, Any] = {"behandlingsnummer": bnr, "ordning": ordning, "kod": kod}
-            if table == "spor_operationskod":
+            if child_table == "spor_operationskod":
                 rec["typ"] = sub
-            elif table == "spor_komplikation":
+            elif child_table == "spor_komplikation":
                 rec["fas"] = sub
-            children[table].append(rec)
+            children[child_table].append(rec)
 
     def table(name: str, cols: Iterable[str]):
         return sa.table(name, *[sa.column(c) for c in cols])

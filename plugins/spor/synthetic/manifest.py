@@ -113,11 +113,11 @@ class Manifest:
 
 def manifest_entry(p: TreatmentPlan) -> ManifestEntry:
     """What the manifest says of one planned treatment (after its rows are made: D17 names its list)."""
-    failing = [d for d in p.defects if EXPECTED[d] is not None]
+    failing = [(d, e) for d in p.defects if (e := EXPECTED[d]) is not None]
     if len(failing) > 1:  # pragma: no cover - the planner gives one build defect per treatment
         raise AssertionError("one build defect per treatment")
-    expected = dict(EXPECTED[failing[0]]) if failing else None  # type: ignore[arg-type] - failing holds only defects with an entry
-    if expected and failing[0] == "D17":
+    expected = dict(failing[0][1]) if failing else None
+    if expected and failing[0][0] == "D17":
         expected["variable"] = p.d17_column
     return ManifestEntry(
         scenario=p.scenario, akut=p.akut, enhet=p.enhet, andrad_tid=p.andrad.strftime(TIME_FORMAT),

@@ -41,16 +41,18 @@ def timeline(p: TreatmentPlan, rng: random.Random, start: date) -> dict[str, dat
         if "dst-spring" in p.features:  # 02:20 does not exist; order holds under any reading
             night = spring if spring < start else dst_dates(start.year - 1)[0]
             base = datetime.combine(night, datetime.min.time())
-            t.update(v565=base.replace(hour=1, minute=10), v570=base.replace(hour=2, minute=20),
+            v565 = base.replace(hour=1, minute=10)
+            t.update(v565=v565, v570=base.replace(hour=2, minute=20),
                      v585=base.replace(hour=3, minute=40), v800=base.replace(hour=5, minute=5))
         else:  # 02:30 happens twice; order holds for either occurrence
             night = autumn if autumn < start else dst_dates(start.year - 1)[1]
             base = datetime.combine(night, datetime.min.time())
-            t.update(v565=base.replace(hour=1, minute=30), v570=base.replace(hour=2, minute=30),
+            v565 = base.replace(hour=1, minute=30)
+            t.update(v565=v565, v570=base.replace(hour=2, minute=30),
                      v585=base.replace(hour=3, minute=30), v800=base.replace(hour=4, minute=45))
-        t["v567"] = t["v565"] + timedelta(minutes=4)
-        t["v540"] = t["v565"] - timedelta(minutes=20)
-        t["v310"] = t["v540"] - timedelta(hours=5, minutes=12)
+        t["v567"] = v565 + timedelta(minutes=4)
+        t["v540"] = v540 = v565 - timedelta(minutes=20)
+        t["v310"] = v540 - timedelta(hours=5, minutes=12)
         return t
     if performed:
         v800 = last if p.scenario == "performed-postop" else None
@@ -62,18 +64,19 @@ def timeline(p: TreatmentPlan, rng: random.Random, start: date) -> dict[str, dat
         if rng.random() < 0.6:
             t["v567"] = v565 + minutes(rng, 1, 15)
         if p.akut:
-            t["v310"] = v565 - minutes(rng, 60, 24 * 60)
+            t["v310"] = v310 = v565 - minutes(rng, 60, 24 * 60)
             if rng.random() < 0.5:
-                t["v410"] = t["v310"] + minutes(rng, 5, 30)
-                t["v420"] = v565 - minutes(rng, 0, 30)
-                t["v425"] = t["v420"] + minutes(rng, 30, 120)
+                t["v410"] = v310 + minutes(rng, 5, 30)
+                t["v420"] = v420 = v565 - minutes(rng, 0, 30)
+                t["v425"] = v420 + minutes(rng, 30, 120)
         else:
             v420 = (v565 + minutes(rng, -30, 30)).replace(second=0)
-            t.update(v420=v420, v415=v420 - timedelta(minutes=20), v425=v420 + minutes(rng, 30, 180))
-            t["v430"] = t["v425"] + timedelta(minutes=20)
-            t["v410"] = v420 - timedelta(days=rng.randint(3, 90), minutes=rng.randint(0, 600))
-            t["v435"] = t["v410"] + timedelta(hours=rng.randint(1, 48))
-            t["v310"] = t["v410"] - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
+            v425 = v420 + minutes(rng, 30, 180)
+            t.update(v420=v420, v415=v420 - timedelta(minutes=20), v425=v425)
+            t["v430"] = v425 + timedelta(minutes=20)
+            t["v410"] = v410 = v420 - timedelta(days=rng.randint(3, 90), minutes=rng.randint(0, 600))
+            t["v435"] = v410 + timedelta(hours=rng.randint(1, 48))
+            t["v310"] = v410 - timedelta(days=rng.randint(1, 120), minutes=rng.randint(0, 600))
         return t
     if p.scenario == "request-only":
         t["v310"] = last
@@ -91,8 +94,8 @@ def timeline(p: TreatmentPlan, rng: random.Random, start: date) -> dict[str, dat
     t["v415"] = v420 - timedelta(minutes=20)
     if p.scenario != "planned-below-minimum":
         t["v420"] = v420
-        t["v425"] = v420 + minutes(rng, 30, 180)
-        t["v430"] = t["v425"] + timedelta(minutes=20)
+        t["v425"] = v425 = v420 + minutes(rng, 30, 180)
+        t["v430"] = v425 + timedelta(minutes=20)
         t["v435"] = last + timedelta(hours=rng.randint(1, 48))
     return t
 

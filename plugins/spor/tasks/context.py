@@ -16,7 +16,7 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from spor.clock import Clock, clock_from_env
 from spor.errors import ConfigurationError, RunStoppingError
@@ -151,16 +151,30 @@ def task_inputs() -> TaskInputs:
     """The inputs of the Airflow task running now."""
     from airflow.sdk import get_current_context
 
-    # The context itself, not a copy: send_batch's map-index label is read back from it.
-    return TaskInputs(get_current_context())  # type: ignore[arg-type] - Airflow's Context is a TypedDict
+    # The context itself, not a copy: send_batch's map-index label is read back from it. Airflow
+    # types it as a TypedDict of its own keys; at run time it is a dict that takes ours too.
+    return TaskInputs(cast("MutableMapping[str, Any]", get_current_context()))
 
 
-def recorded(task_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+class TaskCallable(Protocol):
+    """What :func:`recorded` makes of a body: the callable Airflow runs, with the body and the
+    task id beside it."""
+
+    body: Callable[..., Any]
+    task_id: str
+    __signature__: inspect.Signature
+    __name__: str
+    __doc__: str | None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def recorded(task_id: str) -> Callable[[Callable[..., Any]], TaskCallable]:
     """Runs a body ``body(*xcom_args, **inputs)``, resolving each keyword-only parameter from
     :class:`TaskInputs`. A failure is recorded as a PII-safe run event under ``task_id`` (the
     summary reports it), then re-raised. The body stays reachable as ``callable.body``."""
 
-    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+    def decorate(body: Callable[..., Any]) -> TaskCallable:
         signature = inspect.signature(body)
         needs = [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
         unknown = sorted(set(needs) - INPUT_NAMES)
@@ -178,12 +192,13 @@ def recorded(task_id: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 _record(inputs, task_id, kind, runlog.describe(exc))
                 raise
 
+        made = cast(TaskCallable, run)
         # Airflow binds the upstream XCom arguments by this signature: it lists only those.
         xcom = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.KEYWORD_ONLY]
-        run.__signature__ = signature.replace(parameters=xcom)  # type: ignore[attr-defined] - inspect reads __signature__ from any callable
-        run.body = body  # type: ignore[attr-defined] - the unit tests' way in
-        run.task_id = task_id  # type: ignore[attr-defined] - what the pipeline names the task
-        return run
+        made.__signature__ = signature.replace(parameters=xcom)
+        made.body = body  # the unit tests' way in
+        made.task_id = task_id  # what the pipeline names the task
+        return made
 
     return decorate
 

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from spor.errors import AnswerError, CertificateError, ConfigurationError, TransientError
 from spor.lifecycle import State
 from spor.transport.connection import SporConnectionConfig
+
+if TYPE_CHECKING:
+    import zeep
+    from requests import Response
+    from zeep.exceptions import Fault
 
 __all__ = ["AnswerReader", "SporAnswer", "parse_fault"]
 
@@ -64,7 +69,7 @@ def parse_fault(faultstring: str) -> tuple[str | None, str | None]:
 class AnswerReader:
     """Reads replies to one WSDL operation of one SPOR connection."""
 
-    def __init__(self, zeep_client: Any, operation: str, config: SporConnectionConfig):
+    def __init__(self, zeep_client: zeep.Client, operation: str, config: SporConnectionConfig) -> None:
         self.config = config
         self._zeep = zeep_client
         self._binding = zeep_client.service._binding
@@ -74,7 +79,7 @@ class AnswerReader:
     def soap_action(self) -> str:
         return self._operation.soapaction or ""
 
-    def read(self, nr: str, response: Any, elapsed: float) -> SporAnswer:
+    def read(self, nr: str, response: Response, elapsed: float) -> SporAnswer:
         """The answer for behandlingsnummer ``nr`` in ``response``, or the error it amounts to."""
         from zeep.exceptions import Fault, TransportError, XMLParseError, XMLSyntaxError
 
@@ -112,7 +117,7 @@ class AnswerReader:
         raise AnswerError(f"{nr}: SPOR answered an unknown result code {_mask(code)!r}")
 
     @staticmethod
-    def _fault_answer(nr: str, fault: Any, status: int, elapsed: float) -> SporAnswer:
+    def _fault_answer(nr: str, fault: Fault, status: int, elapsed: float) -> SporAnswer:
         """A schema fault is SPOR's verdict on the message (malformed); any other fault is SPOR failing."""
         text = _mask(str(fault.message or ""))
         code = str(fault.code or "")
@@ -124,7 +129,7 @@ class AnswerReader:
                           http_status=status, elapsed_s=elapsed)
 
 
-def _field(result: Any, name: str) -> Any:
+def _field(result: object, name: str) -> object:
     if result is None:
         return None
     if isinstance(result, dict):

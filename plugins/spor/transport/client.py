@@ -19,12 +19,18 @@ import re
 import ssl
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from spor.errors import ConfigurationError, TransientError
 from spor.transport.answers import AnswerReader, SporAnswer
 from spor.transport.connection import SporConnectionConfig
 from spor.transport.failures import FailureClassifier
+
+if TYPE_CHECKING:
+    from lxml import etree
+    from requests import PreparedRequest, Response
+    from requests.adapters import BaseAdapter, HTTPAdapter
+    from urllib3 import HTTPSConnectionPool, PoolManager
 
 __all__ = ["OPERATION", "SOAP11_NS", "Sendable", "SporClient", "get_client", "quiet_zeep_transport_logging"]
 
@@ -41,27 +47,31 @@ class Sendable(Protocol):
 
     An ``xml_bytes`` attribute, when present, is sent instead of serialising the element again."""
 
-    behandlingsnummer: str
-    element: Any  # lxml element postRegistrationRequest
+    @property
+    def behandlingsnummer(self) -> str: ...
+    @property
+    def element(self) -> etree._Element: ...  # postRegistrationRequest
 
 
 class _PinnedTlsAdapter:
     """Factory for an HTTPAdapter that owns our SSLContext (so encrypted keys and PKCS#12 work)."""
 
     @staticmethod
-    def create(ssl_context: ssl.SSLContext, pool_size: int):
+    def create(ssl_context: ssl.SSLContext, pool_size: int) -> HTTPAdapter:
         from requests.adapters import HTTPAdapter
 
         class PinnedTlsAdapter(HTTPAdapter):
-            def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+            def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: object) -> None:
                 pool_kwargs["ssl_context"] = ssl_context
                 return super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
 
-            def proxy_manager_for(self, proxy, **proxy_kwargs):
+            def proxy_manager_for(self, proxy: str, **proxy_kwargs: object) -> PoolManager:
                 proxy_kwargs["ssl_context"] = ssl_context
-                return super().proxy_manager_for(proxy, **proxy_kwargs)
+                manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+                return manager
 
-            def cert_verify(self, conn, url, verify, cert):
+            def cert_verify(self, conn: HTTPSConnectionPool, url: str, verify: bool | str,
+                            cert: str | tuple[str, str] | None) -> None:
                 # requests would load its default CA bundle into our context: the context already
                 # pins the configured CA, so only insist on verification.
                 conn.cert_reqs = "CERT_REQUIRED"
@@ -106,7 +116,7 @@ class SporClient:
             session.proxies = {"https": config.proxy}
         self._adapter = _PinnedTlsAdapter.create(self.ssl_context, pool_size)
         session.mount("https://", self._adapter)
-        session.mount("http://", _RefusePlainHttp())
+        session.mount("http://", _refuse_plain_http())
         self.session = session
         self._zeep = zeep.Client(self._wsdl(), transport=Transport(session=session, timeout=config.read_timeout,
                                                                      operation_timeout=config.timeout),
@@ -182,20 +192,24 @@ class SporClient:
         return self._failures.probe_tls_alert(wait_s)
 
 
-class _RefusePlainHttp:
+def _refuse_plain_http() -> BaseAdapter:
     """Mounted on http:// so nothing is ever sent unencrypted (the endpoint must be https)."""
+    from requests.adapters import BaseAdapter
 
-    def send(self, request, **kwargs):
-        raise ConfigurationError("refusing to send over plain http: the SPOR endpoint must be https://")
+    class RefusePlainHttp(BaseAdapter):
+        def send(self, request: PreparedRequest, *args: object, **kwargs: object) -> Response:
+            raise ConfigurationError("refusing to send over plain http: the SPOR endpoint must be https://")
 
-    def close(self) -> None:
-        pass
+        def close(self) -> None:
+            pass
+
+    return RefusePlainHttp()
 
 
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>\s*")
 
 
-def _element_bytes(xml_bytes: Any) -> bytes | None:
+def _element_bytes(xml_bytes: object) -> bytes | None:
     """The built bytes without their XML declaration, when they are UTF-8 (else None: re-serialize)."""
     if not isinstance(xml_bytes, (bytes, bytearray)) or not xml_bytes:
         return None

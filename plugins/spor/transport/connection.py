@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from spor.errors import ConfigurationError
 
@@ -100,7 +100,7 @@ class SporConnectionConfig:
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, extra: Mapping[str, Any] | str | None, *, host: str | None = None,
+    def from_mapping(cls, extra: Mapping[str, object] | str | None, *, host: str | None = None,
                      port: int | None = None, schema: str | None = None, password: str | None = None,
                      conn_id: str | None = None) -> SporConnectionConfig:
         """From the parts of an Airflow connection (host/port/schema/password + extra JSON)."""
@@ -131,7 +131,7 @@ class SporConnectionConfig:
         return cls(conn_id=conn_id, **values)
 
     @classmethod
-    def from_connection(cls, conn: Any, conn_id: str | None = None) -> SporConnectionConfig:
+    def from_connection(cls, conn: object, conn_id: str | None = None) -> SporConnectionConfig:
         """From an Airflow Connection (or anything with host/port/schema/password/extra)."""
         extra = getattr(conn, "extra_dejson", None)
         if extra is None:
@@ -166,12 +166,13 @@ def _endpoint_from_parts(host: str, port: int | None, schema: str | None) -> str
     return f"https://{host}{f':{port}' if port else ''}/{path}"
 
 
-def _number(value: Any, name: str, conn_id: str | None, kind: type) -> Any:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(value: object, name: str, conn_id: str | None, kind: type[_Number]) -> _Number:
+    if not isinstance(value, (str, int, float)):  # JSON gives nothing else that could be a number
+        raise ConfigurationError(f"SPOR connection {conn_id}: {name} must be a number")
     try:
         return kind(value)
     except (TypeError, ValueError):
         raise ConfigurationError(f"SPOR connection {conn_id}: {name} must be a number") from None
-
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(SporConnectionConfig)]

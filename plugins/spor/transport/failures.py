@@ -18,7 +18,6 @@ import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC
-from typing import Any
 from urllib.parse import urlsplit
 
 from spor.errors import CertificateError, TransientError
@@ -50,7 +49,7 @@ def exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
     """Every exception reachable from ``exc`` once: causes, contexts, exception arguments, and the
     ``reason`` / ``original_error`` that urllib3 wraps (MaxRetryError, ProtocolError)."""
     seen: set[int] = set()
-    stack: list[Any] = [exc]
+    stack: list[object] = [exc]
     while stack:
         e = stack.pop()
         if e is None or id(e) in seen or not isinstance(e, BaseException):

@@ -12,10 +12,14 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from spor.errors import CertificateError, ConfigurationError
 from spor.transport.connection import SporConnectionConfig
+
+if TYPE_CHECKING:
+    from spor.transport.client import SporClient
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def _host_port(config: SporConnectionConfig) -> str:
     return f"{parts.hostname}:{parts.port or 443}"
 
 
-def _tls_failure(client, exc: BaseException) -> str:
+def _tls_failure(client: SporClient, exc: BaseException) -> str:
     from spor.transport.failures import likely_cause, tls_alert_reason
 
     if "CERTIFICATE_VERIFY_FAILED" in str(exc).upper() or "CERTIFICATE VERIFY FAILED" in str(exc).upper():
@@ -90,7 +94,7 @@ def _tls_failure(client, exc: BaseException) -> str:
     return f"the TLS handshake with {_host_port(client.config)} failed and the server gave no reason"
 
 
-def _connection_failure(client, config: SporConnectionConfig, exc: BaseException) -> str:
+def _connection_failure(client: SporClient, config: SporConnectionConfig, exc: BaseException) -> str:
     from spor.transport.failures import exception_chain, likely_cause, tls_alert_reason
 
     host = urlsplit(config.endpoint).hostname or ""

@@ -17,11 +17,14 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from spor.errors import CertificateError, ConfigurationError
 
 if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
     from spor.transport.connection import SporConnectionConfig
 
 _PREFIX = "spor-tls-"
@@ -29,9 +32,9 @@ _PREFIX = "spor-tls-"
 
 @dataclass(frozen=True)
 class Credentials:
-    certificate: Any          # cryptography x509.Certificate
-    key: Any                  # cryptography private key
-    chain: tuple[Any, ...]    # intermediate certificates shipped with it
+    certificate: x509.Certificate
+    key: PrivateKeyTypes
+    chain: tuple[x509.Certificate, ...]    # intermediate certificates shipped with it
 
 
 @contextlib.contextmanager
@@ -75,9 +78,14 @@ def load_credentials(config: SporConnectionConfig) -> Credentials:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     password = config.key_password.encode() if config.key_password else None
-    if config.pkcs12_file or config.pkcs12_b64:
-        what = f"the PKCS#12 file {config.pkcs12_file}" if config.pkcs12_file else "the PKCS#12 content (pkcs12_b64)"
-        data = _read(config.pkcs12_file, "PKCS#12 file") if config.pkcs12_file else _from_base64(config.pkcs12_b64)
+    data: bytes | None = None
+    if config.pkcs12_file:
+        what = f"the PKCS#12 file {config.pkcs12_file}"
+        data = _read(config.pkcs12_file, "PKCS#12 file")
+    elif config.pkcs12_b64:
+        what = "the PKCS#12 content (pkcs12_b64)"
+        data = _from_base64(config.pkcs12_b64)
+    if data is not None:
         try:
             key, cert, extra = pkcs12.load_key_and_certificates(data, password)
         except ValueError:
@@ -90,10 +98,12 @@ def load_credentials(config: SporConnectionConfig) -> Credentials:
         cert_data = config.cert_pem.encode()
         key_data = (config.key_pem or config.cert_pem).encode()
         where = "cert_pem/key_pem"
-    else:
+    elif config.cert_file:
         cert_data = _read(config.cert_file, "client certificate")
         key_data = _read(config.key_file, "client key") if config.key_file else cert_data
         where = config.key_file or config.cert_file
+    else:  # SporConnectionConfig holds exactly one form
+        raise ConfigurationError("the SPOR connection gives no client certificate")
     try:
         certs = x509.load_pem_x509_certificates(cert_data)
     except ValueError:

@@ -41,7 +41,7 @@ def _state_db():
     return db
 
 
-def _run_exists(dag_id: str, run_id: str) -> bool:
+def _run_exists(dag_id: str, run_id: str | None) -> bool:
     """The run in the URL belongs to the DAG in the URL (Airflow's metadata database says)."""
     import sqlalchemy as sa
     from airflow.models.dagrun import DagRun

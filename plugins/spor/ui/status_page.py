@@ -8,7 +8,6 @@ from :func:`spor.state.status.read`: the state database only. Treatment numbers 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from spor import links
 from spor.page import document, e, table
@@ -106,7 +105,3 @@ def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int
                          f"{r['raised_at']:%Y-%m-%d}", _run_link(root, *r["run"])) for r in status.open_removals],
                        numeric=[5], raw=[7]) if status.open_removals else "<p>None open.</p>")
     return document("SPOR status", "".join(parts))
-
-
-def unavailable_status(reason: Any) -> str:
-    return document("SPOR status", f"<h1>SPOR status</h1><div class='banner bad'>{e(reason)}</div>")

@@ -32,7 +32,7 @@ class _Smtp(socketserver.StreamRequestHandler):
                 data = []
                 while (chunk := self.rfile.readline()) not in (b".\r\n", b""):
                     data.append(chunk)
-                self.server.messages.append((list(rcpt), b"".join(data)))  # type: ignore[attr-defined] - set on the server below
+                self.server.messages.append((list(rcpt), b"".join(data)))  # type: ignore[attr-defined]  # set on the server below
                 self.wfile.write(b"250 queued\r\n")
             elif verb == "QUIT":
                 self.wfile.write(b"221 bye\r\n")
@@ -45,7 +45,7 @@ class _Smtp(socketserver.StreamRequestHandler):
 def smtp_server(monkeypatch):
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
     server.daemon_threads = True
-    server.messages = []  # type: ignore[attr-defined] - the handler appends here
+    server.messages = []  # type: ignore[attr-defined]  # the handler appends here
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("AIRFLOW_CONN_SPOR_SMTP_TEST", json.dumps({
         "conn_type": "smtp", "host": "127.0.0.1", "port": server.server_address[1],

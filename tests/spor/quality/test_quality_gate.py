@@ -15,14 +15,6 @@ from spor.quality.python_checks import PYTHON_CHECKS
 from spor.quality.suites import load_suite_dicts
 from tests.spor.quality.quality_rows import VALID_PNR, VALID_SAMORDNING, frame, valid_row
 
-
-def _minus_one_minute(col_b: str):
-    def mutate(row: dict[str, Any]) -> None:
-        t = datetime.strptime(row[col_b], "%Y-%m-%d %H:%M:%S") - timedelta(minutes=1)
-        return t.strftime("%Y-%m-%d %H:%M:%S")
-    return mutate
-
-
 # expectation id -> changes that make the valid row fail exactly that expectation (among others)
 FAILING: dict[str, dict[str, Any]] = {
     "mandatory-behandlingsnummer": {"behandlingsnummer": None},

@@ -101,7 +101,7 @@ def test_r14_serial_000_is_rejected_like_personnummer() -> None:
 
 
 def test_non_string_is_rejected() -> None:
-    assert validate_person_id(197010632391) == "not 12 digits"  # type: ignore[arg-type] - a number where a string belongs, on purpose
+    assert validate_person_id(197010632391) == "not 12 digits"  # type: ignore[arg-type]  # a number where a string belongs, on purpose
 
 
 @settings(max_examples=300)

@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext, RevisionStep
+    from alembic.script import ScriptDirectory
+
     from spor.state.database import StateDB
 
 VERSION_TABLE = "spor_alembic_version"
@@ -26,7 +30,7 @@ VERSION_TABLE = "spor_alembic_version"
 _ADVISORY_LOCK_KEY = 0x5B0B_2026
 
 
-def _script():
+def _script() -> tuple[Config, ScriptDirectory]:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -57,7 +61,7 @@ def upgrade(db: StateDB, target: str = "head") -> str:
 
     config, script = _script()
 
-    def steps(revision, _context):
+    def steps(revision: str, _context: MigrationContext) -> list[RevisionStep]:
         return script._upgrade_revs(target, revision)
 
     with db.write() as conn:  # BEGIN IMMEDIATE on SQLite: the write lock is the migrator's lock
@@ -71,4 +75,6 @@ def upgrade(db: StateDB, target: str = "head") -> str:
                           transaction_per_migration=False)
             env.run_migrations()
             reached = env.get_context().get_current_revision()
+    if reached is None:
+        raise RuntimeError(f"the state database has no revision after upgrading to {target}")
     return reached

@@ -7,6 +7,8 @@ copied into a new one and renamed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = {
+_COLUMNS: dict[str, Callable[[], list[sa.Column[object]]]] = {
     "spor_report": lambda: [sa.Column("kind", sa.String(40), nullable=False),
                             sa.Column("content_type", sa.String(40), nullable=False),
                             sa.Column("body", sa.Text, nullable=False),

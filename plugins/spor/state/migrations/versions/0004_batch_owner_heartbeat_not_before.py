@@ -9,6 +9,8 @@ no not-before time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,7 +19,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-def _batch_columns() -> list[sa.Column]:
+def _batch_columns() -> list[sa.Column[object]]:
     return [
         sa.Column("dag_id", sa.String(250), nullable=True),
         sa.Column("owner_host", sa.String(255), nullable=True),
@@ -29,13 +31,14 @@ def _batch_columns() -> list[sa.Column]:
     ]
 
 
-def _outbox_columns() -> list[sa.Column]:
+def _outbox_columns() -> list[sa.Column[object]]:
     return [sa.Column("not_before", sa.DateTime, nullable=True)]
 
 
 def _schema() -> str | None:
     # ALTER is plain SQL to Alembic: it needs the schema the connection translates tables into.
-    return op.get_bind().get_execution_options().get("schema_translate_map", {}).get(None)
+    translate: Mapping[str | None, str | None] = op.get_bind().get_execution_options().get("schema_translate_map", {})
+    return translate.get(None)
 
 
 def upgrade() -> None:

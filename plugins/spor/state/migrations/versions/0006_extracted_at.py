@@ -6,6 +6,8 @@ Rows already there get NULL and count as stale: they were written before this re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,7 +19,8 @@ depends_on = None
 
 def _schema() -> str | None:
     # ALTER is plain SQL to Alembic: it needs the schema the connection translates tables into.
-    return op.get_bind().get_execution_options().get("schema_translate_map", {}).get(None)
+    translate: Mapping[str | None, str | None] = op.get_bind().get_execution_options().get("schema_translate_map", {})
+    return translate.get(None)
 
 
 def upgrade() -> None:
