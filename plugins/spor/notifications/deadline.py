@@ -50,13 +50,13 @@ class NextLocalDeadline(BaseDeadlineReference):
                                                                      DagRun.run_id == kwargs["run_id"]))
         if run_after is None:
             return None
-        return first_local_time_after(run_after, self.local_time())
+        return first_local_time_after(run_after, self.local_time(session))
 
-    def local_time(self) -> time:
+    def local_time(self, session: Any = None) -> time:
         """The wall-clock time of the deadline: ``at``, or the configured ``spor_config.deadline``."""
         if self.at is not None:
             return time.fromisoformat(self.at)
-        return configured_deadline()
+        return configured_deadline(session)
 
     def serialize_reference(self) -> dict[str, Any]:
         return {**super().serialize_reference(), "at": self.at}
@@ -69,14 +69,25 @@ class NextLocalDeadline(BaseDeadlineReference):
         return hash((self.reference_name, self.at))
 
 
-def configured_deadline() -> time:
-    """``spor_config.deadline`` as the scheduler sees it: Airflow's own lookup (environment
-    variables, secrets backends, then the metadata database), outside any task."""
-    from airflow.models import Variable
+def configured_deadline(session: Any = None) -> time:
+    """``spor_config.deadline`` as the scheduler sees it, outside any task: Airflow's secrets
+    backends in Airflow's order (environment variables, configured backends, the metadata
+    database). The metadata database is read through ``session``, the scheduler's own: a session
+    of its own would commit inside the scheduler's loop, which the scheduler forbids."""
+    from airflow.configuration import ensure_secrets_loaded
+    from airflow.secrets.metastore import MetastoreBackend
 
     from spor.settings import VARIABLE, parse
 
-    return parse(Variable.get(VARIABLE, default_var=None)).deadline
+    raw = None
+    for backend in ensure_secrets_loaded():
+        if isinstance(backend, MetastoreBackend) and session is not None:
+            raw = backend.get_variable(VARIABLE, session=session)
+        else:
+            raw = backend.get_variable(VARIABLE)
+        if raw is not None:
+            break
+    return parse(raw).deadline
 
 
 def deadline_missed(context: Any = None, **kwargs: Any) -> None:

@@ -23,7 +23,11 @@ class _Session:
 
 
 def _fires_at(reference: NextLocalDeadline) -> str:
-    when = reference._evaluate_with(session=_Session(), dag_id="spor_nightly", run_id="scheduled__1")
+    return _fires_at_with(reference, _Session())
+
+
+def _fires_at_with(reference: NextLocalDeadline, session) -> str:
+    when = reference._evaluate_with(session=session, dag_id="spor_nightly", run_id="scheduled__1")
     return f"{when.astimezone(__import__('zoneinfo').ZoneInfo('Europe/Stockholm')):%Y-%m-%d %H:%M}"
 
 
@@ -52,6 +56,33 @@ def test_the_variable_in_the_metadata_database_counts_too(airflow_db, monkeypatc
         assert configured_deadline() == time(4, 15)
     finally:
         Variable.delete("spor_config")
+
+
+def test_the_scheduler_evaluates_it_inside_its_loop_without_a_commit(airflow_db, monkeypatch):
+    """The scheduler creates a run's deadline inside a session that must not commit (its HA
+    locks): reading the Variable from the metadata database must use that session."""
+    monkeypatch.delenv("AIRFLOW_VAR_SPOR_CONFIG", raising=False)
+    from airflow.models import Variable
+    from airflow.utils.session import create_session
+    from airflow.utils.sqlalchemy import prohibit_commit
+
+    Variable.set("spor_config", json.dumps({"deadline": "04:20"}))
+    try:
+        with create_session() as session, prohibit_commit(session):
+            assert _fires_at_in(NextLocalDeadline(), session) == "2025-12-02 04:20"
+    finally:
+        Variable.delete("spor_config")
+
+
+def _fires_at_in(reference: NextLocalDeadline, session) -> str:
+    class _InSession:
+        def scalar(self, statement):
+            return RUN_AFTER if "run_after" in str(statement) else session.scalar(statement)
+
+        def __getattr__(self, name):
+            return getattr(session, name)
+
+    return _fires_at_with(reference, _InSession())
 
 
 def test_an_explicit_time_and_a_reference_stored_by_0_2_keep_theirs(monkeypatch):
