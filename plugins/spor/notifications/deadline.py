@@ -14,6 +14,7 @@ done before 05:00 sends nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -22,6 +23,8 @@ from zoneinfo import ZoneInfo
 from airflow.sdk.definitions.deadline import BaseDeadlineReference
 
 ZONE = "Europe/Stockholm"
+
+log = logging.getLogger("spor")
 
 
 def first_local_time_after(moment: datetime, at: time, zone: str = ZONE) -> datetime:
@@ -81,10 +84,15 @@ def configured_deadline(session: Any = None) -> time:
 
     raw = None
     for backend in ensure_secrets_loaded():
-        if isinstance(backend, MetastoreBackend) and session is not None:
-            raw = backend.get_variable(VARIABLE, session=session)
-        else:
-            raw = backend.get_variable(VARIABLE)
+        try:
+            if isinstance(backend, MetastoreBackend) and session is not None:
+                raw = backend.get_variable(VARIABLE, session=session)
+            else:
+                raw = backend.get_variable(VARIABLE)
+        except Exception:  # noqa: BLE001 - as Airflow's own lookup: a failing backend, then the next
+            log.exception("could not read %s from %s; trying the next secrets backend", VARIABLE,
+                          type(backend).__name__)
+            continue
         if raw is not None:
             break
     return parse(raw).deadline
