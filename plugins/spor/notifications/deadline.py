@@ -89,7 +89,7 @@ def configured_deadline(session: Any = None) -> time:
                 raw = backend.get_variable(VARIABLE, session=session)
             else:
                 raw = backend.get_variable(VARIABLE)
-        except Exception:  # noqa: BLE001 - as Airflow's own lookup: a failing backend, then the next
+        except Exception:  # as Airflow's own lookup: a failing backend, then the next
             log.exception("could not read %s from %s; trying the next secrets backend", VARIABLE,
                           type(backend).__name__)
             continue
