@@ -124,6 +124,16 @@ def mariadb_database(mariadb_url):
         admin.dispose()
 
 
+@pytest.fixture(scope="module")
+def services():
+    """Skips (fails in CI) unless PostgreSQL and Redis answer for the distributed stack."""
+    from devenv import stack
+
+    lacking = stack.missing_services()
+    if lacking:
+        missing("the distributed stack lacks: " + "; ".join(lacking))
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's metadata database for this test session (dag.test needs one), with the spor pool."""
@@ -146,7 +156,7 @@ def airflow_db() -> Path:
 #: Every tier marker (pyproject.toml registers each, with what it means).
 TIER_MARKERS = ("e2e", "browser", "packaging", "needs_postgres", "needs_mariadb", "needs_redis", "slow")
 #: Directories under tests/ whose every test is of one tier.
-TIER_BY_DIRECTORY = {"dags": "e2e", "scripts": "e2e", "browser": "browser", "packaging": "packaging"}
+TIER_BY_DIRECTORY = {"dags": "e2e", "scripts": "e2e", "bench": "e2e", "browser": "browser", "packaging": "packaging"}
 #: Fixtures that connect to a server, or cost the fast tier too much.
 TIER_BY_FIXTURE = {
     "postgres_url": ("needs_postgres",),
