@@ -167,6 +167,8 @@ TIER_BY_FIXTURE = {
     "services": ("needs_postgres", "needs_redis"),
     # `airflow db migrate` costs each test process tens of seconds of CPU before its first test.
     "airflow_db": ("e2e",),
+    # `spor render` over 5,000 generated treatments, once in each test process (tests/spor/cli/test_render.py).
+    "rendered_5000": ("slow",),
 }
 #: Fixtures parametrized over backends: only the server parameters need the server.
 TIER_BY_FIXTURE_PARAM = {
