@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-celery ui test lint venv bench clean
+.PHONY: demo demo-celery ui test test-fast lint venv bench clean
 
 # The pinned tree from requirements.txt, then the project itself (editable: the package from
 # plugins/, and the repository root for the stand-in, demo and benchmarks that stay out of the wheel).
@@ -32,6 +32,11 @@ ui: $(STAMP)
 ## make test: the whole test suite
 test: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 --dist loadgroup -p no:cacheprovider tests
+
+## make test-fast: what needs no Airflow run, browser, build or database server (the tiers: pyproject.toml)
+FAST := not e2e and not browser and not packaging and not needs_postgres and not needs_mariadb and not needs_redis and not slow
+test-fast: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q -rs -n 2 --dist loadgroup -p no:cacheprovider -m "$(FAST)" tests
 
 ## make lint: ruff over every Python file of the repository, mypy over the package (settings in pyproject.toml)
 lint: $(STAMP)

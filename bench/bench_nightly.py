@@ -1,13 +1,17 @@
 """Benchmark: the whole nightly pipeline on N changed treatments against the stand-in at 50 ms.
 
     .venv/bin/python bench/bench_nightly.py [--treatments 20000] [--latency-ms 50] [--threads 8] [--slots 1]
+        [--executor [local|celery]] [--workers 2] [--results DIR]
 
 Runs `spor_nightly` once with `dag.test()` (tasks run one after another in one process, so the
 concurrency of the send phase is the threads of one send task; `--slots` > 1 only matters under a
 real executor) and reports: wall time of each phase (task), send throughput against the ideal
 concurrency / latency, the number of Airflow task instances of the run (it must not grow with the
 number of registrations), and the peak memory (max RSS) of the process that ran the DAG.
-Results are printed and appended as JSON to bench/results/bench_nightly.jsonl.
+`--executor` (or `--executor local`): `dag.test(use_executor=True)` on LocalExecutor with an API
+server and a triggerer; `--executor celery`: the real scheduler on CeleryExecutor (Redis and
+PostgreSQL, see devenv/stack.py). Results are printed and appended as JSON to
+bench/results/bench_nightly.jsonl (`--results` names another directory).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from devenv import LocalEnv, make_ops, make_pki, migrate_airflow
 from devenv.stack import Stack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
 
 RUN_DAG = """
 import json, resource, sys, time
@@ -33,7 +38,7 @@ from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={dag!r})
 t0 = time.perf_counter()
 from spor.notifications.deadline import for_dag_test
-run = for_dag_test(bag.dags["spor_nightly"]).test(logical_date=None, use_executor={use_executor})
+run = for_dag_test(bag.dags["spor_nightly"]).test(logical_date=None, use_executor={use_executor!r})
 print("BENCH_RUN", json.dumps({{"run_id": run.run_id, "state": str(run.state), "wall_s": time.perf_counter() - t0,
       "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
@@ -51,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="local: the tasks through LocalExecutor (send tasks in parallel, up to --slots); "
                         "celery: the real scheduler, CeleryExecutor with Redis, PostgreSQL (--workers)")
     p.add_argument("--workers", type=int, default=2, help="Celery workers (with --executor celery)")
+    p.add_argument("--prefix", default="spor_bench_celery",
+                   help="PostgreSQL database names PREFIX_airflow and PREFIX_state (with --executor celery)")
+    p.add_argument("--redis-db", type=int, default=5, help="Redis database number of the broker (with --executor celery)")
+    p.add_argument("--drop-databases", action="store_true", help="drop the two PostgreSQL databases afterwards")
+    p.add_argument("--results", type=Path, default=RESULTS, help="directory of bench_nightly.jsonl")
     args = p.parse_args(argv)
     if args.executor == "celery":
         return _celery(args)
@@ -80,26 +90,28 @@ def main(argv: list[str] | None = None) -> int:
         if args.executor:  # the shipped pool file has the default slots; size it as asked
             subprocess.run([sys.executable, "-m", "airflow", "pools", "set", "spor", str(args.slots), "bench"],
                            env=run_env, check=True, capture_output=True)
-        api = None
-        if args.executor:  # executor workers reach Airflow through its execution API server
-            port = free_port()
-            run_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
-            api = subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--port", str(port)], env=run_env,
-                                   stdout=open(base / "api-server.log", "w"), stderr=subprocess.STDOUT, cwd=ROOT)
-            Stack.wait_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=120)
-            # the deferrable wait_for_window needs a triggerer under a real executor
-            triggerer = subprocess.Popen([sys.executable, "-m", "airflow", "triggerer"], env=run_env,
-                                         stdout=open(base / "triggerer.log", "w"), stderr=subprocess.STDOUT, cwd=ROOT)
-        log = base / "run.log"
-        with open(log, "w") as out:
-            subprocess.run([sys.executable, "-c", RUN_DAG.format(plugins=str(ROOT / "plugins"),
-                                                                  dag=str(ROOT / "dags" / "spor_nightly.py"),
-                                                                  use_executor=args.executor)],
-                           env=run_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
-            if api is not None:
-                for proc in (triggerer, api):
-                    proc.terminate()
-                    proc.wait(30)
+        servers: list[subprocess.Popen] = []   # API server and triggerer under the executor
+        try:
+            if args.executor:  # executor workers reach Airflow through its execution API server
+                port = free_port()
+                run_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+                servers.append(subprocess.Popen([sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
+                                                env=run_env, stdout=open(base / "api-server.log", "w"),
+                                                stderr=subprocess.STDOUT, cwd=ROOT))
+                Stack.wait_http(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=120)
+                # the deferrable wait_for_window needs a triggerer under a real executor
+                servers.append(subprocess.Popen([sys.executable, "-m", "airflow", "triggerer"], env=run_env,
+                                                stdout=open(base / "triggerer.log", "w"), stderr=subprocess.STDOUT,
+                                                cwd=ROOT))
+            log = base / "run.log"
+            with open(log, "w") as out:
+                subprocess.run([sys.executable, "-c", RUN_DAG.format(dag=str(ROOT / "dags" / "spor_nightly.py"),
+                                                                      use_executor=args.executor == "local")],
+                               env=run_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
+        finally:
+            for proc in reversed(servers):
+                proc.terminate()
+                proc.wait(30)
     finally:
         standin.stop()
     line = next((x for x in log.read_text().splitlines() if x.startswith("BENCH_RUN")), None)
@@ -124,10 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         "task_instances": instances, "max_rss_mb": round(run["max_rss_mb"]),
     }
     print(json.dumps(result, indent=1))
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    with open(out_dir / "bench_nightly.jsonl", "a") as f:
-        f.write(json.dumps(result) + "\n")
+    _append(args.results, result)
     return 0 if run["state"].endswith("success") else 1
 
 
@@ -136,7 +145,7 @@ def _celery(args) -> int:
     import sqlalchemy as sa
 
     from devenv.distributed import run_night_on_stack
-    from devenv.stack import missing_services
+    from devenv.stack import database_url, drop_postgres_database, missing_services
 
     missing = missing_services()
     if missing:
@@ -147,17 +156,21 @@ def _celery(args) -> int:
     make_pki(env)
     manifest = make_ops(env, n=args.treatments)
     config = {"threads_per_task": args.threads, "pool_slots": args.slots, "batches_per_run": args.batches}
-    result = run_night_on_stack(env, manifest, night="2025-12-01T00:30:00+01:00", executor="celery",
-                                workers=args.workers, latency_ms=args.latency_ms, prefix="spor_bench_celery",
-                                config=config, pool_slots=args.slots, spor_extra={"pool_size": args.threads})
-    from devenv.stack import PG_ADMIN_URL
-
-    engine = sa.create_engine(sa.make_url(PG_ADMIN_URL).set(database="spor_bench_celery_state"))
-    with engine.connect() as conn:
-        first, last, sent = conn.execute(sa.text(
-            "SELECT min(sent_at), max(answered_at), count(*) FROM spor.spor_ledger WHERE run_id = :r"),
-            {"r": result.run_id}).one()
-    engine.dispose()
+    try:
+        result = run_night_on_stack(env, manifest, night="2025-12-01T00:30:00+01:00", executor="celery",
+                                    workers=args.workers, redis_db=args.redis_db, latency_ms=args.latency_ms,
+                                    prefix=args.prefix, config=config, pool_slots=args.slots,
+                                    spor_extra={"pool_size": args.threads})
+        engine = sa.create_engine(database_url(f"{args.prefix}_state"))
+        with engine.connect() as conn:
+            first, last, sent = conn.execute(sa.text(
+                "SELECT min(sent_at), max(answered_at), count(*) FROM spor.spor_ledger WHERE run_id = :r"),
+                {"r": result.run_id}).one()
+        engine.dispose()
+    finally:
+        if args.drop_databases:  # kept by default: the ledger is there to look into
+            for name in (f"{args.prefix}_airflow", f"{args.prefix}_state"):
+                drop_postgres_database(name)
     send_s = (last - first).total_seconds() if first and last else 0.0
     concurrency = args.threads * args.slots
     ideal = concurrency / (args.latency_ms / 1000)
@@ -168,11 +181,14 @@ def _celery(args) -> int:
            "share_of_ideal": round(sent / send_s / ideal, 3) if send_s else None,
            "batches_by_worker": {w: len(b) for w, b in result.batches_by_worker.items()}}
     print(json.dumps(out, indent=1))
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    with open(out_dir / "bench_nightly.jsonl", "a") as f:
-        f.write(json.dumps(out) + "\n")
+    _append(args.results, out)
     return 0 if result.state == "success" else 1
+
+
+def _append(results: Path, result: dict) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    with open(results / "bench_nightly.jsonl", "a") as f:
+        f.write(json.dumps(result) + "\n")
 
 
 def _phases(airflow_db: Path, run_id: str) -> tuple[dict, int]:

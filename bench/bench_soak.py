@@ -8,11 +8,12 @@ in one invocation, each on a fresh environment with the same generated data:
    random point during sending, then an immediate rerun.
 
     .venv/bin/python bench/bench_soak.py [--treatments 20000] [--latency-ms 20] [--threads 8] [--seed 7]
+        [--only NIGHT ...] [--results DIR]
 
 Reports per night: wall time against the fault-free night, registrations accepted (must equal the
 sendable set), accepted twice (only those in flight at the kill may be), lost (sendable, never
 accepted), the longest a failed attempt held its thread, the run states, and peak memory (max RSS) of the DAG process. Appends JSON to
-bench/results/bench_soak.jsonl. Docs: docs/performance.md ("Soak").
+bench/results/bench_soak.jsonl (`--results` names another directory). Docs: docs/performance.md ("Soak").
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--only", nargs="*", default=list(VARIANTS))
     p.add_argument("--dir", type=Path, default=None)
+    p.add_argument("--results", type=Path, default=ROOT / "bench" / "results", help="directory of bench_soak.jsonl")
     args = p.parse_args(argv)
     base = args.dir or Path(tempfile.mkdtemp(prefix="spor-bench-soak-"))
     results = [night(name, args, base) for name in VARIANTS if name in args.only]
@@ -152,9 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {"treatments": args.treatments, "latency_ms": args.latency_ms, "threads": args.threads,
                "seed": args.seed, "sendable": sendable, "nights": results}
     print(json.dumps(summary, indent=1))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    with open(out / "bench_soak.jsonl", "a") as f:
+    args.results.mkdir(parents=True, exist_ok=True)
+    with open(args.results / "bench_soak.jsonl", "a") as f:
         f.write(json.dumps(summary) + "\n")
     return 0
 

@@ -13,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "plugins"
 DAGS = ROOT / "dags"
+TESTS = ROOT / "tests"
 
 # Airflow reads its configuration at import time: isolate it before anything imports airflow.
 # One AIRFLOW_HOME (and metadata database) per test process: pytest-xdist workers inherit the
@@ -123,6 +124,16 @@ def mariadb_database(mariadb_url):
         admin.dispose()
 
 
+@pytest.fixture(scope="module")
+def services():
+    """Skips (fails in CI) unless PostgreSQL and Redis answer for the distributed stack."""
+    from devenv import stack
+
+    lacking = stack.missing_services()
+    if lacking:
+        missing("the distributed stack lacks: " + "; ".join(lacking))
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
     """Airflow's metadata database for this test session (dag.test needs one), with the spor pool."""
@@ -136,3 +147,70 @@ def airflow_db() -> Path:
                        timeout=300)
         (home / ".migrated").write_text("ok")
     return home
+
+
+# ----------------------------------------------------------------------------------- test tiers
+# `make test-fast` runs what has none of these markers; `make test` runs everything. The markers
+# are put on here, from where a test lives and what it connects to, so a new test cannot forget
+# them; tests/test_tiers.py checks the result.
+#: Every tier marker (pyproject.toml registers each, with what it means).
+TIER_MARKERS = ("e2e", "browser", "packaging", "needs_postgres", "needs_mariadb", "needs_redis", "slow")
+#: Directories under tests/ whose every test is of one tier.
+TIER_BY_DIRECTORY = {"dags": "e2e", "scripts": "e2e", "bench": "e2e", "browser": "browser", "packaging": "packaging"}
+#: Fixtures that connect to a server, or cost the fast tier too much.
+TIER_BY_FIXTURE = {
+    "postgres_url": ("needs_postgres",),
+    "pg_engine": ("needs_postgres",),
+    "mariadb_url": ("needs_mariadb",),
+    "mariadb_database": ("needs_mariadb",),
+    "mariadb_engine": ("needs_mariadb",),
+    "services": ("needs_postgres", "needs_redis"),
+    # `airflow db migrate` costs each test process tens of seconds of CPU before its first test.
+    "airflow_db": ("e2e",),
+    # `spor render` over 5,000 generated treatments, once in each test process (tests/spor/cli/test_render.py).
+    "rendered_5000": ("slow",),
+}
+#: Fixtures parametrized over backends: only the server parameters need the server.
+TIER_BY_FIXTURE_PARAM = {
+    ("state_db", "postgresql"): ("needs_postgres",),
+    ("ops_engine", "postgresql"): ("needs_postgres",),
+    ("ops_engine", "mariadb"): ("needs_mariadb",),
+}
+
+
+def tiers_of(item: pytest.Item) -> set[str]:
+    """The tier markers a test gets from its directory and the fixtures (and their parameters) it uses."""
+    found: set[str] = set()
+    path = Path(item.path)
+    parts = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else ()
+    if len(parts) > 1 and parts[0] in TIER_BY_DIRECTORY:
+        found.add(TIER_BY_DIRECTORY[parts[0]])
+    for name in getattr(item, "fixturenames", ()):
+        found.update(TIER_BY_FIXTURE.get(name, ()))
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for (fixture, value), markers in TIER_BY_FIXTURE_PARAM.items():
+        if params.get(fixture) == value:
+            found.update(markers)
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker in sorted(tiers_of(item) - {m.name for m in item.iter_markers()}):
+            item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def _tier_covers_the_fixtures_used(request):
+    """Fails a test that used a fixture of TIER_BY_FIXTURE without its marker (asked for through
+    request.getfixturevalue, which collection cannot see): it would run in the fast tier."""
+    yield
+    have = {m.name for m in request.node.iter_markers()}
+    used = {name: set(TIER_BY_FIXTURE[name]) - have for name in request.fixturenames if name in TIER_BY_FIXTURE}
+    lacking = {name: markers for name, markers in used.items() if markers}
+    if lacking:
+        pytest.fail(f"{request.node.nodeid} used {', '.join(sorted(lacking))} without the marker "
+                    f"{', '.join(sorted(set().union(*lacking.values())))}: mark the test or its parameter "
+                    f"(pytest.param(..., marks=...)), or name the parameter in TIER_BY_FIXTURE_PARAM of tests/conftest.py",
+                    pytrace=False)

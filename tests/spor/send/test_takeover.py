@@ -87,7 +87,8 @@ def test_airflow_is_believed_only_when_it_says_the_run_finished(state_db, clock)
     assert list(batches.dead_batches(state_db, ENV, run_finished=lambda d, r: True)) == [bid]
 
 
-@pytest.mark.parametrize("stall", ["circuit breaker open", "request hanging"])
+# The open breaker gives up only at its first probe, a minute later: the sender thread lives that long.
+@pytest.mark.parametrize("stall", [pytest.param("circuit breaker open", marks=pytest.mark.slow), "request hanging"])
 def test_a_live_batch_paused_or_waiting_on_a_hang_is_never_taken(state_db, stall):
     """The heartbeat thread beats while no answer arrives; a short lease never steals it."""
     clock = SimulatedClock(start=NIGHT)

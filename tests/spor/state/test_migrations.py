@@ -107,7 +107,7 @@ print(db.revision())
 """
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.needs_postgres)])
 def test_migrators_started_together_upgrade_once(backend, tmp_path, request):
     """Nightly, resend and mapped tasks start together: each waits for the one migrator."""
     schema = ""
