@@ -30,7 +30,8 @@ os.environ.update({
 
 #: Fixtures every test can ask for by name (after the environment above is set): the stand-in SPOR
 #: service and its PKI, the state database on SQLite and PostgreSQL with a fixed clock, a local SMTP server.
-pytest_plugins = ["standin.testing", "tests.spor.state_fixtures", "tests.spor.notifications.smtp_server"]
+pytest_plugins = ["standin.testing", "tests.spor.state_fixtures", "tests.spor.notifications.smtp_server",
+                  "tests.xdist_groups"]
 
 POSTGRES_URL = os.environ.get("SPOR_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("SPOR_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
