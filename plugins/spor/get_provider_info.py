@@ -97,6 +97,42 @@ def get_provider_info() -> dict:
                         "example": "spor_certificate",
                         "default": "",
                     },
+                    "certificate_secret": {
+                        "description": "The Kubernetes secret that holds the SITHS function certificate, for "
+                                       "the KubernetesExecutor: ``send_batch`` and ``check_certificate`` get "
+                                       "a ``pod_override`` that mounts it read-only at "
+                                       "``certificate_mount_path``, and no other task does. Needs "
+                                       "spor-airflow[kubernetes]. Empty: no ``executor_config``.\n",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "spor-certificate",
+                        "default": "",
+                    },
+                    "certificate_mount_path": {
+                        "description": "Where the pods of the certificate see the secret's files; the "
+                                       "connection's ``cert_file``/``key_file``/``ca_bundle`` point into it.\n",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "/opt/spor/certificate",
+                        "default": "/opt/spor/certificate",
+                    },
+                    "certificate_run_as_user": {
+                        "description": "The user the pods of the certificate run as (``runAsUser``): the "
+                                       "image's user, the Helm chart's ``uid``.\n",
+                        "version_added": "0.3.0",
+                        "type": "integer",
+                        "example": "50000",
+                        "default": "50000",
+                    },
+                    "certificate_fs_group": {
+                        "description": "The ``fsGroup`` of the pods of the certificate: Kubernetes gives "
+                                       "the secret's files to this group and makes them readable by it "
+                                       "(0440). A group of its own keeps the key from the image's group 0.\n",
+                        "version_added": "0.3.0",
+                        "type": "integer",
+                        "example": "50000",
+                        "default": "50000",
+                    },
                     "pool": {
                         "description": "The Airflow pool of the send tasks (``send_batch``). Its slots "
                                        "bound how many batches send at once; keep ``spor_config``'s "

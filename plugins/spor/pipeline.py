@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, task
 
+from spor.errors import ConfigurationError
 from spor.notifications.alerts import on_run_failed, on_run_succeeded
 from spor.tasks import ids
 from spor.tasks.build_and_stage import build_and_stage
@@ -60,6 +62,70 @@ def certificate_queue() -> dict[str, str]:
     return {"queue": name} if name else {}
 
 
+#: Where the certificate's Kubernetes secret is mounted when ``[spor] certificate_mount_path`` is unset.
+DEFAULT_CERTIFICATE_MOUNT_PATH = "/opt/spor/certificate"
+#: The official image's user (the Helm chart's ``uid``): the pods of the certificate run as it.
+DEFAULT_CERTIFICATE_RUN_AS_USER = 50000
+#: A group of its own for the certificate's files, not the image's shared group 0 (docs/deployment.md).
+DEFAULT_CERTIFICATE_FS_GROUP = 50000
+#: What the secret's files ask for: owner read only. The kubelet makes them 0440, group fsGroup,
+#: owner root, so the task's user reads them through fsGroup; without fsGroup nobody but root could.
+CERTIFICATE_FILE_MODE = 0o400
+CERTIFICATE_VOLUME = "spor-certificate"
+_SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _int_option(conf: Any, option: str, default: int, minimum: int) -> int:
+    raw = (conf.get("spor", option, fallback="") or "").strip()
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ConfigurationError(f"[spor] {option} must be a whole number, not {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"[spor] {option} must be at least {minimum}, not {value}")
+    return value
+
+
+def certificate_pod() -> dict[str, Any]:
+    """``executor_config=`` for the tasks that use the SITHS certificate when ``[spor] certificate_secret``
+    (e.g. ``AIRFLOW__SPOR__CERTIFICATE_SECRET``) names a Kubernetes secret: a ``pod_override`` for the
+    KubernetesExecutor that mounts it read-only at ``[spor] certificate_mount_path``, in a pod whose
+    user alone reads the key. Nothing when unset, and then the kubernetes client is not imported."""
+    from airflow.sdk.configuration import conf
+
+    secret = (conf.get("spor", "certificate_secret", fallback="") or "").strip()
+    if not secret:
+        return {}
+    if not _SECRET_NAME.fullmatch(secret):
+        raise ConfigurationError(f"[spor] certificate_secret {secret!r} is not a Kubernetes secret name")
+    mount_path = (conf.get("spor", "certificate_mount_path", fallback="") or "").strip() or DEFAULT_CERTIFICATE_MOUNT_PATH
+    if not mount_path.startswith("/"):
+        raise ConfigurationError(f"[spor] certificate_mount_path must be an absolute path, not {mount_path!r}")
+    run_as_user = _int_option(conf, "certificate_run_as_user", DEFAULT_CERTIFICATE_RUN_AS_USER, minimum=1)
+    fs_group = _int_option(conf, "certificate_fs_group", DEFAULT_CERTIFICATE_FS_GROUP, minimum=0)
+    try:
+        # Only here: a site that does not set the option needs neither the client nor its import time.
+        from kubernetes.client import models as k8s
+    except ImportError:
+        raise ConfigurationError("[spor] certificate_secret is set but the kubernetes client is not installed: "
+                                 "install spor-airflow[kubernetes] (apache-airflow-providers-cncf-kubernetes)") from None
+
+    pod = k8s.V1Pod(spec=k8s.V1PodSpec(
+        # The executor takes this securityContext instead of the base pod's (it merges no fields), so it
+        # repeats the chart's user, the image's group 0 and what the restricted Pod Security profile
+        # requires; fsGroup is the group through which the task reads the key.
+        security_context=k8s.V1PodSecurityContext(
+            run_as_user=run_as_user, run_as_group=0, run_as_non_root=True, fs_group=fs_group,
+            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
+        # "base" is the task's container; the executor adds these mounts and volumes to the base pod's.
+        containers=[k8s.V1Container(name="base", volume_mounts=[
+            k8s.V1VolumeMount(name=CERTIFICATE_VOLUME, mount_path=mount_path, read_only=True)])],
+        volumes=[k8s.V1Volume(name=CERTIFICATE_VOLUME, secret=k8s.V1SecretVolumeSource(
+            secret_name=secret, default_mode=CERTIFICATE_FILE_MODE))],
+    ))
+    return {"executor_config": {"pod_override": pod}}
+
+
 def send_pool() -> str:
     """The pool of the send tasks (``[spor] pool``, e.g. ``AIRFLOW__SPOR__POOL``; default ``spor``)."""
     from airflow.sdk.configuration import conf
@@ -76,7 +142,7 @@ def pipeline(extract: TaskCallable) -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
     → send_batch × N (pool ``[spor] pool``, default ``spor``, labelled "batch N") → summarize (always runs); beside them,
     after extract (the block list was readable): raise_removal_requests (R11)."""
-    holds_certificate = certificate_queue()
+    holds_certificate = {**certificate_queue(), **certificate_pod()}
     certificate = _task(check_certificate, **holds_certificate)()
     extracted = _task(extract)()
     gate = _task(quality_gate)(extracted)

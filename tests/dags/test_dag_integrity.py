@@ -37,7 +37,7 @@ PARSE_PROBE = textwrap.dedent(
     bag = DagBag(dag_folder={path!r}, known_pools=set(json.load(open({pools!r}))) | {{"default_pool"}})  # Airflow always has default_pool
     elapsed = time.perf_counter() - t0
     heavy = sorted(m for m in set(sys.modules) - before
-                   if m.split(".")[0] in {{"great_expectations", "zeep", "pandas", "lxml", "psycopg2"}})
+                   if m.split(".")[0] in {{"great_expectations", "zeep", "pandas", "lxml", "psycopg2", "kubernetes"}})
     print(json.dumps({{
         "dags": sorted(bag.dag_ids), "errors": {{k: str(v)[:300] for k, v in bag.import_errors.items()}},
         "warnings": [getattr(w, "message", str(w)) for w in bag.dag_warnings], "elapsed": elapsed, "heavy": heavy, "calls": calls,
