@@ -1,10 +1,14 @@
-"""What the metrics tests share: the metrics docs/metrics.md lists, and a stand-in for Airflow's
-metrics object that keeps each call."""
+"""What the metrics tests share: the metrics docs/metrics.md lists, a stand-in for Airflow's
+metrics object that keeps each call, and a StatsD server that listens on a UDP port of this
+machine and keeps every line it receives."""
 
 from __future__ import annotations
 
 import re
+import socket
 import threading
+import time
+from dataclasses import dataclass
 
 from tests.conftest import ROOT
 
@@ -58,3 +62,65 @@ def record_metrics(monkeypatch) -> Recorder:
     recorder = Recorder()
     monkeypatch.setattr(compat, "airflow_stats", lambda: recorder)
     return recorder
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str      # without Airflow's statsd_prefix
+    value: float
+    kind: str      # c, g, ms
+    line: str      # as received
+
+
+class StatsdListener:
+    """A StatsD server for one test, on 127.0.0.1 and a free port: keeps every line it receives."""
+
+    def __init__(self, prefix: str = "airflow") -> None:
+        self.prefix = prefix
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="statsd-listener", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                continue
+            with self._lock:
+                self.lines.extend(line for line in data.decode("utf-8", "replace").splitlines() if line)
+
+    def airflow_env(self) -> dict[str, str]:
+        """Airflow's configuration that points its StatsD metrics here."""
+        return {"AIRFLOW__METRICS__STATSD_ON": "True", "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+                "AIRFLOW__METRICS__STATSD_PORT": str(self.port), "AIRFLOW__METRICS__STATSD_PREFIX": self.prefix}
+
+    def take(self, settle_s: float = 0.5) -> list[str]:
+        """Every line received so far (after a moment for the last datagrams), and forget them."""
+        time.sleep(settle_s)
+        with self._lock:
+            lines, self.lines = self.lines, []
+        return lines
+
+    def samples(self, lines: list[str]) -> list[Sample]:
+        """The lines under ``<prefix>.spor.``, parsed (``name:value|type``, a sample rate ignored)."""
+        out = []
+        for line in lines:
+            name, _, rest = line.partition(":")
+            if not name.startswith(f"{self.prefix}.spor."):
+                continue
+            value, kind = rest.split("|")[:2]
+            out.append(Sample(name.removeprefix(f"{self.prefix}."), float(value), kind, line))
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
