@@ -14,8 +14,10 @@ in the hands of the next reader. What counts as a reference (and what deliberate
   into a Markdown file must be one of its headings (GitHub's slugs) or ``<a id>``s. URLs are skipped.
 * **Dotted names** of the first-party packages (``spor``, ``standin``, ``devenv``), also as
   ``module:attr`` and in ``from spor.x import a, b``: the longest importable module, then
-  attributes (dataclass fields and annotations count). Not names: host names (``spor.se``), file
-  names (``spor.pem``, ``…/spor.py``), and, in shell code blocks, anything but ``python -m NAME``.
+  attributes (dataclass fields and annotations count). A metric's name (``spor.metrics.METRICS``,
+  with its labels filled in or cut off at the first ``<label>``) counts too. Not names: host names
+  (``spor.se``), file names (``spor.pem``, ``…/spor.py``), and, in shell code blocks, anything but
+  ``python -m NAME``.
 """
 
 from __future__ import annotations
@@ -150,6 +152,13 @@ def _resolves(name: str) -> bool:
     return False
 
 
+def _is_metric(name: str) -> bool:
+    """One of the metrics' names (docs/metrics.md), not a module: whole, or up to its first label."""
+    from spor.metrics import METRICS, pattern_of
+
+    return pattern_of(name) is not None or any(name == pattern.split(".<", 1)[0] for pattern in METRICS)
+
+
 def _has_attributes(obj: object, names: list[str]) -> bool:
     for attr in names:
         if hasattr(obj, attr):
@@ -212,7 +221,7 @@ def _broken(kind: str, ref: str, md: str) -> str | None:
         if anchor and resolved.endswith(".md") and anchor not in _anchors(resolved):
             return f"{resolved} has no heading or anchor #{anchor}"
         return None
-    if ref in STORED_RULE_IDS:
+    if ref in STORED_RULE_IDS or _is_metric(ref):
         return None
     if ref.startswith("python:"):
         ref = ref.removeprefix("python:")
@@ -260,6 +269,9 @@ def test_what_counts_as_a_reference():
     assert _broken("name", "spor.registration.builder.build_registration", "README.md") is None
     assert _broken("name", "spor.tasks.runinfo.RunInfo.logical_date", "README.md") is None  # a dataclass field
     assert _broken("name", "spor.build.identity.validate_person_id", "README.md")  # only stored ids keep 0.2's path
+    assert _broken("name", "spor.registrations.stage.created", "README.md") is None  # a metric
+    assert _broken("name", "spor.registrations", "README.md") is None  # a metric cut at its <environment>
+    assert _broken("name", "spor.registrations.stage", "README.md")  # not a whole metric
     assert _broken("path", "sql/extract/*.nosuch", "README.md")
     assert _broken("link", "docs/notes.md#no-such-heading", "README.md")
     changelog = "`spor.pii`\n## [Unreleased]\n`spor.lifecycle`\n## [0.2.0] - 2026-11-30\n`spor.states`\n"

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from spor import metrics
 from spor.clock import Clock
 from spor.errors import CertificateError, SystemicError, TransientError
-from spor.lifecycle import State, WaitReason
+from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
 from spor.send.breaker import GIVE_UP, PROBE, WAIT, BreakerPolicy, CircuitBreaker
 from spor.send.deferral import Deferrals
 from spor.send.heartbeat import Heartbeat
@@ -250,6 +251,12 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
         result.stopped = run.stopped
         result.breaker = list(run.breaker.transitions)
         result.elapsed_s = round(_time.monotonic() - started, 3)
+        metrics.registrations(info.environment, result.by_state, outcomes=[s.value for s in FINAL_ANSWERS])
+        metrics.transient_failures(info.environment, sum(run.failures.values()))
+        metrics.breaker_openings(info.environment, run.breaker.openings)
+        deadline = window.deadline_at
+        if deadline is not None:  # the night's margin; resend and backfill runs have no deadline
+            metrics.deadline_minutes_left(info.environment, (deadline - clock.now()).total_seconds() / 60)
     if run.error is not None:
         raise run.error
     return result
@@ -313,6 +320,7 @@ def _send_one(reg: StagedRegistration, *, db: StateDB, client: Client, clock: Cl
             run.leftover[reg.outbox_id] = WaitReason.TRANSIENT
             return None
         return due
+    metrics.answer_latency(reg.environment, _time.monotonic() - t0)
     run.breaker.record(False, clock.now().timestamp(), probe=probe)
     attempts.record_answer(db, ledger_id, reg, answer)
     with run.lock:

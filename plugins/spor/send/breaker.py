@@ -48,6 +48,7 @@ class CircuitBreaker:
         self._probe_at = 0.0
         self._pause = policy.probe_after_s
         self.transitions: list[str] = []
+        self.openings = 0   # trips from closed (spor.metrics): not re-opens after a failed probe
 
     def assume_down(self, now: float) -> None:
         """SPOR was found unavailable earlier in this run: start open, probe at once, and give up
@@ -88,6 +89,7 @@ class CircuitBreaker:
             self._recent.append(transient)
             n = len(self._recent)
             if n >= self.policy.min_answers and sum(self._recent) > self.policy.open_share * n:
+                self.openings += 1
                 self._opened_at = now
                 self._probe_at = now + self._pause
                 self._move(OPEN)

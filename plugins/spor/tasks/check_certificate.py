@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from spor import metrics
 from spor.state import runlog
 from spor.tasks import ids
 from spor.tasks.context import TaskInstance, recorded
@@ -34,6 +35,7 @@ def check_certificate(*, run: RunInfo, db: StateDB, settings: Settings, clock: C
     status = hook.certificate_status(now=clock.now(), warn_days=settings.certificate_warn_days)
     # Kept per environment for the status page and the certificate alert (spor.notifications.alerts).
     certificates.record(db, environment, hook.spor_conn_id, status.not_after, run.run_id)
+    metrics.certificate_days_left(environment, status.days_left)
     if status.warning:
         log.warning("%s", status.warning)
         runlog.add(db, run.run_id, ids.CHECK_CERTIFICATE, runlog.INFO, status.warning,

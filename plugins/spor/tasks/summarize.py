@@ -7,6 +7,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from spor import metrics
+from spor.lifecycle import WaitReason
 from spor.state import run_summary, summary
 from spor.tasks import ids
 from spor.tasks.context import TaskInstance, recorded
@@ -73,6 +75,7 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
         from spor.state import night
 
         undone = night.not_done(db, known_environment, run_finished=run_finished)
+        metrics.outbox_waiting(known_environment, undone.by_reason, reasons=[r.value for r in WaitReason])
         if undone:
             result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
                                         "owned_by_dead_batches": undone.owned_by_dead_batches}

@@ -18,6 +18,7 @@ from spor.send.breaker import BreakerPolicy, CircuitBreaker
 from spor.send.windows import SendingWindow
 from spor.state import batches, outbox
 from spor.state.tables import outbox as outbox_t
+from tests.metrics_support import record_metrics
 from tests.spor.state_fixtures import FakeRegistration, ScriptedClient, created, transient
 
 ENV = "stage"
@@ -95,6 +96,26 @@ def test_circuit_breaker_opens_probes_with_one_request_and_closes(state_db, cloc
     assert times[:10] == [float(s) for s in range(10)]
     assert times[10:12] == [15.0, 26.0]
     assert all(t > 26 for t in times[12:])
+
+
+def test_the_breaker_counts_one_opening_however_often_its_probes_fail(state_db, clock, sleeper, monkeypatch):
+    """docs/metrics.md: it tripped once; the failed probe re-opened it without a new opening. Every
+    failed request counts as a transient failure; only answers are timed; no deadline, no margin."""
+    recorder = record_metrics(monkeypatch)
+    clock.instant = datetime(2025, 3, 3, 14, 0, tzinfo=STOCKHOLM)
+    bid = plan(state_db, 40)
+    client = ScriptedClient(clock, default=down_until(clock, datetime(2025, 3, 3, 14, 0, 17, tzinfo=STOCKHOLM)),
+                            advance_s=1.0)
+    policy = BreakerPolicy(window=10, min_answers=10, open_share=0.5, probe_after_s=5, give_up_after_s=120)
+    res = send_planned_batch(bid, db=state_db, client=client, clock=clock, window=MANUAL,
+                             block_check=lambda b: set(), threads=1, sleeper=sleeper, breaker=policy,
+                             retry=RetryPolicy(max_attempts=10, base_delay_s=1, max_delay_s=4))
+    assert res.breaker.count("open") == 2
+    assert recorder.values("spor.breaker_openings.stage") == [1]
+    assert recorder.values("spor.transient_failures.stage") == [len(client.sent) - 40] == [11]
+    assert recorder.values("spor.registrations.stage.created") == [40]
+    assert len(recorder.values("spor.answer_latency.stage")) == 40
+    assert recorder.values("spor.deadline_minutes_left.stage") == []
 
 
 def test_circuit_breaker_gives_up_spor_unavailable_and_the_rows_wait_transient(state_db, clock, sleeper):

@@ -16,6 +16,7 @@ from spor.send.windows import SendingWindow
 from spor.state import attempts, batches, outbox, run_summary
 from spor.state.tables import ledger as ledger_t
 from spor.state.tables import outbox as outbox_t
+from tests.metrics_support import record_metrics
 from tests.spor.state_fixtures import FakeRegistration, ScriptedClient, cert_rejected, created, malformed, transient, unknown_system
 
 ENV = "stage"
@@ -69,6 +70,24 @@ def test_batch_sent_once_each_with_four_threads(state_db, clock):
     assert res.by_state == {"created": 40} and res.attempted == 40 and res.stopped is None
     assert sorted(bn for bn, _ in client.sent) == sorted(str(1000 + i) for i in range(40))
     assert waiting(state_db) == {}
+
+
+def test_a_nightly_batch_sends_its_metrics_when_it_ends(state_db, clock, monkeypatch):
+    """docs/metrics.md: the answers by outcome (zeros too), one latency per answer, no transient
+    failure or breaker opening, and the minutes left before 05:00 when the batch ended."""
+    recorder = record_metrics(monkeypatch)
+    clock.instant = datetime(2025, 3, 3, 4, 0, tzinfo=STOCKHOLM)
+    (bid,) = plan(state_db, 5)
+    send(state_db, bid, ScriptedClient(clock, advance_s=6), clock, threads=1)   # ends at 04:00:30
+    assert {stat: recorder.values(stat) for stat in (
+        "spor.registrations.stage.created", "spor.registrations.stage.updated", "spor.registrations.stage.rejected",
+        "spor.registrations.stage.malformed", "spor.transient_failures.stage", "spor.breaker_openings.stage",
+        "spor.deadline_minutes_left.stage")} == {
+        "spor.registrations.stage.created": [5], "spor.registrations.stage.updated": [0],
+        "spor.registrations.stage.rejected": [0], "spor.registrations.stage.malformed": [0],
+        "spor.transient_failures.stage": [0], "spor.breaker_openings.stage": [0],
+        "spor.deadline_minutes_left.stage": [59.5]}
+    assert len(recorder.values("spor.answer_latency.stage")) == 5
 
 
 def test_r11_block_list_reread_before_sending_withdraws_blocked(state_db, clock):

@@ -3,12 +3,15 @@ under its XCom key, records the certificate's expiry per environment, warns befo
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from spor.errors import ConfigurationError
 from spor.state import certificates, runlog
 from spor.tasks import ids
 from spor.tasks.check_certificate import check_certificate
+from tests.metrics_support import record_metrics
 from tests.spor.tasks.factory import Night, make_run, settings, spor_connection
 
 
@@ -21,6 +24,14 @@ def test_passes_the_environment_on_and_records_the_certificate(db, ops, clock, s
     (expiry,) = certificates.all_environments(db)
     assert expiry.environment == "stage" and expiry.not_after.isoformat() == result["expires"]
     assert runlog.events(db, night.run.run_id) == []
+
+
+def test_sends_the_days_the_certificate_has_left(db, ops, clock, standin_pki, monkeypatch):
+    recorder = record_metrics(monkeypatch)
+    spor_connection(monkeypatch, "https://localhost:9/spor", standin_pki, environment="stage")
+    night = Night(make_run(), db, ops, clock, settings())
+    expires = night.call(check_certificate)["expires"]
+    assert recorder.values("spor.certificate_days_left.stage") == [(datetime.fromisoformat(expires) - clock.now()).days]
 
 
 def test_warns_inside_the_warning_period(db, ops, clock, standin_pki, monkeypatch):

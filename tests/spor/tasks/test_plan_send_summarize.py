@@ -20,6 +20,7 @@ from spor.tasks.runinfo import NIGHTLY
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
 from standin.recorder import read_index
+from tests.metrics_support import record_metrics
 from tests.spor.tasks.factory import Night, make_run, settings, spor_connection
 
 
@@ -97,12 +98,16 @@ def test_a_batch_of_a_stopped_run_sends_nothing(staged_night, standin, standin_p
     assert read_index(standin.received.dir) == []
 
 
-def test_summarize_fails_a_run_with_work_left_and_says_why(staged_night):
+def test_summarize_fails_a_run_with_work_left_and_says_why(staged_night, monkeypatch):
+    recorder = record_metrics(monkeypatch)
     night, _ = staged_night
     staged = _stage(night)
     night.call(plan_batches, staged)  # planned, never sent: the night is not done
     with pytest.raises(AirflowFailException, match=r"night not done: \d+ sendable registration\(s\) of stage wait"):
         night.call(summarize, run_finished=lambda dag_id, run_id: True)
+    assert {stat: value for _, stat, value, _ in recorder.calls} == {  # docs/metrics.md: every reason, zeros too
+        "spor.outbox_waiting.stage.new": staged["staged"], "spor.outbox_waiting.stage.deadline": 0,
+        "spor.outbox_waiting.stage.blackout": 0, "spor.outbox_waiting.stage.transient": 0}
 
 
 def test_summarize_without_an_environment_reports_the_failed_check(staged_night):
