@@ -51,6 +51,19 @@ class LocalEnv:
     def manifest(self) -> Path:
         return self.base / "ops.manifest.json"
 
+    @property
+    def lineage(self) -> Path:
+        return self.base / "lineage"
+
+    def lineage_settings(self) -> dict[str, str]:
+        """Airflow's OpenLineage provider writes every event of the runs as one JSON file in
+        ``lineage/`` (its file transport; docs/lineage.md)."""
+        self.lineage.mkdir(parents=True, exist_ok=True)
+        return {
+            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(self.lineage / "event")}),
+            "AIRFLOW__OPENLINEAGE__NAMESPACE": "spor-demo",
+        }
+
     def airflow_settings(self) -> dict[str, str]:
         """Where Airflow keeps its own metadata, and where it finds our DAGs and plugins."""
         return {

@@ -53,7 +53,7 @@ def demo_environment(env: LocalEnv, *, run_id: str, standin_port: int = STANDIN_
     finally:
         env.endpoint = saved
     return {"SPOR_DEMO": str(env.base), "SPOR_DEMO_RUN_ID": run_id, "SPOR_STANDIN_PORT": str(standin_port),
-            **env.airflow_settings(), **ui_settings(env, api_port=api_port), **connections}
+            **env.airflow_settings(), **env.lineage_settings(), **ui_settings(env, api_port=api_port), **connections}
 
 
 def write_env_files(env: LocalEnv, variables: dict[str, str], *, venv_bin: Path | None = None) -> Path:

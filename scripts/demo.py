@@ -6,6 +6,8 @@ what it started. Everything lives under `.demo/`; the stand-in's received reques
 `.demo/received/`. The clock is simulated (SPOR_CLOCK_START), so the demo behaves the same at
 any time of day.
 
+The run's OpenLineage events go to `.demo/lineage/` (docs/lineage.md).
+
 Then it leaves the folder ready to work in: both DAGs in Airflow's metadata database (paused, as
 Airflow creates them), a second day of changes waiting in the OPS database (treatments changed
 after the first night, so the next `spor_nightly` has something to send), and `.demo/env.sh`
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         env=standin_env))
     try:
         env.endpoint = standin.url
-        airflow_env = os.environ | env.airflow_settings() | env.connections() | clock
+        airflow_env = os.environ | env.airflow_settings() | env.lineage_settings() | env.connections() | clock
         step("Airflow metadata database and the 'spor' pool", lambda: migrate_airflow(env))
         print(f"== running spor_nightly at {args.night} (simulated clock) …", flush=True)
         log_path = base / "spor_nightly.log"
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"   stand-in received {received} requests: {env.received}")
     print(f"   OPS database {env.ops_db}, state database {env.state_db}, Airflow home {env.airflow_home}")
     print(f"   full run log: {log_path}")
+    print(f"   OpenLineage events of the run: {len(list(env.lineage.glob('*.json')))} files in {env.lineage}")
     print(f"   {len(changed)} treatments changed since, waiting for the next spor_nightly ({base / 'second_night.json'})")
     print(f"\n== work with it in a new shell: source {env_sh}   (then e.g. spor report --run-id \"$SPOR_DEMO_RUN_ID\""
           f" --kind summary)\n   open it in the Airflow UI: make ui")

@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
      "compat", "metrics"),
     ("state",),                       # the state database: outbox, ledger, watermark, run log
     ("extract", "registration"),      # reading the OPS; building one registration
-    ("quality",),                     # the Great Expectations gate (uses the builder's readings)
+    ("quality", "lineage"),           # the Great Expectations gate; the Assets and OpenLineage facets of a run
     ("transport", "hooks"),           # talking to SPOR; Airflow hooks for the connections
     ("send", "notifications"),        # the send loop; alerts and e-mail
     ("removal",),                     # removal requests to UCR

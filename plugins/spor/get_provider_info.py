@@ -66,6 +66,22 @@ UI_FIELD_BEHAVIOUR = {
 }
 
 
+ASSET_URIS = [
+    {
+        "schemes": ["spor-ops"],
+        "handler": "spor.lineage.assets.sanitize_ops_uri",
+        "factory": "spor.lineage.assets.create_ops_asset",
+        "to_openlineage_converter": "spor.lineage.assets.ops_to_openlineage",
+    },
+    {
+        "schemes": ["spor"],
+        "handler": "spor.lineage.assets.sanitize_spor_uri",
+        "factory": "spor.lineage.assets.create_spor_asset",
+        "to_openlineage_converter": "spor.lineage.assets.spor_to_openlineage",
+    },
+]
+
+
 def get_provider_info() -> dict:
     return {
         "package-name": "spor-airflow",
@@ -83,6 +99,9 @@ def get_provider_info() -> dict:
             }
         ],
         "hooks": [{"integration-name": "SPOR", "python-modules": ["spor.hooks.spor", "spor.hooks.state"]}],
+        # Asset URIs of the OPS views a run reads and of the SPOR environment it sends to: how
+        # Airflow normalises and builds them and how OpenLineage names them (docs/lineage.md).
+        "asset-uris": ASSET_URIS,
         "config": {
             "spor": {
                 "description": "Where the SPOR tasks run (read when the DAG files are parsed).\n",

@@ -8,9 +8,11 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
-from airflow.sdk import ExceptionRetryPolicy, RetryAction, RetryRule, task
+from airflow.sdk import AssetAlias, ExceptionRetryPolicy, RetryAction, RetryRule
 
 from spor.errors import ConfigurationError
+from spor.lineage.assets import SENT_TO_SPOR
+from spor.lineage.operator import spor_task
 from spor.notifications.alerts import on_run_failed, on_run_succeeded
 from spor.tasks import ids
 from spor.tasks.build_and_stage import build_and_stage
@@ -134,8 +136,9 @@ def send_pool() -> str:
 
 
 def _task(body: TaskCallable, **kwargs: Any) -> Any:
-    """The Airflow task of a body, under the task id its ``recorded`` decorator gave it."""
-    return task(task_id=body.task_id, doc_md=body.__doc__, **kwargs)(body)
+    """The Airflow task of a body, under the task id its ``recorded`` decorator gave it; its
+    operator hands what the body reports to OpenLineage (spor.lineage.operator)."""
+    return spor_task(task_id=body.task_id, doc_md=body.__doc__, **kwargs)(body)
 
 
 def pipeline(extract: TaskCallable) -> None:
@@ -153,8 +156,10 @@ def pipeline(extract: TaskCallable) -> None:
         target_time=f"{{{{ ti.xcom_pull(task_ids='{ids.PLAN_BATCHES}', key='{ids.XCOM_WINDOW_OPENS_AT}') }}}}",
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
     )
+    # The SPOR Asset of the run's environment is known only when it runs: an alias, resolved by
+    # each batch that sent something ("sent to SPOR"; docs/lineage.md).
     sent = _task(send_batch, pool=send_pool(), map_index_template="{{ batch_label }}",
-                 **SEND_RETRIES, **holds_certificate).expand(batch=batches)
+                 outlets=[AssetAlias(SENT_TO_SPOR)], **SEND_RETRIES, **holds_certificate).expand(batch=batches)
     removals = _task(raise_removal_requests)()
     summary = _task(summarize, trigger_rule="all_done")()
     certificate >> extracted >> removals >> summary

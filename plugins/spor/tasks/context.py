@@ -28,6 +28,7 @@ from spor.tasks.runinfo import RunInfo
 if TYPE_CHECKING:
     from spor.extract.source import SourceReader
     from spor.hooks.spor import SporHook
+    from spor.lineage.report import TaskLineage
     from spor.registration.units import UnitMapping
     from spor.state.database import StateDB
 
@@ -116,6 +117,14 @@ class TaskInputs:
         """The environment, or None when check_certificate did not get that far (summarize)."""
         found = self.ti.xcom_pull(task_ids=ids.CHECK_CERTIFICATE, key=ids.XCOM_ENVIRONMENT)
         return str(found) if found else None
+
+    @functools.cached_property
+    def lineage(self) -> TaskLineage:
+        """What the body reports for the catalogue (the OPS views it reads, the SPOR environment
+        it sends to, its counts), kept in the task's context for OpenLineage (docs/lineage.md)."""
+        from spor.lineage import report
+
+        return report.for_context(self.context, lambda: self.settings.ops_conn_id)
 
     @property
     def run_finished(self) -> Callable[[str, str], bool]:

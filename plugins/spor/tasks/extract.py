@@ -21,10 +21,14 @@ from spor.tasks.runinfo import BACKFILL, RunInfo
 if TYPE_CHECKING:
     from spor.clock import Clock
     from spor.extract.source import SourceReader, Treatment
+    from spor.lineage.report import TaskLineage
     from spor.settings import Settings
     from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
+
+#: The view whose rows the extraction counts (the treatments, before the opt-out filter).
+TREATMENTS = "spor_behandling"
 
 #: Lower bound for a first nightly run (no watermark yet): everything the OPS holds.
 BEGINNING = "1900-01-01 00:00:00"
@@ -34,10 +38,12 @@ def _wall(instant: datetime) -> str:
     return instant.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _extract(run: RunInfo, db: StateDB, reader: SourceReader, pages: Iterable[list[Treatment]]) -> dict[str, Any]:
+def _extract(run: RunInfo, db: StateDB, reader: SourceReader, pages: Iterable[list[Treatment]],
+             lineage: TaskLineage) -> dict[str, Any]:
     """Opt-out filter FIRST (R11), then hand the allowed treatments to the next task."""
     from spor.extract import handover, optout
 
+    lineage.reads_ops()  # before reading: a failed extraction names what it could not read too
     block_list = optout.read_block_list(reader)  # BlockListUnavailable: nothing is sent
     handover.clear(db, run.run_id)  # a retried task starts clean
     stale = handover.clear_stale(db, run.run_id)  # what a crashed run left (docs/state-machine.md)
@@ -53,13 +59,14 @@ def _extract(run: RunInfo, db: StateDB, reader: SourceReader, pages: Iterable[li
     total_blocked = sum(blocked.values())
     log.info("extracted %d treatments: %d allowed, %d blocked by opt-out %s",
              allowed_n + total_blocked, allowed_n, total_blocked, blocked)
+    lineage.rows_read[TREATMENTS] = allowed_n + total_blocked
     return {"extracted": allowed_n + total_blocked, "allowed": allowed_n, "blocked": total_blocked,
             "blocked_by_reason": blocked, "handed_over": handover.count(db, run.run_id)}
 
 
 @recorded(ids.EXTRACT)
 def extract_changed(*, run: RunInfo, db: StateDB, reader: SourceReader, settings: Settings,
-                    clock: Clock) -> dict[str, Any]:
+                    clock: Clock, lineage: TaskLineage) -> dict[str, Any]:
     """Reads the treatments changed since the last successful extraction from the OPS
     (`sql/extract/treatments_changed.sql`, bind parameters, re-reading `overlap_minutes` before the
     watermark). A backfill run reads the treatments last changed on its logical day instead.
@@ -80,20 +87,20 @@ def extract_changed(*, run: RunInfo, db: StateDB, reader: SourceReader, settings
             since = BEGINNING
         new_watermark = until
     log.info("extracting treatments with andrad_tid in [%s, %s) (%s run)", since, until, run.mode)
-    result = _extract(run, db, reader, reader.changed(since, until))
+    result = _extract(run, db, reader, reader.changed(since, until), lineage)
     result.update(since=since, until=until, watermark=new_watermark)
     return result
 
 
 @recorded(ids.EXTRACT)
-def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader) -> dict[str, Any]:
+def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader, lineage: TaskLineage) -> dict[str, Any]:
     """Reads the treatments chosen in the form: a list of treatment numbers, or a changed-date
     range (optionally one unit). Applies the opt-out filter first, exactly as the nightly run."""
     params = run.params
     numbers = [str(n).strip() for n in (params.get("behandlingsnummer") or []) if str(n).strip()]
     if numbers:
         log.info("resend of %d treatment numbers", len(numbers))
-        return _extract(run, db, reader, reader.by_numbers(numbers)) | {"watermark": None}
+        return _extract(run, db, reader, reader.by_numbers(numbers), lineage) | {"watermark": None}
     start, end = params.get("changed_from"), params.get("changed_to")
     if not start or not end:
         from spor.errors import ConfigurationError
@@ -111,4 +118,4 @@ def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader) -> dict
     pages: Iterable[list[Treatment]] = reader.changed(since, until)
     if unit:
         pages = ([t for t in page if str(t.row.get("enhet")) == unit] for page in pages)
-    return _extract(run, db, reader, pages) | {"watermark": None}
+    return _extract(run, db, reader, pages, lineage) | {"watermark": None}

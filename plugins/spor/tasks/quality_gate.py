@@ -12,25 +12,32 @@ from spor.tasks.context import recorded
 from spor.tasks.runinfo import RunInfo
 
 if TYPE_CHECKING:
+    from spor.lineage.report import TaskLineage
     from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
 
 
 @recorded(ids.QUALITY_GATE)
-def quality_gate(extracted: dict[str, Any], *, run: RunInfo, db: StateDB, environment: str) -> dict[str, Any]:
+def quality_gate(extracted: dict[str, Any], *, run: RunInfo, db: StateDB, environment: str,
+                 lineage: TaskLineage) -> dict[str, Any]:
     """Runs the Great Expectations suites of `expectations/` on the extracted (unblocked)
     treatments. *reject* verdicts quarantine a treatment (not sent); *warn* verdicts are sent and
     listed as predicted entries on SPOR's error list. The HTML report is kept in the state
     database (see the summary for how to open it)."""
+    from dataclasses import asdict
+
     from spor.extract import handover
+    from spor.lineage.report import CHECKED_VIEWS, QUALITY_GATE
     from spor.quality import run_reports
     from spor.quality.frame import frame_from_treatments
     from spor.quality.gate import run_gate
     from spor.quality.verdicts import gate_verdicts
 
+    lineage.reads_ops(CHECKED_VIEWS)  # what the gate judges: the OPS data, read by extract
     treatments = list(handover.iterate(db, run.run_id))
     if not treatments:
+        lineage.run_facets[QUALITY_GATE] = {"checked": 0, "quarantined": 0, "identityUnknown": 0, "warned": 0, "byRule": {}}
         return {"checked": 0, "quarantined": 0, "identity_unknown": 0, "warned": 0}
     frame = frame_from_treatments(treatments)
     del treatments
@@ -40,6 +47,11 @@ def quality_gate(extracted: dict[str, Any], *, run: RunInfo, db: StateDB, enviro
     counts = {"checked": len(result.ids), "quarantined": len(result.quarantined - result.identity_unknown),
               "identity_unknown": len(result.identity_unknown), "warned": len(result.warned),
               "by_rule": result.counts_by_rule()}
+    # Per expectation: type, id, suite, rule, severity, counts; never a failing value.
+    lineage.assertions = [asdict(e) for e in result.expectation_results]
+    lineage.run_facets[QUALITY_GATE] = {"checked": counts["checked"], "quarantined": counts["quarantined"],
+                                        "identityUnknown": counts["identity_unknown"], "warned": counts["warned"],
+                                        "byRule": counts["by_rule"]}
     log.info("quality gate: %s (GX import %.1fs, validation %.1fs)", counts, result.gx_import_seconds,
              result.validation_seconds)
     return counts

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from spor.clock import Clock
     from spor.extract.source import SourceReader
     from spor.hooks.spor import SporHook
+    from spor.lineage.report import TaskLineage
     from spor.settings import Settings
     from spor.state.database import StateDB
 
@@ -44,7 +45,7 @@ def _block_check(reader: SourceReader) -> Callable[[list[str]], set[str]]:
 @recorded(ids.SEND_BATCH)
 def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Settings, clock: Clock,
                reader: SourceReader, hook: SporHook, environment: str, context: MutableMapping[str, Any],
-               run_finished: Callable[[str, str], bool]) -> dict[str, Any]:
+               run_finished: Callable[[str, str], bool], lineage: TaskLineage) -> dict[str, Any]:
     """Sends one batch to SPOR over mutual TLS, in pool `spor`, with `threads_per_task` threads
     sharing one client. Re-reads the block list first and withdraws what became blocked. Before
     every send and every retry it checks the window: never after the deadline (spor_nightly),
@@ -75,8 +76,31 @@ def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Se
         runlog.add(db, run.run_id, ids.SEND_BATCH, runlog.INFO,
                    f"SPOR unavailable: batch {batch['batch']} stopped with its circuit breaker open; "
                    f"{waiting} registration(s) wait (transient)", {"spor_unavailable": True, "batch": batch["batch"]})
+    if counts["attempted"]:
+        _sent_to_spor(context, lineage, hook, environment, batch["batch"], counts)
     log.info("batch %s: %s", batch["batch"], counts)
     return {"batch": batch["batch"], **counts}
+
+
+def _sent_to_spor(context: MutableMapping[str, Any], lineage: TaskLineage, hook: SporHook, environment: str,
+                  number: int, counts: dict[str, Any]) -> None:
+    """The SPOR Asset of this environment gets an event ("sent to SPOR": DAGs scheduled on it
+    run) through the task's alias, and is this task's lineage output. Counts only in its extra."""
+    from airflow.sdk import AssetAlias
+
+    from spor.lineage.assets import SENT_TO_SPOR, create_spor_asset
+
+    try:
+        asset = create_spor_asset(endpoint=hook.get_config().endpoint, environment=environment)
+    except Exception as exc:  # noqa: BLE001 - the batch was sent; only its announcement is lost
+        log.warning("no 'sent to SPOR' asset event (%s: %s)", type(exc).__name__, exc)
+        return
+    lineage.sends_to(asset)
+    events = context.get("outlet_events")
+    if events is not None:  # Airflow's accessor; a unit test's context has none
+        events[AssetAlias(SENT_TO_SPOR)].add(asset, extra={
+            "environment": environment, "batch": number, "attempted": counts["attempted"],
+            "by_state": counts["by_state"]})
 
 
 def _spor_unavailable(db: StateDB, run_id: str) -> bool:

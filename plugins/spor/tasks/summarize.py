@@ -15,6 +15,7 @@ from spor.tasks.context import TaskInstance, recorded
 from spor.tasks.runinfo import RunInfo
 
 if TYPE_CHECKING:
+    from spor.lineage.report import TaskLineage
     from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
@@ -43,12 +44,13 @@ def _report_url(run: RunInfo) -> str | None:
 
 @recorded(ids.SUMMARIZE)
 def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment: str | None,
-              run_finished: Callable[[str, str], bool]) -> dict[str, int]:
+              run_finished: Callable[[str, str], bool], lineage: TaskLineage) -> dict[str, int]:
     """Counts per state of the registration state machine, the treatment numbers that need the
     team with their reason, what waits and why, the capacity warning and any stop. Printed here
     and kept in the state database. Fails the run when a task failed or the run was stopped.
     Removes the run's extracted treatments from the state database first, whatever the outcome."""
     from spor.extract import handover
+    from spor.lineage.report import RUN_COUNTS
     from spor.quality.run_reports import STAGE_APPROVAL
     from spor.removal import store as removal_store
 
@@ -69,6 +71,9 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     # Once, short: the full lists are in the summary report the last line points to.
     for line in summary.render_text(result).splitlines():
         log.info("%s", line)
+    lineage.run_facets[RUN_COUNTS] = {  # counts only: the run's OpenLineage events carry them, also when it fails
+        "environment": known_environment, "mode": run.mode, "dryRun": run.dry_run, "byState": dict(result["by_state"]),
+        "warned": result["warned"], "waitingByReason": dict(result["waiting_by_reason"])}
     problems = result.get("stops", []) + result.get("failures", [])
     if not run.dry_run and known_environment is not None:
         # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.

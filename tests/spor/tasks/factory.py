@@ -16,6 +16,7 @@ import pytest
 
 from spor.clock import STOCKHOLM, FixedClock
 from spor.extract.source import SourceReader
+from spor.lineage.report import TaskLineage
 from spor.registration.units import UnitMapping
 from spor.settings import Settings
 from spor.state import database as statedb
@@ -117,6 +118,7 @@ class Night:
     settings: Settings
     ti: FakeTi = field(default_factory=FakeTi)
     environment: str = "stage"
+    lineage: TaskLineage = field(default_factory=TaskLineage)
 
     def call(self, fn: Any, *args: Any, **given: Any) -> Any:
         """Calls ``fn``'s body with the inputs it names, as the decorator would."""
@@ -128,7 +130,7 @@ class Night:
         available = {"run": self.run, "db": self.db, "reader": self.ops.reader, "clock": self.clock,
                      "settings": self.settings, "units": self.ops.units, "environment": self.environment,
                      "known_environment": self.environment, "ti": self.ti, "context": {},
-                     "run_finished": lambda dag_id, run_id: False,
+                     "run_finished": lambda dag_id, run_id: False, "lineage": self.lineage,
                      "hook": SporHook(spor_conn_id=self.settings.spor_conn_id)}
         needs = [p.name for p in inspect.signature(fn.body).parameters.values() if p.kind is p.KEYWORD_ONLY]
         return fn.body(*args, **{name: given.get(name, available.get(name)) for name in needs})
