@@ -22,6 +22,8 @@ def test_dag_test_killed_mid_send_then_immediate_rerun_finishes_the_night(tmp_pa
     assert killed["kill"]["accepted_before"] < free["accepted"], "the kill came after sending was over"
     assert killed["kill"]["accepted_before"] > 0, "the kill came before sending began"
     assert killed["state"] == ["success"], "the rerun after the kill is not green"
-    assert killed["accepted"] == free["accepted"] and killed["left_in_outbox"] == 0   # nothing lost
+    # Nothing lost; on failure the numbers and the two runs' logs say where it went.
+    assert killed["accepted"] == free["accepted"] and killed["left_in_outbox"] == 0, (
+        f"fault-free {free}; killed and rerun {killed}; logs: {sorted(str(p) for p in tmp_path.glob('*.log'))}")
     resent = killed["requests"] - killed["accepted"]
     assert resent == killed["kill"]["in_flight"] <= args.threads, "re-sent more than was in flight"
