@@ -20,8 +20,9 @@ Scheduled every night at 00:30 Europe/Stockholm, one run at a time.
    sends after the deadline (scheduled runs) or inside the blackout (every run).
 8. **summarize** – counts per state, treatments that need the team, capacity warning.
 
-Alerts to the team (setting `alerts` in the Variable `spor_removal_notifier`): a failed run, a stop,
-a certificate about to expire, a capacity warning, a night not done, and 05:00 passed unfinished.
+Alerts to the team (setting `alerts` in the Variable `spor_notifications`; docs/alerts.md): a failed
+run, a stop, a certificate about to expire, a capacity warning, a night not done, and 05:00 passed
+unfinished.
 
 Backfill: `airflow backfill create --dag-id spor_nightly --from-date D1 --to-date Dn` sends, for each
 day, the treatments whose last change falls on that day, when they differ from SPOR's last final

@@ -26,7 +26,7 @@ def test_a_certificate_inside_the_warning_period_sends_one_alert_when_the_run_en
     """certificate_warn_days larger than the test certificate's life: the run succeeds, and the
     team gets exactly one e-mail, the certificate alert, linking to the run; UCR gets nothing."""
     values = night_settings(night, WINTER_NIGHT, config={"certificate_warn_days": 100000})
-    values["AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER"] = json.dumps(
+    values["AIRFLOW_VAR_SPOR_NOTIFICATIONS"] = json.dumps(
         {"smtp_conn_id": "spor_smtp_test", "to": "drift@ucr.uu.se", "alerts": {"to": "jour@sjukhus.example"}})
     with environment(values):
         run = load_dag("spor_nightly").test(logical_date=None)

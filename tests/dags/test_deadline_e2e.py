@@ -96,7 +96,7 @@ def stack(tmp_path, smtp_server):
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
         # the alert setting a site keeps in Airflow (shared with the removal e-mail)
-        "AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER": json.dumps({"smtp_conn_id": "spor_smtp_test", "alerts": {"to": [TEAM]}}),
+        "AIRFLOW_VAR_SPOR_NOTIFICATIONS": json.dumps({"smtp_conn_id": "spor_smtp_test", "alerts": {"to": [TEAM]}}),
     }
     running = Stack(home=home, env=env, logs=tmp_path / "logs", api_port=port)
     running.airflow("db", "migrate")

@@ -4,8 +4,8 @@ inputs: a personnummer stored with a hyphen (D15), a time with fractional second
 operation ending before it started (D1, a warning: sent, with a predicted error-list entry).
 
 Compared: the rendered files and what the stand-in received; each held-back treatment's state and
-its summary line; the warned treatments; and, with --state after the night, that render names
-every sent treatment as unchanged since SPOR's last final answer.
+its summary line; the warned treatments; and, with --state after the night, that render counts
+every sent treatment as unchanged since SPOR's last final answer (and names each with --verbose).
 """
 
 from __future__ import annotations
@@ -108,6 +108,10 @@ def test_render_and_the_night_give_the_same_verdict_for_every_defect_and_odd_inp
     assert {b for b, e in manifest.treatments.items() if e.blocked is None and e.defects} <= judged
 
     after_files, after, stdout = _render(night, tmp_path / "after", "--state", f"sqlite:///{night.env.state_db}",
-                                         "--environment", "stage")
+                                         "--environment", "stage", "--verbose")
     assert after_files == sent and set(after.get("unchanged", {})) == sent
     assert f"the night would skip {len(sent)} as unchanged" in stdout
+    # without --verbose only the count: one line per treatment would bury the held-back ones
+    _files, quiet, stdout = _render(night, tmp_path / "quiet", "--state", f"sqlite:///{night.env.state_db}",
+                                    "--environment", "stage")
+    assert "unchanged" not in quiet and f"the night would skip {len(sent)} as unchanged" in stdout

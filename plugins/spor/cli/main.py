@@ -6,6 +6,10 @@
 
 Other modules add a command by appending ``(name, help, add_arguments, run)`` to ``COMMANDS``;
 ``run(args) -> int`` is the exit code. Output never holds a personal identity number.
+
+Standard output carries only what the command prints (a report as JSON or HTML parses as such);
+log lines go to standard error, below WARNING only with ``--verbose``; connections and Variables
+are also looked up in Airflow's metadata database where one is configured (spor.cli.environment).
 """
 
 from __future__ import annotations
@@ -49,15 +53,30 @@ def _render_run(args: argparse.Namespace) -> int:
     from spor.cli.render import preview_command
 
     return preview_command(db=args.db, out=args.out, all_=args.all, numbers=args.behandlingsnummer,
-                           units=args.units, stdout=sys.stdout, state=args.state, environment=args.environment)
+                           units=args.units, stdout=sys.stdout, state=args.state, environment=args.environment,
+                           verbose=args.verbose)
 
 
 # --- report --------------------------------------------------------------------------------
+SUMMARY = "summary"
+
+
+def report_kinds() -> tuple[str, ...]:
+    """Every kind ``spor report --kind`` prints: the kept reports, and the summary."""
+    from spor.quality.run_reports import COVERAGE_JSON, QUALITY, QUALITY_JSON, STAGE_APPROVAL
+    from spor.state.summary import DRY_RUN
+
+    return (QUALITY, QUALITY_JSON, STAGE_APPROVAL, COVERAGE_JSON, DRY_RUN, SUMMARY)
+
+
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state", default="spor_state", help="state database: SQLAlchemy URL or Airflow connection id")
     p.add_argument("--dag-id", default="spor_nightly", help="the run's DAG (default spor_nightly)")
     p.add_argument("--run-id", help="the run (default: list the kept reports)")
-    p.add_argument("--kind", default="quality", help="quality | quality-json | stage-approval | summary")
+    kinds = report_kinds()
+    p.add_argument("--kind", default="quality", choices=kinds, metavar="KIND",
+                   help=f"{' | '.join(kinds)} (default quality): HTML, JSON (the *-json kinds and dry-run) "
+                        "or the summary's text")
     p.add_argument("--out", type=Path, help="write to this file instead of standard output")
 
 
@@ -80,7 +99,7 @@ def _report_run(args: argparse.Namespace) -> int:
         for dag_id, run_id, kind, at in runlog.list_reports(db):
             print(f"{at:%Y-%m-%d %H:%M} {kind:<16} {dag_id or '?'} {run_id}")
         return 0
-    if args.kind == "summary":
+    if args.kind == SUMMARY:
         saved = run_summary.load(db, args.dag_id, args.run_id)
         body = render_text(saved) if saved else None
     else:
@@ -100,7 +119,8 @@ def _report_run(args: argparse.Namespace) -> int:
 COMMANDS: list[Command] = [
     ("synth", "fill a database with synthetic OPS data (+ manifest)", _synth_args, _synth_run),
     ("render", "build registrations into files; nothing is sent", _render_args, _render_run),
-    ("report", "print a run's quality / stage-approval report or summary from the state database", _report_args, _report_run),
+    ("report", "print a run's report or summary from the state database (--kind quality, quality-json, "
+               "stage-approval, coverage-json, dry-run or summary)", _report_args, _report_run),
 ]
 
 
@@ -156,12 +176,24 @@ COMMANDS += [
 ]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spor", description="OPS -> SPOR tools")
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true",
+                        help="also log lines below WARNING (on standard error) and, for render, every unchanged treatment")
+    top = argparse.ArgumentParser(prog="spor", description="OPS -> SPOR tools. Standard output is the command's "
+                                  "output (reports parse as JSON or HTML); log lines go to standard error.")
+    sub = top.add_subparsers(dest="command", required=True)
     for name, help_text, add_arguments, run in COMMANDS:
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         add_arguments(p)
         p.set_defaults(_run=run)
-    args = parser.parse_args(argv)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from spor.cli.environment import logs_to_stderr, use_metadata_database
+
+    args = parser().parse_args(argv)
+    logs_to_stderr(verbose=args.verbose)
+    use_metadata_database()
     return int(args._run(args))

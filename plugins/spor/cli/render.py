@@ -7,14 +7,16 @@ exactly as the client puts it into the SOAP body. Nothing is sent and nothing is
 
 Output: for every treatment the night would not send, and for every rendered one the gate
 warned about, the line the run summary gives it (behandlingsnummer, state, [rule] variable
-reason; never an identity number). With a state database, also the rendered treatments the
-night would skip because SPOR's last final answer has the same content. Last, one count line.
-Blocked treatments are only counted.
+reason; never an identity number). With a state database, the rendered treatments the night
+would skip because SPOR's last final answer has the same content are counted, and listed one
+a line only with ``verbose`` (after a good night that is nearly every treatment). Last, one count
+line. Blocked treatments are only counted. Errors go to standard error.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +56,11 @@ class PreviewResult:
 
 def write_previews(batches: Iterable[Sequence[Any]], block_list: Any, units: Any, out: Path, *,
                    echo: TextIO | None = None, schema: Any = None, environment: str | None = None,
-                   last_answer: Any = None) -> PreviewResult:
+                   last_answer: Any = None, echo_unchanged: bool = False) -> PreviewResult:
     """Filter (opt-out first), gate, build and write every treatment of ``batches``.
     ``last_answer(system_id, behandlingsnummer) -> (state, content_hash) | None`` names what SPOR
-    already holds (the night stages only what differs)."""
+    already holds (the night stages only what differs); ``echo_unchanged`` prints a line for each
+    such treatment too."""
     from spor.extract.optout import apply
     from spor.quality.verdicts import check_gate
     from spor.registration.verdict import build_verdict
@@ -104,7 +107,7 @@ def write_previews(batches: Iterable[Sequence[Any]], block_list: Any, units: Any
         last = last_answer(reg.system_id, reg.behandlingsnummer) if last_answer else None
         if last is not None and last[1] == reg.content_hash:
             result.unchanged.append(bnr)
-            if echo is not None:
+            if echo is not None and echo_unchanged:
                 print(f"{bnr:<12} {UNCHANGED:<17} same content as SPOR's last final answer ({last[0]}): "
                       f"the night skips it", file=echo)
     return result
@@ -121,23 +124,25 @@ def _environment(given: str | None, conn_id: str) -> str:
 
 def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | None, units: str | None,
                     stdout: TextIO, state: str | None = None, environment: str | None = None,
-                    spor_conn_id: str = "spor_default") -> int:
+                    spor_conn_id: str = "spor_default", verbose: bool = False, stderr: TextIO | None = None) -> int:
     """``spor render``. Exit codes: 0 done (even with treatments held back), 2 configuration
-    problem (nothing rendered), 3 block list unreadable (nothing rendered)."""
+    problem (nothing rendered), 3 block list unreadable (nothing rendered). ``verbose``: a line
+    for every treatment the night would skip as unchanged, not only their count."""
     from spor.cli.targets import missing_database
     from spor.extract.optout import read_block_list
     from spor.extract.source import SourceReader
     from spor.registration.units import load_units
 
+    stderr = stderr or sys.stderr
     for target, what in ((db, "OPS database"), (state, "state database")):
         refusal = target and missing_database(target, what)
         if refusal:
-            print(refusal, file=stdout)
+            print(refusal, file=stderr)
             return 2
     try:
         mapping = load_units(units)
     except ConfigurationError as e:
-        print(f"error: {e} (pass --units JSON_OR_PATH)", file=stdout)
+        print(f"error: {e} (pass --units JSON_OR_PATH)", file=stderr)
         return 2
     last_answer = None
     env_name = None
@@ -149,11 +154,11 @@ def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | 
             env_name = _environment(environment, spor_conn_id)
         except Exception as e:  # noqa: BLE001 - any way the connection is unusable: say which
             print(f"error: cannot tell the SPOR environment from connection {spor_conn_id!r} "
-                  f"({type(e).__name__}); pass --environment", file=stdout)
+                  f"({type(e).__name__}); pass --environment", file=stderr)
             return 2
         sdb = state_db(state, migrate=False)  # read only, as every reader
         if sdb.revision() is None:
-            print(f"error: no SPOR tables in the state database {state}: no run has used it yet", file=stdout)
+            print(f"error: no SPOR tables in the state database {state}: no run has used it yet", file=stderr)
             return 2
 
         def last_answer(system_id: str, bnr: str) -> Any:
@@ -163,7 +168,7 @@ def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | 
     try:
         block_list = read_block_list(reader)
     except BlockListUnavailable as e:
-        print(f"error: {e}", file=stdout)
+        print(f"error: {e}", file=stderr)
         return 3
     if all_:
         batches: Iterator[list[Any]] | Iterable[list[Any]] = reader.all()
@@ -179,7 +184,7 @@ def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | 
             yield batch
 
     result = write_previews(tracked(), block_list, mapping, out, echo=stdout, environment=env_name,
-                            last_answer=last_answer)
+                            last_answer=last_answer, echo_unchanged=verbose)
     result.not_found = sorted(wanted - seen)
     for bnr in result.not_found:
         print(f"not found: {bnr}", file=stdout)

@@ -138,7 +138,7 @@ def send(alerts: list[Alert], setting: Any = None) -> int:
         else:
             to = tuple(config.get("to") or ()) or (tuple(setting.cc) if setting is not None else ())
             if setting is None or not to:
-                log.warning("SPOR alert not sent (no 'alerts' recipient in spor_removal_notifier): %s", subject)
+                log.warning("SPOR alert not sent (no 'alerts' recipient in spor_notifications): %s", subject)
                 continue
             from dataclasses import replace
 

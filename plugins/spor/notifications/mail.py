@@ -2,7 +2,7 @@
 
 :class:`SporEmailNotifier` is the smtp provider's ``SmtpNotifier`` (so a ``BaseNotifier``) whose
 connection, default recipients and sender come from the site's one e-mail setting (the Variable
-``spor_removal_notifier``, see :mod:`spor.notifications.setting`). It serves two uses:
+``spor_notifications``, see :mod:`spor.notifications.setting`). It serves two uses:
 
 * our code sends one composed message now: ``notifier.send(subject, text)``, as the nightly removal
   step does for each request to UCR. The text is sent as written, never as a template;

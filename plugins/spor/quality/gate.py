@@ -277,7 +277,7 @@ def run_gate(
     result = GateResult(run_id=run_id, ids=ids, verdicts=verdicts, expectation_results=outcomes,
                         gx_import_seconds=import_seconds, validation_seconds=validation_seconds,
                         gx_validate_seconds=gx_validate_seconds)
-    log.info("quality gate run %s: %d treatments, %d quarantined, %d warned, %d passed (%.2f s)",
-             run_id, len(ids), len(result.quarantined), len(result.warned), len(result.passed_ids),
+    log.info("quality gate%s: %d treatments, %d quarantined, %d warned, %d passed (%.2f s)",
+             f" run {run_id}" if run_id else "", len(ids), len(result.quarantined), len(result.warned), len(result.passed_ids),
              validation_seconds)
     return result

@@ -109,7 +109,7 @@ def notifier_from_config(config: Any) -> SporEmailNotifier | None:
 
 
 def notifier_from_airflow() -> SporEmailNotifier | None:
-    """The notifier the team configured in the Airflow Variable ``spor_removal_notifier``, or None."""
+    """The notifier the team configured in the Airflow Variable ``spor_notifications``, or None."""
     return _for_ucr(email_setting_from_airflow())
 
 

@@ -154,8 +154,13 @@ def render_text(summary: JsonView) -> str:
     groups = attention_by_rule(summary)
     if groups:
         lines.append(f"  needs the team: {len(summary['attention'])} in {len(groups)} rules (rule, state, count, first numbers)")
-        for rule, states, items in groups[:8]:
-            lines.append(f"    {rule:<14} {states:<14} {len(items):>6}  {_first([i['behandlingsnummer'] for i in items], 5)}")
+        shown = groups[:8]
+        # as wide as the longest shown rule and states, so "identity-unknown" keeps its own column
+        rule_width = max(14, *(len(rule) for rule, _states, _items in shown))
+        state_width = max(14, *(len(states) for _rule, states, _items in shown))
+        for rule, states, items in shown:
+            lines.append(f"    {rule:<{rule_width}} {states:<{state_width}} {len(items):>6}  "
+                         f"{_first([i['behandlingsnummer'] for i in items], 5)}")
         if len(groups) > 8:
             lines.append(f"    … {len(groups) - 8} more rules in the summary report")
     where = summary.get("report_url") or (f"python -m spor report --dag-id {summary['dag_id']} "

@@ -22,14 +22,18 @@ def raise_removal_requests(*, run: RunInfo, db: StateDB, reader: SourceReader, c
     """Raises removal requests to UCR (R11) for data SPOR already accepted: one per block list
     entry and environment that covers an accepted treatment, and one per accepted treatment since
     deleted in the OPS (sent by mistake); each exactly once. E-mails every raised request when the
-    Variable `spor_removal_notifier` names an SMTP connection; otherwise they wait for the team
+    Variable `spor_notifications` names an SMTP connection; otherwise they wait for the team
     (`python -m spor removal list`). Fails, raising nothing, when the block list cannot be read."""
+    from spor.notifications import setting
     from spor.removal import nightly as removal_nightly
+    from spor.state import runlog
 
     if run.dry_run:
         log.info("dry run: no removal request is raised")
         return {"skipped": "dry run"}
-    counts = removal_nightly.nightly_step(db, reader, run_id=run.run_id, clock=clock,
-                                          notifier=removal_nightly.notifier_from_airflow())
+    notifier = removal_nightly.notifier_from_airflow()
+    if setting.read_under_old_name(notifier.setting if notifier is not None else None):  # a note in the run summary
+        runlog.add(db, run.run_id, ids.RAISE_REMOVAL_REQUESTS, runlog.INFO, setting.deprecation_note())
+    counts = removal_nightly.nightly_step(db, reader, run_id=run.run_id, clock=clock, notifier=notifier)
     log.info("removal requests: %s", counts)
     return counts

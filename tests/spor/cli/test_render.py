@@ -159,7 +159,7 @@ def test_render_r11_unreadable_block_list_renders_nothing(tmp_path):
     conn.close()
     result = _render("--db", f"sqlite:///{db}", "--out", str(tmp_path / "out"), "--all", "--units", json.dumps(manifest.units))
     assert result.returncode == 3
-    assert "block list" in result.stdout and "R11" in result.stdout
+    assert "block list" in result.stderr and "R11" in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
@@ -169,7 +169,7 @@ def test_render_without_unit_mapping_is_a_configuration_error(tmp_path):
     result = _render("--db", f"sqlite:///{db}", "--out", str(tmp_path / "out"), "--all",
                      env={"AIRFLOW_HOME": str(tmp_path / "airflow"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
     assert result.returncode == 2
-    assert "spor_units" in result.stdout
+    assert "spor_units" in result.stderr
 
 
 def test_render_from_an_airflow_connection_id_and_units_variable(tmp_path):

@@ -122,7 +122,7 @@ def test_r19_a_run_that_already_failed_gets_no_0500_alert_on_top(smtp_server, mo
 
     from spor.notifications.deadline import deadline_missed
 
-    monkeypatch.setenv("AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER", json.dumps(SETTING))
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_NOTIFICATIONS", json.dumps(SETTING))
     deadline_missed({"dag_run": {"dag_id": "spor_nightly", "run_id": "scheduled__2025-12-01", "state": "failed"},
                      "deadline": {"deadline_time": "2025-12-01T04:00:00+00:00"}})
     assert smtp_server.messages == []

@@ -1,5 +1,5 @@
 """SporEmailNotifier: an Airflow BaseNotifier (the smtp provider's SmtpNotifier) configured by the
-site's one e-mail setting, the Variable ``spor_removal_notifier``. Used directly to send a composed
+site's one e-mail setting, the Variable ``spor_notifications``. Used directly to send a composed
 text, and as a callback whose rendered e-mail never carries an identity number. Delivery goes to a
 real SMTP server on a local port."""
 

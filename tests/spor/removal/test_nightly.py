@@ -1,5 +1,5 @@
 """The nightly removal step delivers raised requests through the notifier configured in the
-Variable ``spor_removal_notifier``, to a real SMTP server: marked sent only after the server took
+Variable ``spor_notifications``, to a real SMTP server: marked sent only after the server took
 it, a failure stays raised and goes the next night, a sent request is not e-mailed again, and no
 identity number is e-mailed. State parts on SQLite and PostgreSQL (``state_db``)."""
 
@@ -23,7 +23,7 @@ def test_r11_delivery_by_airflow_smtp_connection_marks_sent_and_a_failure_stays_
     ops.treatment("9002", PATIENT)
     accept(state_db, PROD, "9001", "9002")
     ops.block(21, PATIENT)
-    monkeypatch.setenv("AIRFLOW_VAR_SPOR_REMOVAL_NOTIFIER",
+    monkeypatch.setenv("AIRFLOW_VAR_SPOR_NOTIFICATIONS",
                        '{"smtp_conn_id": "spor_smtp_test", "to": ["drift@ucr.uu.se"], "cc": ["spor-team@sjukhus.example"]}')
     notifier = nightly.notifier_from_airflow()
     assert notifier is not None

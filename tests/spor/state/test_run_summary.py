@@ -43,3 +43,19 @@ def test_runs_of_two_dags_with_the_same_run_id_keep_their_own_summary_and_report
     assert run_summary.load(state_db, "spor_resend", "manual__1")["by_state"]["created"] == 1
     assert runlog.load_report(state_db, "spor_resend", "manual__1", "quality")[1] == "resend page"
     assert runlog.load_report(state_db, "spor_backfill", "manual__1", "quality") is None
+
+
+def test_the_needs_the_team_columns_fit_a_long_rule_name():
+    """identity-unknown (16 characters) once ran into its state; every column starts where its heading's does."""
+    attention = ([{"behandlingsnummer": str(3000000 + i), "state": "identity_unknown", "rule": "identity-unknown"}
+                  for i in range(3)]
+                 + [{"behandlingsnummer": "3000100", "state": "quarantined", "rule": "D17"},
+                    {"behandlingsnummer": "3000101", "state": "not_buildable", "rule": "mandatory-V310-long-name"}])
+    text = summary.render_text({"dag_id": "spor_nightly", "run_id": "r1", "mode": "scheduled", "by_state": {},
+                                "attention": attention})
+    rows = [line.split() for line in text.splitlines() if line.startswith("    ") and "3000" in line]
+    assert [r[:3] for r in rows] == [["identity-unknown", "identity_unknown", "3"],
+                                     ["D17", "quarantined", "1"], ["mandatory-V310-long-name", "not_buildable", "1"]]
+    lines = [line for line in text.splitlines() if line.startswith("    ") and "3000" in line]
+    assert len({line.index(r[1]) for line, r in zip(lines, rows)}) == 1, "the state column is aligned"
+    assert len({line.index(r[2] + "  ") for line, r in zip(lines, rows)}) == 1, "the count column is aligned"
