@@ -18,7 +18,7 @@ PACKAGE = PLUGINS / "spor"
 #: Lowest first. A name imports from its own layer (one way) or from layers below.
 LAYERS: list[tuple[str, ...]] = [
     # values and rules everything shares; no I/O of their own
-    ("spor", "errors", "clock", "lifecycle", "settings", "resources", "pii", "verdicts", "page", "links"),
+    ("spor", "errors", "compat", "clock", "lifecycle", "settings", "resources", "pii", "verdicts", "page", "links"),
     ("state",),                       # the state database: outbox, ledger, watermark, run log
     ("extract", "registration"),      # reading the OPS; building one registration
     ("quality",),                     # the Great Expectations gate (uses the builder's readings)
