@@ -8,8 +8,9 @@ from typing import Any
 
 import pendulum
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
-from airflow.sdk import AssetAlias, ExceptionRetryPolicy, RetryAction, RetryRule
+from airflow.sdk import AssetAlias
 
+from spor import compat
 from spor.errors import ConfigurationError
 from spor.lineage.assets import SENT_TO_SPOR
 from spor.lineage.operator import spor_task
@@ -44,14 +45,13 @@ DAG_DEFAULTS: dict[str, Any] = {
 #: A send task whose worker died (SIGKILL, lost node) is retried and continues its batch (it
 #: claims the same batch and sends what it still owns, docs/adr/0005). A run-stopping error
 #: (certificate rejected, systemic stop, block list unreadable, configuration) is not retried: the
-#: same attempt would stop the same way. Transient SPOR errors never reach Airflow: the send loop
-#: defers them within the window.
+#: same attempt would stop the same way (a retry policy on Airflow 3.3, AirflowFailException on
+#: 3.2: spor.compat). Transient SPOR errors never reach Airflow: the send loop defers them within
+#: the window.
 SEND_RETRIES: dict[str, Any] = {
     "retries": 2,
     "retry_delay": timedelta(seconds=15),
-    "retry_policy": ExceptionRetryPolicy(rules=[RetryRule(
-        exception="spor.errors.RunStoppingError", action=RetryAction.FAIL,
-        reason="certificate, systemic, block-list or configuration stop: a retry would stop the same way")]),
+    **compat.run_stopping_not_retried(),
 }
 
 

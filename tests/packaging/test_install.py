@@ -17,14 +17,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, require_git_checkout
+from tests.conftest import ROOT
+from tests.packaging.support import airflow_env, clean_env, migrate, pip_install, repo_copy, venv
 
 pytestmark = pytest.mark.xdist_group("airflow-stack")
 
@@ -60,37 +59,6 @@ CHECK_PACKAGE = textwrap.dedent("""
 """)
 
 
-def _venv(path: Path) -> Path:
-    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(path)], check=True, timeout=300)
-    python = path / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True, timeout=600,
-                   capture_output=True)
-    return python
-
-
-def _pip(python: Path, *args: str, cwd: Path) -> None:
-    done = subprocess.run([str(python), "-m", "pip", "install", "-q", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-
-def _clean_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW", "PYTHON", "SPOR_", "VIRTUAL_ENV")) and k != "PYTEST_XDIST_WORKER"}
-    return {**env, **extra}
-
-
-def _repo_copy(dest: Path) -> Path:
-    """The repository's tracked files only (what a clean clone holds)."""
-    files = subprocess.run([require_git_checkout(), "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
-    for name in filter(None, files):
-        src = ROOT / name.decode()
-        if src.is_file():
-            (dest / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name.decode())
-    return dest
-
-
 @pytest.fixture(scope="module")
 def night(tmp_path_factory):
     """A synthetic OPS, a PKI and a running stand-in (from the dev venv: it never ships)."""
@@ -110,31 +78,18 @@ def night(tmp_path_factory):
         standin.stop()
 
 
-def _airflow(python: Path, home: Path, dags: Path, plugins: Path, extra: dict[str, str]) -> dict[str, str]:
-    return _clean_env({
-        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(dags), "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "PATH": f"{python.parent}:/usr/bin:/bin", **extra})
-
-
-def _migrate(python: Path, env: dict[str, str], cwd: Path, pools: Path) -> None:
-    for args in (["db", "migrate"], ["pools", "import", str(pools)]):
-        done = subprocess.run([str(python), "-m", "airflow", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                              timeout=600)
-        assert done.returncode == 0, done.stderr[-2000:]
-
-
 def test_git_sync_and_wheel_installs(tmp_path, night):
     local, manifest, clock = night
-    repo = _repo_copy(tmp_path / "clone")
-    python = _venv(tmp_path / "venv")
+    repo = repo_copy(tmp_path / "clone")
+    python = venv(tmp_path / "venv")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
 
     # --- git-sync: requirements.txt only, the repository's dags/ and plugins/ as Airflow's folders
-    _pip(python, "-r", "requirements.txt", cwd=repo)
+    pip_install(python, "-r", "requirements.txt", cwd=repo)
     assert subprocess.run([str(python), "-c", "import spor"], cwd=elsewhere, capture_output=True).returncode != 0
-    env = _airflow(python, tmp_path / "home-gitsync", repo / "dags", repo / "plugins", local.connections())
-    _migrate(python, env, elsewhere, repo / "pools.json")
+    env = airflow_env(python, tmp_path / "home-gitsync", repo / "dags", repo / "plugins", local.connections())
+    migrate(python, env, elsewhere, repo / "pools.json")
     listed = subprocess.run([str(python), "-m", "airflow", "plugins", "-o", "json"], env=env, cwd=elsewhere,
                             capture_output=True, text=True, timeout=300)
     assert '"name": "spor"' in listed.stdout, listed.stderr[-2000:]
@@ -144,7 +99,7 @@ def test_git_sync_and_wheel_installs(tmp_path, night):
     assert "['spor_nightly', 'spor_resend'] {}" in bag.stdout, bag.stdout + bag.stderr[-2000:]
 
     # --- the wheel, not editable, from the copy; then everything from another directory
-    _pip(python, "-c", "constraints.txt", ".", cwd=repo)
+    pip_install(python, "-c", "constraints.txt", ".", cwd=repo)
     shutil.rmtree(repo)  # nothing may point into the repository any more
     site = subprocess.run([str(python), "-c", "import spor; print(spor.__file__)"], cwd=elsewhere,
                           capture_output=True, text=True, check=True).stdout
@@ -155,9 +110,9 @@ def test_git_sync_and_wheel_installs(tmp_path, night):
     out = elsewhere / "preview"
     render = subprocess.run([str(python), "-m", "spor", "render", "--db", f"sqlite:///{local.ops_db}", "--out", str(out),
                              "--all", "--units", json.dumps(dict(manifest.units))],
-                            cwd=elsewhere, env=_clean_env({}), capture_output=True, text=True, timeout=600)
+                            cwd=elsewhere, env=clean_env({}), capture_output=True, text=True, timeout=600)
     assert render.returncode == 0, (render.stdout + render.stderr)[-2000:]
-    checked = subprocess.run([str(python), "-c", CHECK_PACKAGE, str(out)], cwd=elsewhere, env=_clean_env({}),
+    checked = subprocess.run([str(python), "-c", CHECK_PACKAGE, str(out)], cwd=elsewhere, env=clean_env({}),
                              capture_output=True, text=True, timeout=600)
     assert checked.returncode == 0, checked.stderr[-3000:]
     facts = json.loads(checked.stdout.strip().splitlines()[-1])
@@ -170,8 +125,8 @@ def test_git_sync_and_wheel_installs(tmp_path, night):
     shutil.copy(ROOT / "dags" / "spor_nightly.py", dags)
     empty_plugins = tmp_path / "no-plugins"
     empty_plugins.mkdir()
-    env = _airflow(python, tmp_path / "home-wheel", dags, empty_plugins, local.connections() | clock)
-    _migrate(python, env, elsewhere, ROOT / "pools.json")
+    env = airflow_env(python, tmp_path / "home-wheel", dags, empty_plugins, local.connections() | clock)
+    migrate(python, env, elsewhere, ROOT / "pools.json")
     hooks = subprocess.run([str(python), "-m", "airflow", "providers", "hooks", "-o", "json"], env=env, cwd=elsewhere,
                            capture_output=True, text=True, timeout=300)
     assert any(h["connection_type"] == "spor" and h["package_name"] == "spor-airflow"

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from spor import compat
 from spor.clock import Clock, clock_from_env
 from spor.errors import ConfigurationError, RunStoppingError
 from spor.settings import Settings
@@ -181,7 +182,9 @@ class TaskCallable(Protocol):
 def recorded(task_id: str) -> Callable[[Callable[..., Any]], TaskCallable]:
     """Runs a body ``body(*xcom_args, **inputs)``, resolving each keyword-only parameter from
     :class:`TaskInputs`. A failure is recorded as a PII-safe run event under ``task_id`` (the
-    summary reports it), then re-raised. The body stays reachable as ``callable.body``."""
+    summary reports it), then re-raised (a run-stopping error on Airflow 3.2 as
+    ``AirflowFailException``: :func:`spor.compat.raise_run_stopping`). The body stays reachable
+    as ``callable.body``."""
 
     def decorate(body: Callable[..., Any]) -> TaskCallable:
         signature = inspect.signature(body)
@@ -197,8 +200,11 @@ def recorded(task_id: str) -> Callable[[Callable[..., Any]], TaskCallable]:
             try:
                 return body(*args, **kwargs, **{name: getattr(inputs, name) for name in needs})
             except Exception as exc:
-                kind = runlog.STOP if isinstance(exc, RunStoppingError) else runlog.FAILURE
-                _record(inputs, task_id, kind, runlog.describe(exc))
+                if not isinstance(exc, RunStoppingError):
+                    _record(inputs, task_id, runlog.FAILURE, runlog.describe(exc))
+                    raise
+                _record(inputs, task_id, runlog.STOP, runlog.describe(exc))
+                compat.raise_run_stopping(exc)  # never retried: Airflow 3.2 has no retry policy to say so
                 raise
 
         made = cast(TaskCallable, run)

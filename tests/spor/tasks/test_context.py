@@ -8,6 +8,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from spor.errors import ConfigurationError, SystemicError
 from spor.settings import Settings
@@ -74,6 +75,27 @@ def test_a_failing_body_is_recorded_then_re_raised(db, monkeypatch, error, kind)
     (event,) = runlog.events(db, "m1")
     assert (event.task, event.kind, event.message) == ("some_task", kind, runlog.describe(error))
     assert "1001" not in event.message   # an unexpected error keeps only its type
+
+
+@pytest.mark.parametrize("error, raised", [(SystemicError("first answers all ERROR"), AirflowFailException),
+                                           (KeyError("1001"), KeyError)])
+def test_on_airflow_3_2_a_run_stopping_error_is_re_raised_as_airflows_fail_exception(db, monkeypatch, error, raised):
+    """Airflow 3.2 has no retry policy: the send tasks' retries would repeat a run-stopping error,
+    so it leaves the task as AirflowFailException, which Airflow never retries (spor.compat)."""
+    from spor import compat
+
+    monkeypatch.setattr(compat, "has_retry_policy", lambda: False)
+    _inputs(db, monkeypatch)
+
+    @context.recorded("some_task")
+    def body(batch: dict, *, run) -> dict:
+        raise error
+
+    with pytest.raises(raised) as caught:
+        body({"batch": 1})
+    assert caught.value is error or caught.value.__cause__ is error
+    (event,) = runlog.events(db, "m1")
+    assert event.message == runlog.describe(error)   # recorded as it was raised
 
 
 def test_a_body_gets_its_arguments_and_the_inputs_it_names(db, monkeypatch):
