@@ -32,13 +32,14 @@ RUNS = """
 import json, sqlite3, sys
 from airflow.dag_processing.dagbag import DagBag
 from spor.notifications.deadline import for_dag_test
-numbers, ops_db, dags = json.loads(sys.argv[1]), sys.argv[2], DagBag(dag_folder=sys.argv[3])
+numbers, ops_db, dags, out = json.loads(sys.argv[1]), sys.argv[2], DagBag(dag_folder=sys.argv[3]), sys.argv[4]
 nightly, resend = for_dag_test(dags.dags["spor_nightly"]), for_dag_test(dags.dags["spor_resend"])
 runs = {"resend": resend.test(run_conf={"behandlingsnummer": numbers}), "nightly": nightly.test(logical_date=None)}
 with sqlite3.connect(ops_db) as conn:  # the block list cannot be read: extract fails, nothing is sent
     conn.execute("ALTER TABLE spor_sparrlista RENAME TO spor_sparrlista_moved")
 runs["failed"] = nightly.test(logical_date=None)
-print("RUNS " + json.dumps({name: [run.run_id, str(run.state)] for name, run in runs.items()}))
+with open(out, "w") as f:  # not stdout: the lineage client's log thread writes there too
+    json.dump({name: [run.run_id, str(run.state)] for name, run in runs.items()}, f)
 """
 
 
@@ -118,11 +119,11 @@ def test_events_name_datasets_carry_quality_and_counts_and_no_identity_number(ni
            "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "file", "log_file_path": str(lineage / "event")}),
            "AIRFLOW__OPENLINEAGE__NAMESPACE": "spor-test"}
     lineage.mkdir()
-    done = subprocess.run([sys.executable, "-c", RUNS, json.dumps(numbers), str(night.env.ops_db), str(DAGS)], env=env, cwd=ROOT,
+    result = tmp_path / "runs.json"
+    done = subprocess.run([sys.executable, "-c", RUNS, json.dumps(numbers), str(night.env.ops_db), str(DAGS), str(result)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
-    line = next((x for x in done.stdout.splitlines() if x.startswith("RUNS ")), None)
-    assert line, (done.stdout + done.stderr)[-3000:]
-    runs = json.loads(line[5:])
+    assert done.returncode == 0 and result.exists(), (done.stdout + done.stderr)[-3000:]
+    runs = json.loads(result.read_text())
     assert [runs[k][1] for k in ("resend", "nightly", "failed")] == ["success", "success", "failed"], runs
 
     by_run: dict[str | None, list[dict]] = defaultdict(list)
