@@ -33,9 +33,9 @@ from spor.state import attempts, batches, outbox
 from spor.state import owner as owners
 from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, AnsweredAttempt, FinalAnswer
 from spor.state.batches import StagedRegistration
-from spor.state.run_summary import fault_reason
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
+from spor.state.run_summary import fault_reason
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]

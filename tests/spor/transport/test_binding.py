@@ -76,7 +76,8 @@ def test_another_namespace_is_named(tmp_path):
     xsd = wsdl.parent / "spor-registration-4_1.xsd"
     xsd.write_text(xsd.read_text().replace(f'xmlns:tns="{NS}"', f'xmlns:tns="{other}"'))
     found = differences(wsdl, SHIPPED_DIR)
-    assert f"the input element of postRegistration is {{{other}}}postRegistrationRequest; the builder produces {{{NS}}}postRegistrationRequest" in found
+    assert (f"the input element of postRegistration is {{{other}}}postRegistrationRequest; "
+            f"the builder produces {{{NS}}}postRegistrationRequest") in found
     assert f"the WSDL's schema has no target namespace {NS} (it declares {other})" in found
 
 
