@@ -35,6 +35,7 @@ from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, Answered
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
+from spor.state.run_summary import fault_reason
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]
@@ -93,7 +94,7 @@ class SystemicRule:
         if all(a.outcome == State.MALFORMED.value for a in answers) and len(keys) == 1:
             a = answers[0]
             return (f"Systemic stop: the first {n} answers of this run were all HTTP {a.http_status or 500} "
-                    f"schema faults for type {a.fault_type or '?'} ({a.fault_rule or 'unknown rule'}). "
+                    f"schema faults: {fault_reason(a.fault_rule, a.fault_type, a.result_text)}. "
                     f"Schema mismatch: our XSD/WSDL or message builder does not match SPOR's. "
                     f"The remaining registrations wait in the outbox.")
         return None
@@ -322,9 +323,9 @@ def _send_one(reg: StagedRegistration, *, db: StateDB, client: Client, clock: Cl
         return due
     metrics.answer_latency(reg.environment, _time.monotonic() - t0)
     run.breaker.record(False, clock.now().timestamp(), probe=probe)
-    attempts.record_answer(db, ledger_id, reg, answer)
+    recorded = attempts.record_answer(db, ledger_id, reg, answer)
     with run.lock:
-        run.answers[State(answer.state).value] += 1
+        run.answers[recorded.value] += 1
     if not run.systemic_decided:
         verdict = _judge(db, run_id, systemic, threshold, run)
         if verdict:

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from spor import metrics
 from spor.lifecycle import WaitReason
-from spor.state import run_summary, summary
+from spor.pii import mask_person_ids
+from spor.state import run_summary, runlog, summary
 from spor.tasks import ids
 from spor.tasks.context import TaskInstance, recorded
 from spor.tasks.runinfo import RunInfo
@@ -42,6 +43,28 @@ def _report_url(run: RunInfo) -> str | None:
         return None
 
 
+#: How a run's note on OK texts outside the guide's examples begins (kept once per run).
+UNFAMILIAR_OK_NOTE = "SPOR answered OK with a text other than the guide's"
+
+
+def _note_unfamiliar_ok_texts(db: StateDB, run_id: str) -> None:
+    """One note per run when SPOR accepted registrations with texts other than "Skapade: N" /
+    "Uppdaterade: N": they count as accepted, created or updated as the ledger says."""
+    from spor.state import attempts
+    from spor.transport.answers import familiar_ok_text
+
+    unfamiliar = {t: n for t, n in attempts.ok_texts(db, run_id).items() if not familiar_ok_text(t)}
+    if not unfamiliar or any(e.message.startswith(UNFAMILIAR_OK_NOTE)
+                             for e in runlog.events(db, run_id, runlog.INFO)):
+        return
+    shown = sorted(unfamiliar.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    texts = ", ".join(f"{mask_person_ids(t)[:80]!r} ({n})" for t, n in shown)
+    more = f" and {len(unfamiliar) - len(shown)} more" if len(unfamiliar) > len(shown) else ""
+    runlog.add(db, run_id, ids.SUMMARIZE, runlog.INFO,
+               f"{UNFAMILIAR_OK_NOTE} ({sum(unfamiliar.values())} registrations): {texts}{more}. Accepted "
+               "(resultCode OK is final); created or updated as this environment's ledger says.")
+
+
 @recorded(ids.SUMMARIZE)
 def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment: str | None,
               run_finished: Callable[[str, str], bool], lineage: TaskLineage) -> dict[str, int]:
@@ -63,6 +86,7 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     dry = summary.load_dry_run(db, run.dag_id, run.run_id)
     if dry is not None:
         extra["dry_run"] = dry
+    _note_unfamiliar_ok_texts(db, run.run_id)
     result = summary.compose(db, run, extra)
     if _stage_approval(run, db, known_environment, result):
         result["reports"].append(STAGE_APPROVAL)

@@ -128,6 +128,16 @@ def test_test_button_names_an_unknown_host_and_a_closed_port(api, standin, stand
     assert result["status"] is False and "connection refused" in result["message"], result
 
 
+def test_r3_test_button_names_a_label_that_does_not_fit_spors_host(api, standin, standin_pki):
+    class Production:
+        url = "https://integration.ucr.uu.se/spor/ws/4_1/RegistrationService"
+
+    result = _test_button(api, Production, standin_pki)  # labelled stage
+    assert result["status"] is False, result
+    assert ("environment 'stage' does not fit endpoint host integration.ucr.uu.se, which is SPOR's production"
+            in result["message"]), result
+
+
 def test_the_same_check_runs_on_a_worker_from_the_cli(standin, standin_pki, monkeypatch):
     extra = {"environment": "stage", "cert_file": str(standin_pki.client_cert),
              "key_file": str(standin_pki.dir / "client.key"), "ca_bundle": str(standin_pki.ca_cert)}
