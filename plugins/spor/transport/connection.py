@@ -30,7 +30,7 @@ ENDPOINT_HOSTS = {
 def ledger_environment(label: str) -> str:
     """The SPOR environment a connection label writes into: the key of the ledger, the outbox and
     removal requests. Stage is one environment with two entrances (real and test certificate), so
-    both stage labels share stage's ledger (docs/adr/0006-stage-entrances-share-one-ledger.md)."""
+    both stage labels share stage's ledger (docs/adr/0007-stage-entrances-share-one-ledger.md)."""
     return "stage" if label == "stage-test-cert" else label
 
 

@@ -1,4 +1,4 @@
-"""Both stage entrances write into one stage (docs/adr/0006-stage-entrances-share-one-ledger.md):
+"""Both stage entrances write into one stage (docs/adr/0007-stage-entrances-share-one-ledger.md):
 rows kept under ``stage-test-cert`` move to ``stage``.
 
 Where both hold the same registration, the newer wins: SPOR's later answer in ``spor_last_final``,
