@@ -50,18 +50,18 @@ def of_batch(stopped: str | None, waiting_by_reason: dict[str, int], *, attempte
     waiting = sum(waiting_by_reason.values())
     if not waiting or stopped in ("taken_over", "certificate", "systemic", "error"):
         return None  # run-stopping errors are recorded from the error itself (of_stop)
-    left = f"{waiting} registration(s) wait in the outbox for the next run"
+    # No count of what waits here: the one count is spor.state.waiting's, shown beside the cause.
     if stopped == "unavailable":
         after = f" after {give_up_after_s / 60:g} min" if give_up_after_s else ""
         why = transient(last_failure, endpoint) if last_failure else "SPOR could not be reached"
-        return f"SPOR unavailable: the circuit breaker gave up{after}. {why}; {left}"
+        return f"SPOR unavailable: the circuit breaker gave up{after}. {why}"
     if stopped == "deadline":
-        return f"The sending window closed at the 05:00 deadline before everything was sent; {left}"
+        return "The sending window closed at the 05:00 deadline before everything was sent"
     if stopped == "blackout":
-        return f"The sending window closed (05:15-06:00, SPOR copies data); {left}"
+        return "The sending window closed for 05:15-06:00 (SPOR copies data) before everything was sent"
     if waiting_by_reason.get("transient"):
         tried = f"all {attempted} request(s) failed" if attempted and last_failure else "requests failed"
-        return f"{transient(last_failure, endpoint)}; {tried} and the retries ran out; {left}"
+        return f"{transient(last_failure, endpoint)}; {tried} and the retries ran out"
     return None
 
 
@@ -70,9 +70,8 @@ def of_stop(message: str) -> str:
     text = re.sub(r"^\w+Error: ", "", message)
     tls = re.search(r"TLS with SPOR failed \(([^)]*)\) while sending \S+: ([^;.]*)", text)
     if tls:
-        return f"SPOR refused the TLS connection ({tls.group(1)}): {tls.group(2)}; the run stopped"
-    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".")
-    return f"{first}; the run stopped"
+        return f"SPOR refused the TLS connection ({tls.group(1)}): {tls.group(2)}"
+    return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".")
 
 
 def record(db: StateDB, run_id: str, task: str, sentence: str) -> bool:

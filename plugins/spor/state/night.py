@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from spor.state import batches
-from spor.state.waiting import Waiting, resolve
 from spor.state.database import StateDB
+from spor.state.waiting import Waiting, resolve
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Protocol
 
 from spor.lifecycle import State, WaitReason
 from spor.state import run_summary, runlog
-from spor.state.waiting import ACTION, Waiting
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject, JsonView
+from spor.state.waiting import ACTION, Waiting
 from spor.verdicts import WARNED
 
 #: Order in which states are shown (the state machine of docs/state-machine.md). Every registration
@@ -151,6 +151,26 @@ def _first(numbers: list[str], n: int, sep: str = " ") -> str:
     return sep.join(numbers[:n]) + more
 
 
+def capacity_in_words(cap: JsonView) -> str:
+    """'fits: 2,757 registrations need about 6 minutes; 4 hours left before 05:00'."""
+    n, needed, left = int(cap.get("outbox_size") or 0), float(cap.get("needed_s") or 0), float(cap.get("available_s") or 0)
+    closes = str(cap.get("closes_at") or "")
+    at = closes[11:16] if len(closes) >= 16 else "the window closes"
+    verdict = "fits" if cap.get("fits") else "does not fit"
+    sendable = "" if cap.get("fits") else f"; about {int(cap.get('sendable') or 0):,} will be sent, the rest wait"
+    return (f"{verdict}: {n:,} registrations need about {_duration(needed)}; {_duration(left)} left before "
+            f"{at}{sendable}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(0, round(seconds)):.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60):.0f} minutes"
+    hours = seconds / 3600
+    return f"{hours:.0f} hours" if hours >= 1.5 else "1 hour"
+
+
 def _numbers_of(first: list[str], total: int, n: int) -> str:
     """The first ``n`` of ``total`` numbers, of which ``first`` are known."""
     shown = first[:n]
@@ -201,6 +221,8 @@ def render_text(summary: JsonView) -> str:
         lines.append(f"  removal requests raised tonight (R11): {len(removals)}")
         for r in removals[:5]:
             lines.append(f"    request {r['id']}: {r['scope']} — treatments {_first(list(r['behandlingsnummer']), 10, ', ')}")
+    if summary.get("capacity"):
+        lines.append(f"  capacity: {capacity_in_words(summary['capacity'])}")
     if summary.get("capacity_warning"):
         lines.append(f"  WARNING {summary['capacity_warning']}")
     notes = summary.get("notes") or []

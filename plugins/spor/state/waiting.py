@@ -77,7 +77,7 @@ def resolve(db: StateDB, environment: str | None = None, *, lease: timedelta = b
     dead = list(batches.dead_batches(db, environment, lease=lease, run_finished=run_finished))
     open_batch = sa.select(batch.c.id).where(batch.c.finished_at.is_(None)).scalar_subquery()
     # Spelled out both ways: a NULL batch_id makes IN and NOT IN unknown, never true.
-    held_by_live = outbox.c.batch_id.in_(open_batch)
+    held_by_live: sa.ColumnElement[bool] = outbox.c.batch_id.in_(open_batch)
     waits = sa.or_(outbox.c.batch_id.is_(None), outbox.c.batch_id.not_in(open_batch))
     if dead:
         held_by_live = held_by_live & outbox.c.batch_id.not_in(dead)
