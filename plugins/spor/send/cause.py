@@ -68,7 +68,7 @@ def of_batch(stopped: str | None, waiting_by_reason: dict[str, int], *, attempte
 def of_stop(message: str) -> str:
     """The cause of a run-stopping error, from its PII-safe description (runlog.describe)."""
     text = re.sub(r"^\w+Error: ", "", message)
-    tls = re.search(r"TLS with SPOR failed \(([^)]*)\) while sending \S+: ([^;.]*)", text)
+    tls = re.search(r"TLS with SPOR failed \(([^)]*)\) while sending \S+: (.*?)(?:; |\. [A-Z]|\.?$)", text)
     if tls:
         return f"SPOR refused the TLS connection ({tls.group(1)}): {tls.group(2)}"
     return re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].rstrip(".")

@@ -8,6 +8,7 @@ treatment numbers and rules, never personal data.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -154,8 +155,10 @@ def _first(numbers: list[str], n: int, sep: str = " ") -> str:
 def capacity_in_words(cap: JsonView) -> str:
     """'fits: 2,757 registrations need about 6 minutes; 4 hours left before 05:00'."""
     n, needed, left = int(cap.get("outbox_size") or 0), float(cap.get("needed_s") or 0), float(cap.get("available_s") or 0)
-    closes = str(cap.get("closes_at") or "")
-    at = closes[11:16] if len(closes) >= 16 else "the window closes"
+    at = "the window closes"
+    if cap.get("closes_at"):
+        closes = datetime.fromisoformat(str(cap["closes_at"]))
+        at = f"{closes + timedelta(seconds=30):%H:%M}"  # a window open until 04:59:59 closes at 05:00
     verdict = "fits" if cap.get("fits") else "does not fit"
     sendable = "" if cap.get("fits") else f"; about {int(cap.get('sendable') or 0):,} will be sent, the rest wait"
     return (f"{verdict}: {n:,} registrations need about {_duration(needed)}; {_duration(left)} left before "
