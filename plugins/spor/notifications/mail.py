@@ -20,12 +20,13 @@ This module imports the smtp provider: import it inside the function that sends.
 from __future__ import annotations
 
 import copy
+import smtplib
+from collections.abc import Iterable
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate
 from html import escape
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -126,9 +127,10 @@ class SporEmailNotifier(SmtpNotifier):
         message.subject, message.html_content = subject, html or f"<pre>{escape(text)}</pre>"
         message._verbatim = True
         with message.hook as smtp:
-            message._build_email_content(smtp, {})  # type: ignore[arg-type]  # a composed message reads no context
+            message._build_email_content(smtp, {})  # a composed message reads no context
             mime, recipients = _alternative(smtp, message, text)
-            client = smtp._smtp_client
+            # The hook's synchronous connection (its ``with`` opens smtplib's, never aiosmtplib's).
+            client = cast("smtplib.SMTP_SSL | smtplib.SMTP | None", smtp._smtp_client)
             if client is None:
                 raise RuntimeError("the SMTP connection did not open")
             for attempt in range(smtp.smtp_retry_limit + 1):  # as the hook retries its own e-mails

@@ -8,8 +8,8 @@ treatment numbers and rules, never personal data.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from spor.lifecycle import State, WaitReason

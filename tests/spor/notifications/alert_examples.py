@@ -117,9 +117,8 @@ def _stop(db: statedb.StateDB) -> None:
 
 def _not_done(db: statedb.StateDB) -> None:
     """What summarize keeps (and then fails the run) when sendable registrations are left."""
-    from spor.state.night import NightNotDone
-
     from spor.send import cause
+    from spor.state.night import NightNotDone
     from spor.state.waiting import Waiting
 
     undone = NightNotDone(environment="production", waiting=412, by_reason={"deadline": 400, "transient": 12})

@@ -32,7 +32,6 @@ def test_a_live_runs_open_batch_is_being_sent_not_waiting(state_db):
 
 def test_rows_left_in_a_finished_batch_wait(state_db):
     """A stopped run whose batch was finished without giving its rows back (the demo's 2,757 vs 345)."""
-    import sqlalchemy as sa
 
     from spor.state.tables import batch
 
