@@ -69,7 +69,8 @@ def state_table(summary: Mapping[str, Any], extra_rows: Sequence[tuple[str, int,
     total = sum(n for _s, n, _m in rows)
     html = table(["state", "registrations", "meaning"], rows, numeric=[1], total=("total", total, ""))
     if summary.get("warned"):
-        html += (f"<p class='small'>Of these, {summary['warned']} were sent with a predicted entry on SPOR's "
+        verb = "would be sent" if summary.get("dry_run") is not None else "were sent"
+        html += (f"<p class='small'>Of these, {summary['warned']} {verb} with a predicted entry on SPOR's "
                  "error list (quality gate <b>warn</b>); they are counted once, under SPOR's answer.</p>")
     return html
 
