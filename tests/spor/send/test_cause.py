@@ -53,3 +53,17 @@ def test_one_cause_per_run_the_first(state_db):
     assert cause.record(state_db, "r1", "send_batch", "first")
     assert not cause.record(state_db, "r1", "send_batch", "second")
     assert runlog.cause(state_db, "r1") == "first" and runlog.cause(state_db, "r2") is None
+
+
+def test_the_send_tasks_last_log_line_is_words_not_a_dict():
+    from spor.tasks.send_batch import in_words
+
+    counts = {"attempted": 16, "by_state": {}, "waiting_by_reason": {"transient": 2}, "withdrawn": 0,
+              "stopped": None, "rounds": 1, "breaker": [], "last_failure": "3000105: SPOR refused the connection"}
+    why = cause.of_batch(None, counts["waiting_by_reason"], attempted=16, last_failure=counts["last_failure"],
+                         endpoint=ENDPOINT)
+    line = in_words(1, counts, why)
+    assert line == ("batch 1: 16 request(s) sent; SPOR's answers: none; 2 wait (transient). Cause: SPOR could not "
+                    f"be reached: nothing accepted the connection at {ENDPOINT}; all 16 request(s) failed and the "
+                    "retries ran out")
+    assert "{" not in line and "breaker" not in line
