@@ -78,6 +78,12 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     from spor.removal import store as removal_store
 
     handover.clear(db, run.run_id)  # personal data never outlives its run, whatever its outcome
+    from spor.state import batches
+
+    # Every send task is done (this task runs when all are): rows its batches still hold wait.
+    released = batches.finish_run(db, run.run_id)
+    if released:
+        log.info("%d registration(s) still held by this run's batches go back to the outbox, waiting", released)
     extracted = ti.xcom_pull(task_ids=ids.EXTRACT) or {}
     extra: dict[str, Any] = {
         "opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
@@ -92,25 +98,30 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
         result["reports"].append(STAGE_APPROVAL)
     result["report_url"] = _report_url(run)
     run_summary.save(db, run.dag_id, run.run_id, result)
-    # Once, short: the full lists are in the summary report the last line points to.
-    for line in summary.render_text(result).splitlines():
-        log.info("%s", line)
     lineage.run_facets[RUN_COUNTS] = {  # counts only: the run's OpenLineage events carry them, also when it fails
         "environment": known_environment, "mode": run.mode, "dryRun": run.dry_run, "byState": dict(result["by_state"]),
         "warned": result["warned"], "waitingByReason": dict(result["waiting_by_reason"])}
     problems = result.get("stops", []) + result.get("failures", [])
-    if not run.dry_run and known_environment is not None:
-        # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
-        from spor.state import night
+    if known_environment is not None:
+        from spor.state import night, waiting
 
-        undone = night.not_done(db, known_environment, run_finished=run_finished)
-        metrics.outbox_waiting(known_environment, undone.by_reason, reasons=[r.value for r in WaitReason])
-        if undone:
-            result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
-                                        "owned_by_dead_batches": undone.owned_by_dead_batches}
-            run_summary.save(db, run.dag_id, run.run_id, result)
-            log.error("%s", undone.message())
-            problems.append(undone.message())
+        # The one count of what waits (spor.state.waiting): the summary, the alert and the status page show it.
+        left = waiting.resolve(db, known_environment, run_finished=run_finished)
+        result["waiting"] = left.as_dict()
+        if not run.dry_run:
+            # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
+            metrics.outbox_waiting(known_environment, left.by_reason, reasons=[r.value for r in WaitReason])
+            if left:
+                undone = night.NightNotDone(known_environment, left.total, left.by_reason, left.held_by_dead)
+                result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
+                                            "owned_by_dead_batches": undone.owned_by_dead_batches}
+                log.error("%s", undone.message())
+                problems.append(undone.message())
+    result["cause"] = summary.cause_of(result)
+    run_summary.save(db, run.dag_id, run.run_id, result)
+    # Once, short: the full lists are in the summary report the last line points to.
+    for line in summary.render_text(result).splitlines():
+        log.info("%s", line)
     if problems:
         from airflow.sdk.exceptions import AirflowFailException
 
