@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from spor.errors import ConfigurationError
-
-ENVIRONMENTS = ("production", "stage", "stage-test-cert")
+from spor.settings import ENVIRONMENTS as ENVIRONMENTS  # the labels' home is spor.settings
 
 
 def environment_label(extra: Mapping[str, Any] | str | None, conn_id: str | None = None) -> str:
