@@ -53,6 +53,11 @@ def test_build_stages_every_buildable_and_advances_the_watermark(db, ops, clock,
 
 
 def test_build_keys_the_outbox_by_the_given_environment(db, ops, clock, no_spor_connection):
+    from spor.registration.units import UnitMapping
+
+    approved = {"date": "2026-01-15", "reference": "UCR 4711"}
+    ops.units = UnitMapping({unit: {"system_id": system_id, "approved": {"production": approved}}
+                             for unit, system_id in ops.units.as_dict().items()})
     night = Night(make_run(), db, ops, clock, settings(), environment="production")
     night.call(build_and_stage, night.call(extract_changed), {})
     assert outbox.size(db, "production") > 0 and outbox.size(db, "stage") == 0
