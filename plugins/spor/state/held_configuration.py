@@ -118,3 +118,13 @@ def held_by_run(db: StateDB, environment: str, run_id: str) -> list[Held]:
 def given_up(db: StateDB, environment: str) -> list[Held]:
     """Treatments no longer re-read: held back for configuration longer than the bounded time."""
     return _rows(db, (table.c.environment == environment) & table.c.given_up_at.is_not(None))
+
+
+def per_unit(db: StateDB) -> list[tuple[str, str, str, int, int]]:
+    """(environment, unit, cause, held back, of which given up) for the status page."""
+    given_up = sa.func.sum(sa.case((table.c.given_up_at.is_not(None), 1), else_=0))
+    with db.read() as conn:
+        return [(r[0], r[1] or "?", r[2], int(r[3]), int(r[4] or 0)) for r in conn.execute(
+            sa.select(table.c.environment, table.c.unit, table.c.cause, sa.func.count(), given_up)
+            .group_by(table.c.environment, table.c.unit, table.c.cause)
+            .order_by(table.c.environment, table.c.unit, table.c.cause))]

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from spor.lifecycle import State
-from spor.state import certificates
+from spor.state import certificates, held_configuration
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
 from spor.state.tables import held_back, last_final, ledger, outbox, removal_item, removal_request, run_event, run_summary
@@ -64,6 +64,8 @@ class Status:
     capacity: JsonObject | None
     capacity_run: str | None
     open_removals: list[OpenRemoval] = field(default_factory=list)
+    #: (environment, unit, cause, held back, of which given up): held back for configuration now
+    held_configuration: list[tuple[str, str, str, int, int]] = field(default_factory=list)
 
 
 def night_of(at: datetime) -> date:
@@ -147,7 +149,8 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
                                           .order_by(removal_request.c.raised_at))]
     return Status(nights=nights, outbox=waiting, by_rule=by_rule, certificates=certificates.all_environments(db),
                   capacity=json.loads(cap.data_json) if cap and cap.data_json else None,
-                  capacity_run=cap.run_id if cap else None, open_removals=removals)
+                  capacity_run=cap.run_id if cap else None, open_removals=removals,
+                  held_configuration=held_configuration.per_unit(db))
 
 
 def held_back_in_run(db: StateDB, run_id: str) -> list[tuple[str, str, list[str], int]]:
