@@ -47,7 +47,7 @@ def test_summary_shows_one_line_per_unit_and_cause_with_the_action(state_db):
 
 
 def test_production_needs_approval_the_ledger_counts_as_approved_stage_needs_none(state_db):
-X
+    outbox.stage(state_db, "n0", "production", regs("5001"))  # sent as SE2321000032-1001, OP-A's SystemId
     send_all(state_db, "n0", "production")
     check = approvals(UNITS, "production", state_db)
     assert check.allows("OP-A")                      # recorded in spor_units
