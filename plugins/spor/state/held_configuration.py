@@ -1,7 +1,8 @@
 """Held back for configuration: treatments a configuration fix will send, kept by number between runs.
 
-A treatment whose unit has no SystemId in ``spor_units``, or whose unit is not approved for the
-environment, is not wrong: the site's configuration is. It is recorded here by behandlingsnummer
+A treatment whose unit has no SystemId in ``spor_units``, whose unit is not approved for the
+environment, or that the quality gate quarantined only for a code the code lists do not know, may
+not be wrong: the site's configuration may be. It is recorded here by behandlingsnummer
 (no payload, no personal data) and the nightly run re-reads it from the OPS by number until it is
 sent, or until ``held_configuration_days`` have passed since it was first held (then it is given
 up: listed with the resend command, no longer re-read). Held back is not waiting: none of it is in
@@ -23,7 +24,9 @@ from spor.state.tables import held_configuration as table
 #: The causes (the held-back item's rule) that a configuration fix resolves.
 UNIT_MAPPING = "unit-mapping"
 NOT_APPROVED = "not-approved"
-CAUSES = frozenset({UNIT_MAPPING, NOT_APPROVED})
+#: Quarantined only by code-list checks: a code the code lists (SPOR_DATA_DIR, the suites) do not know.
+CODE_LIST = "code-list"
+CAUSES = frozenset({UNIT_MAPPING, NOT_APPROVED, CODE_LIST})
 
 
 @dataclass(frozen=True)
@@ -128,3 +131,9 @@ def per_unit(db: StateDB) -> list[tuple[str, str, str, int, int]]:
             sa.select(table.c.environment, table.c.unit, table.c.cause, sa.func.count(), given_up)
             .group_by(table.c.environment, table.c.unit, table.c.cause)
             .order_by(table.c.environment, table.c.unit, table.c.cause))]
+
+
+def numbers_held_by_run(db: StateDB, environment: str, run_id: str) -> set[str]:
+    with db.read() as conn:
+        return {r[0] for r in conn.execute(sa.select(table.c.behandlingsnummer).where(
+            table.c.environment == environment, table.c.last_run_id == run_id))}

@@ -79,6 +79,8 @@ CONFIGURATION_ACTIONS = {
     held_configuration.UNIT_MAPPING: "no SystemId: add the unit to spor_units",
     held_configuration.NOT_APPROVED: "not approved for {environment}: record UCR's approval in spor_units "
                                      "({unit}.approved.{environment})",
+    held_configuration.CODE_LIST: "a code the code lists do not know: update the code lists "
+                                  "(SPOR_DATA_DIR, SPOR_EXPECTATIONS_DIR) or correct the OPS",
 }
 SHOWN_NUMBERS = 20
 

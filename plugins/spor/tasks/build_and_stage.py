@@ -92,7 +92,8 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
             counts["already_waiting"] += result.already_waiting
         chunk.clear()
 
-    released.extend(skip)
+    # quarantined for their data: no longer wait for configuration (the gate holds code-list ones)
+    released.extend(skip - held_configuration.numbers_held_by_run(db, environment, run.run_id))
     for t in handover.iterate(db, run.run_id, exclude=skip):
         enhet = t.row.get("enhet")
         unit = None if enhet is None else str(enhet).strip()
@@ -134,7 +135,8 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
         log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
                  counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
     else:
-        log.info("built %d registrations: %d staged, %d unchanged; held back %d not buildable, %d identity unknown, "
-                 "%d not approved for %s", counts["built"], counts["staged"], counts["unchanged"],
-                 counts["not_buildable"], counts["identity_unknown"], counts["not_approved"], environment)
+        log.info("built %d registrations: %d staged, %d unchanged; held back %d not buildable, %d identity unknown%s",
+                 counts["built"], counts["staged"], counts["unchanged"], counts["not_buildable"],
+                 counts["identity_unknown"],
+                 f", {counts['not_approved']} not approved for {environment}" if approval.required else "")
     return counts
