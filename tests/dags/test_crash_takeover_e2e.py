@@ -1,7 +1,8 @@
 """Crash takeover end to end (docs/adr/0005-crash-takeover-heartbeat-lease.md): the process
 running ``spor_nightly`` under ``dag.test`` is SIGKILLed while it sends; a rerun started at once
 sends every remaining sendable registration in that same run and ends green; exactly the
-registrations that reached the stand-in without their answer being recorded are sent twice. Uses the soak benchmark's night on a small OPS."""
+registrations that reached the stand-in without their answer being recorded are sent twice.
+Uses the soak benchmark's night on a small OPS."""
 
 from __future__ import annotations
 

@@ -133,6 +133,16 @@ def run_answers(db: StateDB, run_id: str, limit: int) -> list[AnsweredAttempt]:
             .order_by(ledger.c.answered_at, ledger.c.id).limit(limit))]
 
 
+def final_answers_in_run(db: StateDB, run_id: str) -> dict[str, tuple[str, str]]:
+    """Per behandlingsnummer the run's last final answer as (system_id, state)."""
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(ledger.c.behandlingsnummer, ledger.c.system_id, ledger.c.outcome)
+            .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
+            .order_by(ledger.c.id))
+        return {r.behandlingsnummer: (r.system_id, r.outcome) for r in rows}
+
+
 def recent_latency(db: StateDB, environment: str, *, since: timedelta = timedelta(days=7),
                    limit: int = 2000) -> Latency | None:
     """Median and 90th percentile of answered attempts' elapsed time (None without data)."""
