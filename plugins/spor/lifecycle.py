@@ -16,6 +16,7 @@ class State(str, Enum):
     IDENTITY_UNKNOWN = "identity_unknown"  # no valid personnummer/samordningsnummer yet (reservnummer)
     QUARANTINED = "quarantined"            # data-quality gate, reject severity
     WITHDRAWN = "withdrawn"                # blocked (opt-out) after it was staged
+    NOT_APPROVED = "not_approved"          # its unit is not approved for this environment (production)
 
 
 class WaitReason(str, Enum):
@@ -30,4 +31,5 @@ FINAL_ANSWERS = frozenset({State.CREATED, State.UPDATED, State.REJECTED, State.M
 #: Accepted by SPOR: the payload may be dropped (data minimisation).
 ACCEPTED = frozenset({State.CREATED, State.UPDATED})
 #: Held back before sending, with a reason the team can act on.
-HELD_BACK = frozenset({State.NOT_BUILDABLE, State.IDENTITY_UNKNOWN, State.QUARANTINED, State.WITHDRAWN})
+HELD_BACK = frozenset({State.NOT_BUILDABLE, State.IDENTITY_UNKNOWN, State.QUARANTINED, State.WITHDRAWN,
+                       State.NOT_APPROVED})

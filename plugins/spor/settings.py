@@ -22,6 +22,11 @@ DEFAULT_DEADLINE = time(5, 0)
 #: Keys ``spor_config`` accepted before and ignores now, with what to do instead.
 IGNORED = {"pool": "the send tasks' pool is the provider option [spor] pool (AIRFLOW__SPOR__POOL)"}
 
+#: SPOR's environments: what a SPOR connection's ``environment`` names (the ledger's key).
+ENVIRONMENTS = ("production", "stage", "stage-test-cert")
+#: The one environment a unit sends to only once UCR has approved it.
+PRODUCTION = "production"
+
 log = logging.getLogger("spor")
 
 
@@ -44,6 +49,8 @@ class Settings:
     pool_slots: int = 2                      # keep equal to the pool's slots (capacity estimate)
     threads_per_task: int = 4
     certificate_warn_days: int = 30
+    #: Treatments held back for configuration are re-read every night for this many days, then given up.
+    held_configuration_days: int = 30
 
     @property
     def concurrency(self) -> int:

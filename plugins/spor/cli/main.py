@@ -2,7 +2,8 @@
 
 - ``synth``  fill a database with synthetic OPS data and write its manifest (spor.synthetic);
 - ``render`` preview: build registrations from the database into ``DIR/<behandlingsnummer>.xml``,
-  after the opt-out filter, without sending anything (spor.cli.render).
+  after the opt-out filter, without sending anything (spor.cli.render);
+- ``units`` units, SystemIds, approval per SPOR environment, last sent and accepted (spor.cli.units).
 
 Other modules add a command by appending ``(name, help, add_arguments, run)`` to ``COMMANDS``;
 ``run(args) -> int`` is the exit code. Output never holds a personal identity number.
@@ -173,6 +174,25 @@ def _check_run(args: argparse.Namespace) -> int:
 COMMANDS += [
     ("check-connection", "the connection Test button on this machine: certificate, key, one mutual-TLS request",
      _check_args, _check_run),
+]
+
+
+# --- units (spor.cli.units) ------------------------------------------------------------------
+def _units_args(p: argparse.ArgumentParser) -> None:
+    from spor.cli.units import units_args
+
+    units_args(p)
+
+
+def _units_run(args: argparse.Namespace) -> int:
+    from spor.cli.units import units_run
+
+    return units_run(args)
+
+
+COMMANDS += [
+    ("units", "units, SystemIds, UCR's approval per environment, last sent and accepted (--json)", _units_args,
+     _units_run),
 ]
 
 

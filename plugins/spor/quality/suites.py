@@ -53,6 +53,13 @@ def load_suite_dicts(suites_dir: Path | None = None) -> list[dict[str, Any]]:
     return suites
 
 
+def codelist_expectation_ids(suites_dir: Path | None = None) -> frozenset[str]:
+    """The ids of the expectations that check a value against a code list (``meta.codelist``): a
+    treatment they reject may only need the site's code lists brought up to date."""
+    return frozenset(exp["meta"]["id"] for suite in load_suite_dicts(suites_dir)
+                     for exp in suite.get("expectations", []) if exp["meta"].get("codelist"))
+
+
 def load_gx_suites(suites_dir: Path | None = None) -> list[gx.ExpectationSuite]:
     """Load every suite into GX objects; refuse if GX dropped an expectation it does not know.
 

@@ -51,3 +51,14 @@ def check_gate(treatments: list[Any], *, environment: str | None, run_id: str | 
     from spor.quality.gate import run_gate
 
     return gate_verdicts(run_gate(frame_from_treatments(treatments), run_id=run_id), environment)
+
+
+def codelist_only(result: GateResult, codelist_ids: frozenset[str]) -> set[str]:
+    """The quarantined treatments (not identity unknown) whose every reject is a code-list check:
+    a code the code lists do not know, which a code-list update can resolve."""
+    rejects: dict[str, set[str]] = {}
+    for v in result.verdicts:
+        if v.severity == "reject":
+            rejects.setdefault(v.behandlingsnummer, set()).add(v.expectation_id)
+    return {bnr for bnr, ids in rejects.items()
+            if bnr not in result.identity_unknown and ids and ids <= codelist_ids}

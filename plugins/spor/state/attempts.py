@@ -182,3 +182,30 @@ def recent_latency(db: StateDB, environment: str, *, since: timedelta = timedelt
     vals.sort()
     return Latency(median_s=statistics.median(vals), p90_s=vals[min(len(vals) - 1, int(0.9 * len(vals)))],
                    samples=len(vals))
+
+
+@dataclass(frozen=True)
+class SystemHistory:
+    """When a SystemId last sent to an environment and last had a registration accepted there."""
+
+    environment: str
+    system_id: str
+    last_sent_at: datetime | None
+    last_accepted_at: datetime | None
+    last_accepted_run_id: str | None
+
+
+def history_by_system_id(db: StateDB, environment: str | None = None) -> dict[tuple[str, str], SystemHistory]:
+    """(environment, system_id) -> its last attempt and last accepted answer, from the ledger."""
+    accepted = [s.value for s in ACCEPTED]
+    where = [] if environment is None else [ledger.c.environment == environment]
+    with db.read() as conn:
+        sent = {(r.environment, r.system_id): r.at for r in conn.execute(
+            sa.select(ledger.c.environment, ledger.c.system_id, sa.func.max(ledger.c.sent_at).label("at"))
+            .where(*where).group_by(ledger.c.environment, ledger.c.system_id))}
+        last = (sa.select(sa.func.max(ledger.c.id).label("id")).where(*where, ledger.c.outcome.in_(accepted))
+                .group_by(ledger.c.environment, ledger.c.system_id).subquery())
+        ok = {(r.environment, r.system_id): (r.answered_at, r.run_id) for r in conn.execute(
+            sa.select(ledger.c.environment, ledger.c.system_id, ledger.c.answered_at, ledger.c.run_id)
+            .join(last, ledger.c.id == last.c.id))}
+    return {key: SystemHistory(key[0], key[1], at, *(ok.get(key) or (None, None))) for key, at in sent.items()}

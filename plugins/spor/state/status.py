@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from spor.lifecycle import State
-from spor.state import certificates, runlog
+from spor.state import certificates, held_configuration, runlog
 from spor.state import waiting as waiting_now
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
@@ -67,6 +67,8 @@ class Status:
     open_removals: list[OpenRemoval] = field(default_factory=list)
     being_sent: int = 0                                              # held by a live run's open batch
     causes: list[RunCause] = field(default_factory=list)             # newest first
+    #: (environment, unit, cause, held back, of which given up): held back for configuration now
+    held_configuration: list[tuple[str, str, str, int, int]] = field(default_factory=list)
 
     @property
     def waiting_now(self) -> int:
@@ -173,7 +175,8 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
     return Status(nights=nights, outbox=waiting, by_rule=by_rule, certificates=certificates.all_environments(db),
                   being_sent=being_sent, causes=causes,
                   capacity=json.loads(cap.data_json) if cap and cap.data_json else None,
-                  capacity_run=cap.run_id if cap else None, open_removals=removals)
+                  capacity_run=cap.run_id if cap else None, open_removals=removals,
+                  held_configuration=held_configuration.per_unit(db))
 
 
 def held_back_in_run(db: StateDB, run_id: str) -> list[tuple[str, str, list[str], int]]:

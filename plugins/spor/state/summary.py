@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from spor.lifecycle import State, WaitReason
-from spor.state import run_summary, runlog
+from spor.state import held_configuration, run_summary, runlog
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject, JsonView
 from spor.state.waiting import ACTION, Waiting
@@ -25,7 +25,7 @@ from spor.verdicts import WARNED
 SHOWN_STATES = (
     State.CREATED.value, State.UPDATED.value, State.UNCHANGED.value, State.REJECTED.value,
     State.MALFORMED.value, State.NOT_BUILDABLE.value, State.IDENTITY_UNKNOWN.value,
-    State.QUARANTINED.value, State.WITHDRAWN.value, State.WAITING.value,
+    State.QUARANTINED.value, State.WITHDRAWN.value, State.NOT_APPROVED.value, State.WAITING.value,
 )
 ATTENTION_SHOWN = 200
 #: Report kind of what a dry run would have sent.
@@ -61,7 +61,8 @@ def compose(db: StateDB, run: RunIdentity, extra: JsonView | None = None) -> Jso
         "cause": next((e.message for e in events if e.kind == runlog.CAUSE), None),
         "stops": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.STOP],
         "failures": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.FAILURE],
-        "notes": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.INFO],
+        "notes": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.INFO and not _approval_warning(e)],
+        "approval_warnings": [e.message for e in events if _approval_warning(e)],
         "reports": [kind for _dag, _run, kind, _at in runlog.list_reports(db, run.dag_id, run.run_id)],
     }
     if extra:
@@ -110,6 +111,59 @@ def waiting_needs_team(summary: JsonView) -> Waiting | None:
     if left and cause_of(summary):
         return left
     return None
+def _approval_warning(event: runlog.RunEvent) -> bool:
+    return event.kind == runlog.INFO and bool((event.data or {}).get("approved_by_ledger"))
+
+
+#: What the team does about each cause of a hold for configuration.
+CONFIGURATION_ACTIONS = {
+    held_configuration.UNIT_MAPPING: "no SystemId: add the unit to spor_units",
+    held_configuration.NOT_APPROVED: "not approved for {environment}: record UCR's approval in spor_units "
+                                     "({unit}.approved.{environment})",
+    held_configuration.CODE_LIST: "a code the code lists do not know: update the code lists "
+                                  "(SPOR_DATA_DIR, SPOR_EXPECTATIONS_DIR) or correct the OPS",
+}
+SHOWN_NUMBERS = 20
+
+
+def held_for_configuration(db: StateDB, environment: str, run_id: str, days: int) -> JsonObject:
+    """The summary's section on treatments held back for configuration: one group per unit and
+    cause with its action, and those given up after ``days`` with the resend that sends them."""
+    groups: dict[tuple[str, str], list[held_configuration.Held]] = {}
+    for h in held_configuration.held_by_run(db, environment, run_id):
+        groups.setdefault((h.unit or "?", h.cause), []).append(h)
+    given_up = held_configuration.given_up(db, environment)
+    numbers = [h.behandlingsnummer for h in given_up]
+    return {
+        "environment": environment,
+        "days": days,
+        "by_unit": [{"unit": unit, "cause": cause, "count": len(items), "system_id": items[0].system_id,
+                     "action": CONFIGURATION_ACTIONS.get(cause, cause).format(environment=environment, unit=unit),
+                     "behandlingsnummer": [h.behandlingsnummer for h in items[:SHOWN_NUMBERS]]}
+                    for (unit, cause), items in sorted(groups.items())],
+        "given_up": {"count": len(numbers), "behandlingsnummer": numbers[:SHOWN_NUMBERS],
+                     "resend": (f"airflow dags trigger spor_resend --conf "
+                                f"'{json.dumps({'behandlingsnummer': numbers[:SHOWN_NUMBERS], 'environment': environment})}'")
+                     if numbers else None},
+    }
+
+
+def _render_held_for_configuration(section: JsonView) -> list[str]:
+    by_unit, given_up = section.get("by_unit") or [], section.get("given_up") or {}
+    if not by_unit and not given_up.get("count"):
+        return []
+    lines = []
+    if by_unit:
+        total = sum(int(g["count"]) for g in by_unit)
+        lines.append(f"  held back for configuration: {total} (not waiting: re-read every night until sent, "
+                     f"for {section.get('days')} days; a fix sends them the next night)")
+        for g in by_unit:
+            lines.append(f"    {g['unit']:<14} {g['cause']:<13} {g['count']:>6}  {g['action']} — "
+                         f"{_first(list(g['behandlingsnummer']), 5)}")
+    if given_up.get("count"):
+        lines.append(f"  given up after {section.get('days')} days held back for configuration: {given_up['count']} — "
+                     f"{_first(list(given_up['behandlingsnummer']), 5)}; when fixed: {given_up['resend']}")
+    return lines
 
 
 def save_dry_run(db: StateDB, dag_id: str, run_id: str, would_send: Iterable[str], unchanged: Iterable[str] = ()) -> None:
@@ -228,6 +282,8 @@ def render_text(summary: JsonView) -> str:
         lines.append(f"  capacity: {capacity_in_words(summary['capacity'])}")
     if summary.get("capacity_warning"):
         lines.append(f"  WARNING {summary['capacity_warning']}")
+    lines.extend(f"  WARNING {warning}" for warning in summary.get("approval_warnings") or [])
+    lines.extend(_render_held_for_configuration(summary.get("held_configuration") or {}))
     notes = summary.get("notes") or []
     lines.extend(f"  note: {note}" for note in notes[:3])
     if len(notes) > 3:

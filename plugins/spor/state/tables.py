@@ -137,6 +137,23 @@ held_back = sa.Table(
     sa.Index("ix_spor_held_back_run", "run_id"),
 )
 
+#: Treatments held back for a configuration cause (no SystemId for the unit, unit not approved
+#: for the environment), by behandlingsnummer only: no payload, no personal data. Re-read from the
+#: OPS every night until sent or given up (spor.state.held_configuration).
+held_configuration = sa.Table(
+    "spor_held_configuration", metadata,
+    sa.Column("environment", sa.String(32), primary_key=True),
+    sa.Column("behandlingsnummer", sa.String(64), primary_key=True),
+    sa.Column("cause", sa.String(64), nullable=False),          # the rule: unit-mapping | not-approved
+    sa.Column("unit", sa.String(64), nullable=True),            # the OPS unit (enhet)
+    sa.Column("system_id", sa.String(64), nullable=True),
+    sa.Column("first_held_at", UtcDateTime, nullable=False),    # the bounded time counts from here
+    sa.Column("last_held_at", UtcDateTime, nullable=False),
+    sa.Column("last_run_id", sa.String(250), nullable=False),   # last run that held it back
+    sa.Column("reread_run_id", sa.String(250), nullable=True),  # last run that re-read it by number
+    sa.Column("given_up_at", UtcDateTime, nullable=True),       # no longer re-read
+)
+
 #: What each staging call did (the "unchanged" count of a run lives here).
 stage_log = sa.Table(
     "spor_stage_log", metadata,

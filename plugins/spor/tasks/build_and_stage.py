@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spor.state import attempts, held_back, outbox, summary, watermark
+from spor.state import attempts, held_back, held_configuration, outbox, runlog, summary, watermark
 from spor.tasks import ids
 from spor.tasks.context import recorded
 from spor.tasks.runinfo import RunInfo
@@ -40,9 +40,13 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
     R20), validates it against the XSD, and stages in the outbox only what differs from SPOR's
     last final answer for this environment. A treatment that cannot be built is held back with
     its behandlingsnummer, variable and rule; the others go on. The nightly watermark advances in
-    the same transaction as the last staged chunk. `dry_run` builds and validates only."""
+    the same transaction as the last staged chunk. `dry_run` builds and validates only.
+    Against production only units UCR approved are built (`spor_units`); the others are held back
+    as not approved, `force` or not. What is held back for configuration (no SystemId, not
+    approved) is recorded by number and re-read every night; what is built is released."""
     from spor.extract import handover
     from spor.lifecycle import State
+    from spor.registration.approval import NOT_APPROVED_REASON, approvals
     from spor.registration.verdict import build_verdict
 
     expected = extracted.get("handed_over")
@@ -57,7 +61,18 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
     would_send: list[str] = []
     unchanged: list[str] = []
     counts = {"built": 0, "staged": 0, "unchanged": 0, "already_waiting": 0, "not_buildable": 0,
-              "identity_unknown": 0, "would_send": 0}
+              "identity_unknown": 0, "would_send": 0, "not_approved": 0}
+    approval = approvals(units, environment, db)
+    for warning in approval.warnings(units):
+        log.warning("%s", warning)
+        runlog.add(db, run.run_id, ids.BUILD_AND_STAGE, runlog.INFO, warning, {"approved_by_ledger": True})
+    config_holds: list[held_configuration.Held] = []
+    released: list[str] = []  # built, or held back for its data: no longer waits for configuration
+
+    def release(final: bool) -> None:
+        if not run.dry_run and (final or len(released) >= CHUNK):
+            held_configuration.release(db, environment, released)
+            released.clear()
 
     def flush(final: bool) -> None:
         if run.dry_run:
@@ -77,24 +92,51 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
             counts["already_waiting"] += result.already_waiting
         chunk.clear()
 
+    # quarantined for their data: no longer wait for configuration (the gate holds code-list ones)
+    released.extend(skip - held_configuration.numbers_held_by_run(db, environment, run.run_id))
     for t in handover.iterate(db, run.run_id, exclude=skip):
+        enhet = t.row.get("enhet")
+        unit = None if enhet is None else str(enhet).strip()
+        system_id = units.system_id(enhet)
+        if system_id is not None and not approval.allows(unit):
+            counts["not_approved"] += 1
+            held.append(HeldBackItem(str(t.behandlingsnummer), State.NOT_APPROVED, rule=held_configuration.NOT_APPROVED,
+                                     reason=NOT_APPROVED_REASON.format(environment=environment),
+                                     environment=environment, system_id=system_id))
+            config_holds.append(held_configuration.Held(str(t.behandlingsnummer), held_configuration.NOT_APPROVED,
+                                                        unit, system_id))
+            continue
         reg = build_verdict(t, units, environment=environment)
         if isinstance(reg, HeldBackItem):
             counts["identity_unknown" if reg.state == State.IDENTITY_UNKNOWN else "not_buildable"] += 1
             held.append(reg)
+            if reg.rule == held_configuration.UNIT_MAPPING:
+                config_holds.append(held_configuration.Held(reg.behandlingsnummer, held_configuration.UNIT_MAPPING,
+                                                            unit, None))
+            else:
+                released.append(reg.behandlingsnummer)
+                release(final=False)
             continue
+        released.append(reg.behandlingsnummer)
+        release(final=False)
         counts["built"] += 1
         chunk.append(_Built(reg.behandlingsnummer, reg.system_id, reg.xml_bytes, reg.content_hash))
         if len(chunk) >= CHUNK:
             flush(final=False)
     flush(final=True)
     held_back.record(db, run.run_id, held)
+    release(final=True)
+    if not run.dry_run:
+        held_configuration.hold(db, environment, run.run_id, config_holds)
+        held_configuration.forget_unseen(db, environment, run.run_id)
     handover.clear(db, run.run_id)
     if run.dry_run:
         summary.save_dry_run(db, run.dag_id, run.run_id, would_send, unchanged)
         log.info("dry run: %d would be sent, %d unchanged, %d not buildable, %d identity unknown",
                  counts["would_send"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
     else:
-        log.info("built %d registrations: %d staged, %d unchanged; held back %d not buildable, %d identity unknown",
-                 counts["built"], counts["staged"], counts["unchanged"], counts["not_buildable"], counts["identity_unknown"])
+        log.info("built %d registrations: %d staged, %d unchanged; held back %d not buildable, %d identity unknown%s",
+                 counts["built"], counts["staged"], counts["unchanged"], counts["not_buildable"],
+                 counts["identity_unknown"],
+                 f", {counts['not_approved']} not approved for {environment}" if approval.required else "")
     return counts

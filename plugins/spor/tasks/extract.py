@@ -8,7 +8,7 @@ forbids (R11) and hand the rest to the quality gate through the state database.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -64,15 +64,31 @@ def _extract(run: RunInfo, db: StateDB, reader: SourceReader, pages: Iterable[li
             "blocked_by_reason": blocked, "handed_over": handover.count(db, run.run_id)}
 
 
+def _and_held_back(pages: Iterable[list[Treatment]], reader: SourceReader,
+                   numbers: list[str]) -> Iterator[list[Treatment]]:
+    """The changed treatments, then those held back for configuration that did not change (read
+    by number with the resend's query), each once."""
+    seen: set[str] = set()
+    for page in pages:
+        seen.update(str(t.behandlingsnummer) for t in page)
+        yield page
+    rest = [n for n in numbers if n not in seen]
+    if rest:
+        log.info("re-reading %d treatments held back for configuration", len(rest))
+        yield from reader.by_numbers(rest)
+
+
 @recorded(ids.EXTRACT)
 def extract_changed(*, run: RunInfo, db: StateDB, reader: SourceReader, settings: Settings,
-                    clock: Clock, lineage: TaskLineage) -> dict[str, Any]:
+                    clock: Clock, lineage: TaskLineage, environment: str) -> dict[str, Any]:
     """Reads the treatments changed since the last successful extraction from the OPS
     (`sql/extract/treatments_changed.sql`, bind parameters, re-reading `overlap_minutes` before the
     watermark). A backfill run reads the treatments last changed on its logical day instead.
     Applies the opt-out block list and the "does not take part" flag first: blocked treatments
     are dropped here and never checked, built, staged or sent (R11). Fails, so that nothing is
-    sent, when the block list cannot be read."""
+    sent, when the block list cannot be read. Every run that is not a backfill also re-reads, by
+    number, the treatments held back for configuration (no SystemId, unit not approved) until they
+    are sent or `held_configuration_days` have passed."""
     if run.mode == BACKFILL and run.backfill_day is not None:
         day = run.backfill_day
         since, until = f"{day:%Y-%m-%d} 00:00:00", f"{day + timedelta(days=1):%Y-%m-%d} 00:00:00"
@@ -87,8 +103,16 @@ def extract_changed(*, run: RunInfo, db: StateDB, reader: SourceReader, settings
             since = BEGINNING
         new_watermark = until
     log.info("extracting treatments with andrad_tid in [%s, %s) (%s run)", since, until, run.mode)
-    result = _extract(run, db, reader, reader.changed(since, until), lineage)
-    result.update(since=since, until=until, watermark=new_watermark)
+    pages: Iterable[list[Treatment]] = reader.changed(since, until)
+    held = 0
+    if run.mode != BACKFILL:
+        from spor.state import held_configuration
+
+        numbers = held_configuration.due(db, environment, run.run_id, days=settings.held_configuration_days)
+        held = len(numbers)
+        pages = _and_held_back(pages, reader, numbers)
+    result = _extract(run, db, reader, pages, lineage)
+    result.update(since=since, until=until, watermark=new_watermark, held_for_configuration=held)
     return result
 
 

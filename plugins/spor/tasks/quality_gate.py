@@ -13,9 +13,25 @@ from spor.tasks.runinfo import RunInfo
 
 if TYPE_CHECKING:
     from spor.lineage.report import TaskLineage
+    from spor.quality.gate import GateResult
     from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
+
+
+def _hold_codelist_only(db: StateDB, run_id: str, environment: str, result: GateResult,
+                        unit_of: dict[str, Any]) -> None:
+    """Quarantined only for a code the code lists do not know: held back for configuration too,
+    so a code-list update sends it the next night without a change in the OPS."""
+    from spor.quality.suites import codelist_expectation_ids
+    from spor.quality.verdicts import codelist_only
+    from spor.state import held_configuration
+
+    numbers = codelist_only(result, codelist_expectation_ids())
+    held_configuration.hold(db, environment, run_id, [
+        held_configuration.Held(bnr, held_configuration.CODE_LIST,
+                                None if unit_of.get(bnr) is None else str(unit_of[bnr]).strip())
+        for bnr in numbers])
 
 
 @recorded(ids.QUALITY_GATE)
@@ -36,6 +52,7 @@ def quality_gate(extracted: dict[str, Any], *, run: RunInfo, db: StateDB, enviro
 
     lineage.reads_ops(CHECKED_VIEWS)  # what the gate judges: the OPS data, read by extract
     treatments = list(handover.iterate(db, run.run_id))
+    unit_of = {t.behandlingsnummer: t.row.get("enhet") for t in treatments}  # unit names, no personal data
     if not treatments:
         lineage.run_facets[QUALITY_GATE] = {"checked": 0, "quarantined": 0, "identityUnknown": 0, "warned": 0, "byRule": {}}
         return {"checked": 0, "quarantined": 0, "identity_unknown": 0, "warned": 0}
@@ -43,6 +60,8 @@ def quality_gate(extracted: dict[str, Any], *, run: RunInfo, db: StateDB, enviro
     del treatments
     result = run_gate(frame, run_id=run.run_id)
     held_back.record(db, run.run_id, gate_verdicts(result, environment))
+    if not run.dry_run:
+        _hold_codelist_only(db, run.run_id, environment, result, unit_of)
     run_reports.save_gate_reports(db, run.dag_id, run.run_id, result, frame)
     counts = {"checked": len(result.ids), "quarantined": len(result.quarantined - result.identity_unknown),
               "identity_unknown": len(result.identity_unknown), "warned": len(result.warned),

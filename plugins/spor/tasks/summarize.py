@@ -17,6 +17,7 @@ from spor.tasks.runinfo import RunInfo
 
 if TYPE_CHECKING:
     from spor.lineage.report import TaskLineage
+    from spor.settings import Settings
     from spor.state.database import StateDB
 
 log = logging.getLogger("spor")
@@ -67,7 +68,7 @@ def _note_unfamiliar_ok_texts(db: StateDB, run_id: str) -> None:
 
 @recorded(ids.SUMMARIZE)
 def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment: str | None,
-              run_finished: Callable[[str, str], bool], lineage: TaskLineage) -> dict[str, int]:
+              run_finished: Callable[[str, str], bool], lineage: TaskLineage, settings: Settings) -> dict[str, int]:
     """Counts per state of the registration state machine, the treatment numbers that need the
     team with their reason, what waits and why, the capacity warning and any stop. Printed here
     and kept in the state database. Fails the run when a task failed or the run was stopped.
@@ -93,6 +94,9 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     if dry is not None:
         extra["dry_run"] = dry
     _note_unfamiliar_ok_texts(db, run.run_id)
+    if known_environment is not None:
+        extra["held_configuration"] = summary.held_for_configuration(
+            db, known_environment, run.run_id, settings.held_configuration_days)
     result = summary.compose(db, run, extra)
     if _stage_approval(run, db, known_environment, result):
         result["reports"].append(STAGE_APPROVAL)

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from spor.errors import ConfigurationError
+from spor.settings import ENVIRONMENTS as ENVIRONMENTS  # the labels' home is spor.settings
 
-ENVIRONMENTS = ("production", "stage", "stage-test-cert")
 #: The guide's three SPOR hosts and the label each one must carry. Other hosts (a stand-in, a
 #: proxy's name) are not constrained.
 ENDPOINT_HOSTS = {

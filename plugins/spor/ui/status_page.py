@@ -80,6 +80,14 @@ def _causes(status: Status, root: str) -> str:
     return ("<h2>Why runs did not finish</h2>"
             f"<div class='banner bad cause'><b>{e(status.causes[0].run_id)}</b> {e(status.causes[0].message)}</div>"
             + table(["when", "run", "DAG", "cause"], rows, raw=range(4)))
+def _held_configuration(status: Status) -> str:
+    """Held back for configuration, per unit: not waiting, re-read every night until sent."""
+    if not status.held_configuration:
+        return ""
+    return ("<h2>Held back for configuration</h2><p class='small'>Not waiting: re-read from the OPS every "
+            "night until sent; a fix in spor_units sends them the next night.</p>"
+            + table(["environment", "unit", "cause", "treatments", "given up"],
+                    list(status.held_configuration), numeric=[3, 4]))
 
 
 def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int = 30) -> str:
@@ -100,6 +108,7 @@ def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int
                        [(env, reason, n) for (env, reason), n in sorted(status.outbox.items())], numeric=[2],
                        total=("total", "", sum(status.outbox.values())))
                  if status.outbox else "<p>Nothing waits.</p>")
+    parts.append(_held_configuration(status))
     parts.append("<h2>Quarantined and rejected, by rule</h2><p class='small'>Quarantined in the last "
                  f"{len(status.nights)} nights; rejected or malformed: SPOR's last final answer still says so.</p>")
     parts.append(table(["state", "rule", "treatments", "first treatment numbers", "runs"],

@@ -53,6 +53,11 @@ def test_build_stages_every_buildable_and_advances_the_watermark(db, ops, clock,
 
 
 def test_build_keys_the_outbox_by_the_given_environment(db, ops, clock, no_spor_connection):
+    from spor.registration.units import UnitMapping
+
+    approved = {"date": "2026-01-15", "reference": "UCR 4711"}
+    ops.units = UnitMapping({unit: {"system_id": system_id, "approved": {"production": approved}}
+                             for unit, system_id in ops.units.as_dict().items()})
     night = Night(make_run(), db, ops, clock, settings(), environment="production")
     night.call(build_and_stage, night.call(extract_changed), {})
     assert outbox.size(db, "production") > 0 and outbox.size(db, "stage") == 0
@@ -81,3 +86,30 @@ def test_a_hand_over_that_changed_under_the_build_stops_it(db, ops, clock, no_sp
     handover.clear(db, night.run.run_id)
     with pytest.raises(RuntimeError, match="no longer holds"):
         night.call(build_and_stage, extracted, {})
+
+
+def test_a_code_the_code_lists_do_not_know_is_held_back_for_configuration(tmp_path, db, clock, no_spor_connection):
+    """Quarantined only by code-list checks (D13 cancellation type outside the list): also kept by
+    number for configuration, so a code-list update sends it the next night; quarantined for other
+    rules (D15, D18) it is not."""
+    from spor.state import held_configuration
+    from tests.spor.tasks.factory import make_ops
+
+    ops = make_ops(tmp_path / "ops.sqlite", n=400, seed=3)
+    night = Night(make_run(), db, ops, clock, settings())
+    extracted = night.call(extract_changed)
+    night.call(build_and_stage, extracted, night.call(quality_gate, extracted))
+    held = {h.behandlingsnummer: h for h in held_configuration.held_by_run(db, "stage", night.run.run_id)}
+    codelist = {b for b, h in held.items() if h.cause == held_configuration.CODE_LIST}
+    quarantined = held_back.numbers_in_run(db, night.run.run_id, [State.QUARANTINED.value])
+    assert codelist and codelist <= quarantined and quarantined - codelist
+    with db.read() as conn:
+        import sqlalchemy as sa
+
+        from spor.state.tables import held_back as table
+
+        reasons = {r[0]: r[1] for r in conn.execute(sa.select(table.c.behandlingsnummer, table.c.reason)
+                                                    .where(table.c.run_id == night.run.run_id,
+                                                           table.c.state == "quarantined"))}
+    assert all("D15" not in reasons[b] and "D18" not in reasons[b] for b in codelist)
+    assert all(held[b].unit for b in codelist)

@@ -124,3 +124,16 @@ def test_status_page_shows_nights_outbox_rules_certificates_capacity_from_the_st
     assert "href='/spor/reports/spor_nightly/scheduled__n1/summary'" in page
     assert "<span class='ok'>fits</span>" in page and "60 min" in page  # one waiting at 2/s, a 60-minute window
     _no_wide_text(page)
+
+
+def test_status_page_lists_held_back_for_configuration_per_unit_apart_from_waiting(state_db):
+    from spor.state import held_configuration as hc
+
+    hc.hold(state_db, "production", "n1", [hc.Held(str(n), hc.NOT_APPROVED, "OP-B", "SE2321000032-2002")
+                                           for n in range(1000, 1004)])
+    status = read(state_db, now=state_db.now())
+    assert status.held_configuration == [("production", "OP-B", "not-approved", 4, 0)]
+    assert status.outbox == {}, "held back is not waiting"
+    page = status_page(status, now=state_db.now())
+    assert "Held back for configuration" in page and "<td>OP-B</td><td>not-approved</td><td class=n>4</td>" in page
+    _no_wide_text(page)
