@@ -84,18 +84,27 @@ def stack(tmp_path, smtp_server):
 
 @pytest.fixture
 def scheduling_stack(tmp_path, smtp_server):
-    """The same stack with the scheduler creating the runs of a DAG's schedule."""
-    yield from _stack(tmp_path, {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"})
+    """The same stack with the scheduler creating the runs of a DAG's schedule, on PostgreSQL: the
+    backfill command writes beside a busy scheduler, which SQLite answers with "database is locked"."""
+    from devenv.stack import drop_postgres_database, fresh_postgres_database, missing_services
+
+    if missing := [m for m in missing_services() if m.startswith("PostgreSQL")]:
+        pytest.skip(missing[0])
+    url = fresh_postgres_database("spor_deadline_backfill")
+    try:
+        yield from _stack(tmp_path, {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"}, metadata_url=url)
+    finally:
+        drop_postgres_database("spor_deadline_backfill")
 
 
-def _stack(tmp_path, extra: dict[str, str] | None = None):
+def _stack(tmp_path, extra: dict[str, str] | None = None, metadata_url: str | None = None):
     from devenv.stack import Stack, free_port, local_settings
 
     home, dags = tmp_path / "airflow", tmp_path / "dags"
     home.mkdir()
     dags.mkdir()
     port = free_port()
-    env = dict(os.environ) | local_settings(metadata_url=f"sqlite:///{home / 'airflow.db'}") | {
+    env = dict(os.environ) | local_settings(metadata_url=metadata_url or f"sqlite:///{home / 'airflow.db'}") | {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",

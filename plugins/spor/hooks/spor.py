@@ -70,6 +70,7 @@ class SporHook(BaseHook):
         try:
             config = self.get_config()
         except Exception as exc:  # noqa: BLE001 - reported to the user, not raised
-            return False, f"connection {self.spor_conn_id}: {exc}"
+            message = str(exc)  # the configuration's own messages name the connection already
+            return False, message if self.spor_conn_id in message else f"connection {self.spor_conn_id}: {message}"
         verdict = check_reachability(config)
         return verdict.ok, verdict.message
