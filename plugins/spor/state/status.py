@@ -1,7 +1,7 @@
 """The figures of the status page across nights, read from the state database only.
 
-Outcomes of the last nights (from the kept run summaries), what waits in the outbox now, what is
-quarantined or rejected by rule and in which run, each environment's certificate, the last capacity
+Outcomes of the last nights (from the kept run summaries), the last runs of every DAG (failed ones
+first), what waits in the outbox now, what is held back or rejected by rule and in which run, each environment's certificate, the last capacity
 estimate against the window, and the removal requests still open. Treatment numbers, rules and
 counts only: no personal data is read.
 """
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from spor.lifecycle import State
+from spor.lifecycle import HELD_BACK, State
 from spor.state import certificates
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
@@ -27,7 +27,11 @@ from spor.state.tables import held_back, last_final, ledger, outbox, removal_ite
 LOCAL = ZoneInfo("Europe/Stockholm")
 #: The outcomes drawn per night, in the order they are stacked.
 NIGHT_OUTCOMES = (State.CREATED.value, State.UPDATED.value, State.REJECTED.value, State.MALFORMED.value,
-                  State.QUARANTINED.value, State.WAITING.value)
+                  State.NOT_BUILDABLE.value, State.IDENTITY_UNKNOWN.value, State.QUARANTINED.value,
+                  State.WITHDRAWN.value, State.WAITING.value)
+#: Held back before sending, in the order shown.
+HELD_BACK_STATES = tuple(s for s in NIGHT_OUTCOMES if State(s) in HELD_BACK)
+RUNS_SHOWN = 20
 NIGHTLY_DAG = "spor_nightly"
 
 
@@ -56,6 +60,15 @@ class OpenRemoval(TypedDict):
 
 
 @dataclass
+class RunRow:
+    dag_id: str
+    run_id: str
+    finished_at: datetime
+    problem: str | None     # the first stop or failure of a failed run, None for a run that finished its work
+    sent: int               # created + updated
+
+
+@dataclass
 class Status:
     nights: list[Night]
     outbox: dict[tuple[str, str], int]                               # (environment, reason) -> n
@@ -64,6 +77,7 @@ class Status:
     capacity: JsonObject | None
     capacity_run: str | None
     open_removals: list[OpenRemoval] = field(default_factory=list)
+    runs: list[RunRow] = field(default_factory=list)     # failed first, then newest first
 
 
 def night_of(at: datetime) -> date:
@@ -95,6 +109,29 @@ def _nights(conn: Connection, now: datetime, days: int) -> list[Night]:
     return [(night, counts, runs.get(night, [])) for night, counts in sorted(per.items())]
 
 
+def run_problem(saved: JsonObject) -> str | None:
+    """Why a kept run summary is a failed run (its first stop, failure or unfinished night), or None."""
+    problems = [*(saved.get("stops") or []), *(saved.get("failures") or [])]
+    undone = saved.get("night_not_done")
+    if undone:
+        problems.append(f"the night is not done: {undone.get('waiting', '?')} waiting")
+    return str(problems[0]) if problems else None
+
+
+def _runs(conn: Connection, now: datetime, days: int) -> list[RunRow]:
+    rows = []
+    for r in conn.execute(sa.select(run_summary.c.dag_id, run_summary.c.run_id, run_summary.c.summary_json,
+                                    run_summary.c.updated_at)
+                          .where(run_summary.c.updated_at >= now - timedelta(days=days))):
+        saved = json.loads(r.summary_json)
+        by_state = saved.get("by_state") or {}
+        rows.append(RunRow(r.dag_id or NIGHTLY_DAG, r.run_id, r.updated_at, run_problem(saved),
+                           int(by_state.get(State.CREATED.value, 0)) + int(by_state.get(State.UPDATED.value, 0))))
+    rows.sort(key=lambda run: run.finished_at, reverse=True)
+    rows.sort(key=lambda run: run.problem is None)  # stable: failed first, each part newest first
+    return rows[:RUNS_SHOWN]
+
+
 def _by_rule(conn: Connection, now: datetime, days: int, dags: dict[str, str]) -> list[RuleGroup]:
     # (state, rule) -> when each number was first seen, and each run's latest
     first_seen: dict[tuple[str, str], dict[str, datetime]] = {}
@@ -107,9 +144,9 @@ def _by_rule(conn: Connection, now: datetime, days: int, dags: dict[str, str]) -
 
     since = now - timedelta(days=days)
     for r in conn.execute(sa.select(held_back.c.behandlingsnummer, held_back.c.rule, held_back.c.run_id,
-                                    held_back.c.recorded_at)
-                          .where(held_back.c.state == State.QUARANTINED.value, held_back.c.recorded_at >= since)):
-        add(State.QUARANTINED.value, r.rule or "?", r.behandlingsnummer, r.run_id, r.recorded_at)
+                                    held_back.c.recorded_at, held_back.c.state)
+                          .where(held_back.c.state.in_(HELD_BACK_STATES), held_back.c.recorded_at >= since)):
+        add(r.state, r.rule or "?", r.behandlingsnummer, r.run_id, r.recorded_at)
     # Rejected and malformed: SPOR's last final answer still says so (not fixed and sent again since).
     for a in conn.execute(sa.select(last_final.c.state, last_final.c.behandlingsnummer, last_final.c.run_id,
                                     last_final.c.answered_at, ledger.c.fault_rule, ledger.c.result_code)
@@ -134,6 +171,7 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
             sa.select(outbox.c.environment, outbox.c.wait_reason, sa.func.count())
             .group_by(outbox.c.environment, outbox.c.wait_reason))}
         by_rule = _by_rule(conn, now, days, dags)
+        runs = _runs(conn, now, days)
         cap = conn.execute(sa.select(run_event.c.run_id, run_event.c.data_json).where(run_event.c.kind == "capacity")
                            .order_by(run_event.c.id.desc()).limit(1)).first()
         items = (sa.select(removal_item.c.request_id, sa.func.count().label("n"))
@@ -147,7 +185,7 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
                                           .order_by(removal_request.c.raised_at))]
     return Status(nights=nights, outbox=waiting, by_rule=by_rule, certificates=certificates.all_environments(db),
                   capacity=json.loads(cap.data_json) if cap and cap.data_json else None,
-                  capacity_run=cap.run_id if cap else None, open_removals=removals)
+                  capacity_run=cap.run_id if cap else None, open_removals=removals, runs=runs)
 
 
 def held_back_in_run(db: StateDB, run_id: str) -> list[tuple[str, str, list[str], int]]:
