@@ -19,8 +19,10 @@ button works; Ctrl-C stops everything within seconds.
 
 `--check` is the same stack as a test (CI runs it through `make test`): it triggers `spor_nightly`
 through the REST API, unpauses it, waits for the run, checks that the second day of changes
-the demo left in the OPS (`.demo/second_night.json`) reached the stand-in, and that the status
-page lists the run. It uses the ports given.
+the demo left in the OPS (`.demo/second_night.json`) reached the stand-in, that the status
+page lists the run, that the run's sending window closed at the simulated night's 05:00, and
+that the scheduler created no run of its own and marked no deadline missed. It uses the ports
+given.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devenv.workplace import LOGIN, on_port
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="--check: seconds for the whole check")
     args = parser.parse_args(argv)
 
+    started = datetime.now(UTC)  # runs the scheduler made before this start are not this stack's
     base = args.dir.resolve()
     if not (base / "env.json").exists():
         print(f"== {base} has no demo yet: running the demo first", flush=True)
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print("   Admin → Connections: spor_default (the stand-in) with its Test button")
         print(f"   logs: {base / 'airflow' / 'standalone.log'}; Ctrl-C stops everything started here\n", flush=True)
         if args.check:
-            return check(base, url, timeout=args.timeout)
+            return check(base, url, timeout=args.timeout, environ=environ, started=started)
         while stack.alive():
             time.sleep(1)
         print("a component stopped; see the log above", file=sys.stderr)
@@ -266,7 +270,7 @@ def api(url: str, method: str, path: str, token: str | None = None, body: dict |
         return json.load(answer)
 
 
-def check(base: Path, url: str, *, timeout: float) -> int:
+def check(base: Path, url: str, *, timeout: float, environ: dict[str, str], started: datetime) -> int:
     """Trigger spor_nightly as a user would in the UI and see the second day's changes arrive."""
     changed = set(json.loads((base / "second_night.json").read_text())["changed"])
     index = base / "received" / "index.jsonl"
@@ -288,7 +292,39 @@ def check(base: Path, url: str, *, timeout: float) -> int:
     with urllib.request.urlopen(request, timeout=30) as answer:
         listed = run["dag_run_id"] in answer.read().decode()
     print(f"== status page lists the run: {listed}", flush=True)
-    return 0 if state == "success" and changed <= arrived and listed else 1
+    one_clock = check_one_clock(environ, run["dag_run_id"], started)
+    return 0 if state == "success" and changed <= arrived and listed and one_clock else 1
+
+
+def check_one_clock(environ: dict[str, str], run_id: str, started: datetime) -> bool:
+    """The demo's run on the simulated clock only: its window closed at that night's 05:00 (less
+    the send margin), the scheduler made no run of the schedule, and no deadline was missed."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from spor.clock import STOCKHOLM
+    from spor.state.tables import run_event
+
+    state = sa.create_engine(f"sqlite:///{json.loads(environ['AIRFLOW_CONN_SPOR_STATE'])['host']}")
+    metadata = sa.create_engine(environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with state.connect() as conn:
+            data = conn.execute(sa.select(run_event.c.data_json).where(run_event.c.run_id == run_id,
+                                                                       run_event.c.kind == "capacity")).scalar()
+        with metadata.connect() as conn:
+            scheduled = conn.execute(sa.text("SELECT count(*) FROM dag_run WHERE run_type = 'scheduled' "
+                                             "AND created_at >= :t"), {"t": f"{started:%Y-%m-%d %H:%M:%S}"}).scalar()
+            missed = conn.execute(sa.text("SELECT count(*) FROM deadline WHERE missed")).scalar()
+    finally:
+        state.dispose()
+        metadata.dispose()
+    closes = datetime.fromisoformat(json.loads(data or "{}").get("closes_at", "1970-01-01T00:00:00+00:00"))
+    five = datetime.fromisoformat(NEXT_NIGHT).astimezone(STOCKHOLM).replace(hour=5, minute=0, second=0)
+    at_five = five - timedelta(minutes=1) < closes <= five
+    print(f"== one clock: the window closed at {closes.astimezone(STOCKHOLM):%Y-%m-%d %H:%M:%S %Z}; "
+          f"scheduled runs made by the scheduler: {scheduled}; deadlines missed: {missed}", flush=True)
+    return at_five and scheduled == 0 and missed == 0
 
 
 if __name__ == "__main__":
