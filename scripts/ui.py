@@ -230,7 +230,7 @@ def _group_alive(pgid: int) -> bool:
 
 def store_spor_connection(url: str, spor: dict) -> None:
     """The demo's ``spor_default`` in the metadata database, as the UI would store it: the endpoint
-    in Host and its port in Port (Airflow 3.3.2's Test in the Edit form needs a stored port)."""
+    in Host and its port in Port (Airflow 3.3.2's Test button of a stored connection needs a stored port)."""
     from spor.transport.connection import endpoint_port
 
     extra = dict(spor["extra"])

@@ -52,7 +52,7 @@ CONN_FIELDS = {
 }
 
 UI_FIELD_BEHAVIOUR = {
-    # Port stays visible: Airflow 3.3.2's Test in the Edit form sends 0 for an empty port and then
+    # Port stays visible: Airflow 3.3.2's Test of a stored connection sends 0 for an empty port and then
     # refuses it as "differs from the stored connection"; a stored 443 (or the endpoint's) agrees.
     "hidden-fields": ["schema", "login"],
     "relabeling": {"host": "Endpoint URL", "password": "Key or PKCS#12 password",

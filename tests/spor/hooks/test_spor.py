@@ -78,15 +78,15 @@ def test_hook_meta_the_ui_reads_carries_the_form(api):
     assert meta["standard_fields"]["host"]["title"] == "Endpoint URL"
     assert meta["standard_fields"]["host"]["placeholder"] == ENDPOINTS["stage"]
     assert meta["standard_fields"]["login"]["hidden"]
-    # Port is shown: a stored spor connection keeps 443 (or the endpoint's port), see the Edit-form test
+    # Port is shown: a stored spor connection keeps 443 (or the endpoint's port), see the stored connection's Test
     port = meta["standard_fields"]["port"]
     assert not port["hidden"] and port["placeholder"] == "443" and "443" in port["title"]
 
 
-def test_the_edit_forms_test_reuses_a_stored_connection_only_with_its_stored_port(api, standin, standin_pki):
-    """Airflow 3.3.2 tests a stored connection with its stored credentials only when the form's
-    host and port are the stored ones; its UI sends 0 for an empty port. With the endpoint's port
-    stored the Test of the Edit form reaches SPOR; the same request with port 0 is refused (400)."""
+def test_the_stored_connections_test_reuses_a_stored_connection_only_with_its_stored_port(api, standin, standin_pki):
+    """Airflow 3.3.2 tests a stored connection with its stored credentials only when the request's
+    host and port are the stored ones; its UI's Test button sends 0 for an empty port. With the
+    endpoint's port stored the Test reaches SPOR; the same request with port 0 is refused (400)."""
     from airflow.models import Connection
     from airflow.utils.session import create_session
 

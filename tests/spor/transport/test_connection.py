@@ -82,7 +82,7 @@ def test_r2_hook_reads_generic_connection_with_extra_like_the_ui(monkeypatch):
 
 def test_the_stored_port_is_the_endpoints_port():
     """A `spor` connection keeps 443 (or its URL's own port) as Port, so that Airflow's Test of the
-    Edit form tests the stored endpoint; a Port that names another endpoint is refused."""
+    Test button of a stored connection tests the stored endpoint; a Port that names another endpoint is refused."""
     from spor.transport.connection import endpoint_port
 
     assert endpoint_port(STAGE) == 443 and endpoint_port("https://127.0.0.1:8443/spor") == 8443
