@@ -120,8 +120,8 @@ def test_events_name_datasets_carry_quality_and_counts_and_no_identity_number(ni
            "AIRFLOW__OPENLINEAGE__NAMESPACE": "spor-test"}
     lineage.mkdir()
     result = tmp_path / "runs.json"
-    done = subprocess.run([sys.executable, "-c", RUNS, json.dumps(numbers), str(night.env.ops_db), str(DAGS), str(result)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", RUNS, json.dumps(numbers), str(night.env.ops_db), str(DAGS), str(result)],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and result.exists(), (done.stdout + done.stderr)[-3000:]
     runs = json.loads(result.read_text())
     assert [runs[k][1] for k in ("resend", "nightly", "failed")] == ["success", "success", "failed"], runs

@@ -1,8 +1,9 @@
 """The figures of the status page across nights, read from the state database only.
 
 Outcomes of the last nights (from the kept run summaries), the last runs of every DAG (failed ones
-first), what waits in the outbox now, what is held back or rejected by rule and in which run, each environment's certificate, the last capacity
-estimate against the window, and the removal requests still open. Treatment numbers, rules and
+first), what waits in the outbox now, what is held back or rejected by rule and in which run, each
+environment's certificate, the last capacity estimate against the window, and the removal
+requests still open. Treatment numbers, rules and
 counts only: no personal data is read.
 """
 

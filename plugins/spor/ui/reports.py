@@ -13,7 +13,6 @@ personal data.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
 from html import escape
 from typing import Any
 
