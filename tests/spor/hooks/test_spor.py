@@ -109,11 +109,20 @@ def test_the_stored_connections_test_reuses_a_stored_connection_only_with_its_st
             session.query(Connection).filter(Connection.conn_id == "spor_stored").delete()
 
 
-def test_an_unknown_extra_key_names_the_connection_once(api):
+def test_an_unknown_extra_key_names_the_connection_once(api, monkeypatch):
+    """The Test button (on the connection's row) says the cause without the API server's random
+    test id; `spor check-connection` names the connection once."""
+    extra = {"environment": "stage", "cert_fiel": "/x.pem"}
     body = {"connection_id": "spor_typo", "conn_type": "spor", "host": ENDPOINTS["stage"], "port": 443,
-            "extra": json.dumps({"environment": "stage", "cert_fiel": "/x.pem"})}
+            "extra": json.dumps(extra)}
     message = api.post("/api/v2/connections/test", json=body).json()["message"]
-    assert message.count("spor_typo") == 1 and "unknown extra field 'cert_fiel'" in message, message
+    assert message.startswith("unknown extra field 'cert_fiel'; known: endpoint,"), message
+    env = {**os.environ, "AIRFLOW_CONN_SPOR_TYPO": json.dumps({"conn_type": "spor", "host": ENDPOINTS["stage"],
+                                                                 "extra": extra})}
+    cli = subprocess.run([sys.executable, "-m", "spor", "check-connection", "--conn-id", "spor_typo"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 1 and cli.stdout.count("spor_typo") == 1, cli.stdout + cli.stderr
+    assert cli.stdout.startswith("FAILED: connection spor_typo: unknown extra field 'cert_fiel'"), cli.stdout
 
 
 def _test_button(api, standin, pki, **extra):
