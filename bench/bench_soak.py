@@ -94,8 +94,12 @@ def night(name: str, args: argparse.Namespace, base: Path) -> dict:
                     time.sleep(0.2)
                 proc.send_signal(signal.SIGKILL)   # the dag.test process: every task of the run dies with it
                 proc.wait()
+            received = settled_index(env)   # a request on the wire at the kill may still land
             per, _, in_flight = accepted(env.state_db)
-            kill = {"after_requests": len(standin_index(env)), "accepted_before": len(per), "in_flight": in_flight}
+            answered = answered_numbers(env.state_db)
+            kill = {"after_requests": len(received), "accepted_before": len(per), "in_flight": in_flight,
+                    # reached SPOR, answer never recorded: exactly these may be received twice
+                    "resend_expected": sorted({e["behandlingsnummer"] for e in received if e["behandlingsnummer"]} - answered)}
         log = base / f"{name}.log"
         with open(log, "w") as out:
             subprocess.run(cmd, env=run_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, check=False)
@@ -112,11 +116,36 @@ def night(name: str, args: argparse.Namespace, base: Path) -> dict:
     for entry in index:
         if str(entry.get("outcome", "")).startswith("injected:"):
             faults[entry["outcome"]] = faults.get(entry["outcome"], 0) + 1
+    seen: dict[str, int] = {}
+    for entry in index:
+        if entry["behandlingsnummer"]:  # a request cut at the kill has none
+            seen[entry["behandlingsnummer"]] = seen.get(entry["behandlingsnummer"], 0) + 1
     return {"night": name, "wall_s": round(wall, 1), "state": [r["state"] for r in runs],
+            "received_twice": sorted(n for n, count in seen.items() if count == 2),
+            "received_more_than_twice": sorted(n for n, count in seen.items() if count > 2),
             "accepted": len(per), "accepted_twice": sum(1 for n in per.values() if n > 1),
             "left_in_outbox": left, "requests": len(index), "faults": faults, "kill": kill,
             "longest_failed_attempt_s": longest,
             "max_rss_mb": max((round(r["max_rss_mb"]) for r in runs), default=None)}
+
+
+def answered_numbers(state_db: Path) -> set[str]:
+    """Treatments with an answer recorded in the ledger (whatever it was)."""
+    conn = sqlite3.connect(state_db)
+    rows = conn.execute("select distinct behandlingsnummer from spor_ledger where outcome is not null").fetchall()
+    conn.close()
+    return {row[0] for row in rows}
+
+
+def settled_index(env: LocalEnv, quiet_s: float = 1.0, limit_s: float = 30.0) -> list[dict]:
+    """The stand-in's index once it has not grown for ``quiet_s``."""
+    entries, since, deadline = standin_index(env), time.monotonic(), time.monotonic() + limit_s
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = standin_index(env)
+        if len(now) != len(entries):
+            entries, since = now, time.monotonic()
+    return entries
 
 
 def longest_failed_attempt(state_db: Path) -> float | None:

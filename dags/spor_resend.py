@@ -37,7 +37,8 @@ from spor.tasks.extract import extract_selected
     **DAG_DEFAULTS,
     params={
         "behandlingsnummer": Param(
-            [], type="array", items={"type": "string"}, title="Treatment numbers",
+            # "null" in the type: Airflow's form marks a param required unless its type allows null
+            [], type=["null", "array"], items={"type": "string"}, title="Treatment numbers",
             description="One behandlingsnummer per line. Leave empty to select by date range instead.",
         ),
         "changed_from": Param(None, type=["null", "string"], format="date", title="Changed from (date)",

@@ -5,7 +5,8 @@
 Requires a client certificate from the test CA (TLS 1.2 and 1.3; ``--tls-max 1.2`` forces 1.2),
 serves the project's WSDL at ``?wsdl`` and its XSD at ``?xsd=<file>``, validates every request
 against the XSD (HTTP 500 + SOAP Fault like SPOR's Java stack), answers ``ERROR`` for an unknown
-SystemId, ``Skapade`` the first time a behandlingsnummer arrives and ``Uppdaterade`` after that,
+SystemId, ``Skapade`` the first time a behandlingsnummer arrives and ``Uppdaterade`` after that
+(or, with ``--ok-text`` / ``ok_text``, any other OK text: ``{nr}`` in it is the behandlingsnummer),
 and writes every request into the received folder (see recorder.py). Latency and faults are
 configurable (faults.py). Test material only: it trusts nothing but the test CA.
 """
@@ -55,6 +56,9 @@ class StandinConfig:
     faults: FaultPlan = field(default_factory=FaultPlan)
     schema_location: str | None = None  # default: spor.registration.schema_files's shipped WSDL/XSD
     path: str = SERVICE_PATH
+    #: resultText of every OK answer instead of the guide's "Skapade: N" / "Uppdaterade: N";
+    #: "{nr}" is replaced by the behandlingsnummer received (e.g. "Uppdaterade: {nr}.", "OK").
+    ok_text: str | None = None
 
 
 def server_ssl_context(pki_dir: Path, tls_min: str = "1.2", tls_max: str | None = None) -> ssl.SSLContext:
@@ -87,6 +91,7 @@ class StandinServer(ThreadingHTTPServer):
         self.request_tag = self.schema.element_name(REQUEST_ELEMENT)
         self.received = ReceivedFolder(config.received_dir, clock_from_env())
         self.faults = config.faults
+        self.ok_text = config.ok_text  # changeable while running (RunningStandin.answer_ok_with)
         self.handshake_failures: list[str] = []
         self._held_lock = threading.Lock()
         super().__init__((config.host, config.port), Handler)
@@ -135,7 +140,10 @@ class StandinServer(ThreadingHTTPServer):
         with self._held_lock:
             known = (system_id, nr) in self.received.held
             self.received.held.add((system_id, nr))
-        text = soap.updated_text(nr) if known else soap.created_text(nr)
+        if self.ok_text is not None:
+            text = self.ok_text.replace("{nr}", nr)
+        else:
+            text = soap.updated_text(nr) if known else soap.created_text(nr)
         return 200, soap.answer_envelope(self.schema.namespace, "OK", text), "updated" if known else "created", True
 
     def wsdl_bytes(self) -> bytes:
@@ -292,6 +300,10 @@ class RunningStandin:
     def inject(self, fault: str, count: int = 1) -> None:
         self.server.faults.inject(fault, count)
 
+    def answer_ok_with(self, text: str | None) -> None:
+        """From now on answer OK with ``text`` ("{nr}": the behandlingsnummer); None: the guide's texts."""
+        self.server.ok_text = text
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -372,6 +384,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tls-max", choices=sorted(_TLS), default=None)
     p.add_argument("--system-ids", default=os.environ.get("STANDIN_SYSTEM_IDS", ",".join(sorted(DEFAULT_SYSTEM_IDS))),
                    help="comma-separated SystemIds SPOR knows (others get ERROR)")
+    p.add_argument("--ok-text", default=None,
+                   help="resultText of OK answers, '{nr}' for the behandlingsnummer (default: 'Skapade: N' / 'Uppdaterade: N')")
     p.add_argument("--schema", default=None, help="WSDL/XSD location (default: the project's shipped files)")
     p.add_argument("--drop-share", type=float, default=0.0)
     p.add_argument("--unavailable-share", type=float, default=0.0)
@@ -404,7 +418,7 @@ def config_from_args(args: argparse.Namespace) -> StandinConfig:
     return StandinConfig(pki_dir=args.pki, received_dir=args.received, host=args.host, port=args.port,
                          latency_ms=args.latency_ms, tls_min=args.tls_min, tls_max=args.tls_max,
                          system_ids=frozenset(s.strip() for s in args.system_ids.split(",") if s.strip()),
-                         faults=faults, schema_location=args.schema)
+                         faults=faults, schema_location=args.schema, ok_text=args.ok_text)
 
 
 def main(argv: list[str] | None = None) -> int:

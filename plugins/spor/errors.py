@@ -31,6 +31,11 @@ class ConfigurationError(RunStoppingError):
     """A connection, variable or mapping is missing or invalid."""
 
 
+class SchemaMismatch(RunStoppingError):
+    """The WSDL the SOAP client loaded and the schema the builder validates against describe
+    different messages, or its binding is not the SOAP 1.1 document/literal call the client makes."""
+
+
 class AnswerError(RunStoppingError):
     """SPOR's answer does not fit what was sent (another behandlingsnummer, unknown result code)."""
 

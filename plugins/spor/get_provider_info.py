@@ -32,7 +32,8 @@ CONN_FIELDS = {
     "environment": {
         "label": "SPOR environment",
         "description": "Which SPOR this connection reaches; the ledger keeps each environment apart.",
-        "schema": {"type": ["string", "null"], "enum": ["production", "stage", "stage-test-cert", None]},
+        # Optional through its type: a None in the enum would be offered in the select as "null".
+        "schema": {"type": ["string", "null"], "enum": ["production", "stage", "stage-test-cert"]},
     },
     "cert_file": _text("Certificate file (PEM)", "Path on the worker of the SITHS function certificate, PEM, chain after it."),
     "key_file": _text("Key file (PEM)", "Path on the worker of its private key (encrypted: put the password in Password)."),

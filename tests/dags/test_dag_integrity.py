@@ -112,3 +112,13 @@ def test_the_send_tasks_pool_is_the_provider_option(path, monkeypatch):
         pools = {t.task_id: t.pool for t in dag.tasks}
         assert pools.pop("send_batch") == expected
         assert set(pools.values()) == {"default_pool"}
+
+
+def test_the_resend_forms_treatment_numbers_are_optional():
+    """Airflow's trigger form marks a param required unless its type allows null; the resend form
+    selects by date range when the list is empty, so the list must not be marked required."""
+    from tests.dags.nightly_support import load_dag
+
+    param = load_dag("spor_resend").params.get_param("behandlingsnummer")
+    assert "null" in param.schema["type"] and "array" in param.schema["type"]
+    assert param.resolve(None) is None and param.resolve(["3000105"]) == ["3000105"]

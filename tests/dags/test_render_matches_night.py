@@ -1,7 +1,8 @@
 """One verdict: `spor render` and a spor_nightly run over the same OPS agree treatment by treatment
 (docs/quality-gate.md). The OPS holds every defect kind of the synthetic manifest plus three odd
 inputs: a personnummer stored with a hyphen (D15), a time with fractional seconds (D18) and an
-operation ending before it started (D1, a warning: sent, with a predicted error-list entry).
+operation ending before it started (D1, a warning: sent, with a predicted error-list entry). A
+planning below SPOR's minimum is sent with its own warning (R9: counted as requested only).
 
 Compared: the rendered files and what the stand-in received; each held-back treatment's state and
 its summary line; the warned treatments; and, with --state after the night, that render counts
@@ -99,6 +100,12 @@ def test_render_and_the_night_give_the_same_verdict_for_every_defect_and_odd_inp
     assert "D15" in before["quarantined"][hyphen] and hyphen not in sent
     assert "D18" in before["quarantined"][fraction] and fraction not in sent
     assert "D1" in before["warned"][ends_early] and ends_early in sent
+    # R9: a planning without an end is sent, and the summary says SPOR counts it as requested only
+    below = {b for b in night.manifest.with_scenario("planned-below-minimum") if b in sent}
+    assert below
+    for b in below:
+        assert "[R9]" in night_lines["warned"][b] and "SPOR counts it as requested only" in night_lines["warned"][b]
+        assert night_lines["warned"][b] == before["warned"][b].rstrip()
     # every defect kind the data holds (outside the block list) got a verdict from both
     manifest = night.manifest
     kinds = {d for e in manifest.treatments.values() if e.blocked is None for d in e.defects}

@@ -86,6 +86,7 @@ class FakeAnswer:
     fault_rule: str | None = None
     http_status: int | None = 200
     elapsed_s: float = 0.05
+    kind_from_text: bool = True
 
 
 def created(bn: str) -> FakeAnswer:

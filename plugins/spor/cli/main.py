@@ -63,10 +63,10 @@ SUMMARY = "summary"
 
 def report_kinds() -> tuple[str, ...]:
     """Every kind ``spor report --kind`` prints: the kept reports, and the summary."""
-    from spor.quality.run_reports import COVERAGE_JSON, QUALITY, QUALITY_JSON, STAGE_APPROVAL
+    from spor.quality.run_reports import COVERAGE_JSON, QUALITY, QUALITY_JSON, STAGE_APPROVAL, STAGE_APPROVAL_JSON
     from spor.state.summary import DRY_RUN
 
-    return (QUALITY, QUALITY_JSON, STAGE_APPROVAL, COVERAGE_JSON, DRY_RUN, SUMMARY)
+    return (QUALITY, QUALITY_JSON, STAGE_APPROVAL, STAGE_APPROVAL_JSON, COVERAGE_JSON, DRY_RUN, SUMMARY)
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:
@@ -120,7 +120,7 @@ COMMANDS: list[Command] = [
     ("synth", "fill a database with synthetic OPS data (+ manifest)", _synth_args, _synth_run),
     ("render", "build registrations into files; nothing is sent", _render_args, _render_run),
     ("report", "print a run's report or summary from the state database (--kind quality, quality-json, "
-               "stage-approval, coverage-json, dry-run or summary)", _report_args, _report_run),
+               "stage-approval, stage-approval-json, coverage-json, dry-run or summary)", _report_args, _report_run),
 ]
 
 

@@ -119,7 +119,7 @@ def _environment(given: str | None, conn_id: str) -> str:
         return given
     from spor.hooks.spor import SporHook
 
-    return SporHook(conn_id).get_config().environment
+    return SporHook(conn_id).get_config().ledger_environment
 
 
 def preview_command(*, db: str, out: Path, all_: bool, numbers: Sequence[str] | None, units: str | None,

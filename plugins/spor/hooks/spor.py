@@ -41,13 +41,24 @@ class SporHook(BaseHook):
             self._config = SporConnectionConfig.from_connection(conn, conn_id=self.spor_conn_id)
         return self._config
 
-    def environment(self) -> str:
-        """The connection's SPOR environment label (the ledger's key), read without the certificate."""
-        from spor.transport.connection import environment_label
+    def environment_label(self) -> str:
+        """The connection's environment label, checked against its endpoint's host when that is
+        one of SPOR's, read without the certificate."""
+        from spor.transport.connection import endpoint_from_parts, environment_label
 
         conn = self.get_connection(self.spor_conn_id)
         extra = getattr(conn, "extra_dejson", None)
-        return environment_label(getattr(conn, "extra", None) if extra is None else extra, self.spor_conn_id)
+        host = getattr(conn, "host", None)
+        endpoint = endpoint_from_parts(host, getattr(conn, "port", None), getattr(conn, "schema", None)) if host else None
+        return environment_label(getattr(conn, "extra", None) if extra is None else extra, self.spor_conn_id,
+                                 endpoint=endpoint)
+
+    def environment(self) -> str:
+        """The SPOR environment the connection writes into (the ledger's key; both stage entrances
+        are stage), read without the certificate."""
+        from spor.transport.connection import ledger_environment
+
+        return ledger_environment(self.environment_label())
 
     def get_conn(self) -> SporClient:
         return self.get_client()

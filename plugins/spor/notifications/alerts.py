@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
 from typing import Any
 
 log = logging.getLogger("spor")
@@ -48,51 +49,80 @@ class Alert:
     def text(self, run_url: str, report_url: str) -> str:
         return (f"What happened\n{self.what}\n\nWhat to do\n{self.todo}\n\n"
                 f"The run: {run_url}\nIts summary: {report_url}\n\n"
-                f"(cause: {self.cause}; this alert names no personal identity number)")
+                "(this alert names no personal identity number)")
+
+    def html(self, run_url: str, report_url: str) -> str:
+        """The same alert as the e-mail's HTML part (the text part is :meth:`text`)."""
+        def paragraphs(text: str) -> str:
+            return "".join(f"<p>{escape(p).replace(chr(10), '<br>')}</p>" for p in text.split("\n\n"))
+
+        return (f"<html><body><h3>What happened</h3>{paragraphs(self.what)}<h3>What to do</h3>{paragraphs(self.todo)}"
+                f"<p><a href=\"{escape(run_url)}\">The run</a> · <a href=\"{escape(report_url)}\">Its summary</a></p>"
+                "<p><small>This alert names no personal identity number.</small></p></body></html>")
+
+    @property
+    def noun(self) -> str:
+        from spor.state.summary import run_noun
+
+        return run_noun(self.dag_id)
 
 
-def _not_done_text(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return "; ".join(f"{k}: {v}" for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "sendable registrations are left in the outbox"
-    if isinstance(value, int):
-        return f"{value} sendable registrations are left in the outbox"
-    return str(value)
+def _waiting_text(summary: Mapping[str, Any]) -> str:
+    """What waits, by reason, each with what to do (empty when nothing waits)."""
+    from spor.state.summary import waiting_of
+    from spor.state.waiting import ACTION
+
+    left = waiting_of(summary)
+    if not left:
+        return ""
+    lines = [f"{left.in_words()[0].upper()}{left.in_words()[1:]}:"]
+    for reason, n in sorted(left.by_reason.items(), key=lambda kv: -kv[1]):
+        first = left.first.get(reason, [])[:5]
+        numbers = f" (first: {', '.join(first)}{' …' if n > len(first) else ''})" if first else ""
+        lines.append(f"- {n:,} {reason}{numbers}: {ACTION.get(reason, 'the next run sends them')}")
+    return "\n".join(lines)
 
 
 def alerts_for_run(dag_id: str, run_id: str, summary: Mapping[str, Any] | None, *, failed: bool,
                    reason: str | None = None, certificate: Mapping[str, Any] | None = None) -> list[Alert]:
     """The alerts a finished run calls for, at most one per cause. ``certificate``: the data of the
     run's certificate warning event (``environment``, ``days_left``, ``certificate_expires``)."""
+    from spor.state.summary import cause_of, run_noun
+
     summary = summary or {}
+    noun = run_noun(dag_id)
     alerts: list[Alert] = []
     stops, failures = list(summary.get("stops") or []), list(summary.get("failures") or [])
+    found = cause_of(summary)
+    why = f" Why: {found.rstrip('.')}." if found else "."
+    left = _waiting_text(summary)
+    waits = f"\n\n{left}" if left else ""
     if stops:
-        alerts.append(Alert(SYSTEMIC_STOP, dag_id, run_id, headline="the run stopped",
-                            what="The run stopped before it was done: " + "; ".join(stops)
-                            + ". Nothing was sent after the stop; what was staged waits in the outbox.",
+        alerts.append(Alert(SYSTEMIC_STOP, dag_id, run_id, headline=f"the {noun} stopped",
+                            what=f"The {noun} stopped before it was done.{why}\n\n"
+                                 "Nothing was sent after the stop; what was staged waits in the outbox." + waits,
                             todo="Fix the cause named above (certificate, block list, SPOR connection). "
                                  "The outbox keeps everything: the next night sends it, or trigger spor_nightly "
                                  "again once the cause is fixed (never between 05:15 and 06:00)."))
     elif summary.get("night_not_done") and not failures:
         # The summarize task fails a run that leaves sendable registrations: one alert, this one.
-        alerts.append(Alert(NOT_DONE, dag_id, run_id, headline="the night is not done",
-                            what="The run ended with work left: " + _not_done_text(summary["night_not_done"]) + ".",
-                            todo="The next night sends what is left, oldest first. If this repeats, look at the "
-                                 "capacity and the transient failures in the run's summary, and at SPOR's "
-                                 "availability."))
+        alerts.append(Alert(NOT_DONE, dag_id, run_id, headline=f"the {noun} is not done",
+                            what=f"The {noun} ended with work left.{why}" + waits,
+                            todo="Fix the cause named above if there is one; the next night sends what is left, "
+                                 "oldest first. If this repeats, look at the capacity and the transient failures in "
+                                 "the summary, and at SPOR's availability."))
     elif failed or failures:
-        what = ("The run failed: " + "; ".join(failures) if failures
-                else f"The run failed ({reason or 'a task failed'}) before its summary named the cause.")
-        alerts.append(Alert(FAILED_RUN, dag_id, run_id, headline="the run failed", what=what,
+        what = (f"The {noun} failed.{why}" if failures
+                else f"The {noun} failed ({reason or 'a task failed'}) before its summary named the cause.")
+        alerts.append(Alert(FAILED_RUN, dag_id, run_id, headline=f"the {noun} failed", what=what + waits,
                             todo="Open the run, read the log of the failed task and fix the cause; then clear "
                                  "the failed task. Registrations not sent wait in the outbox for the next night."))
     if summary.get("capacity_warning"):
+        from spor.state.summary import capacity_in_words
+
+        cap = summary.get("capacity")
         alerts.append(Alert(CAPACITY, dag_id, run_id, headline="tonight does not fit before 05:00",
-                            what=str(summary["capacity_warning"]),
+                            what=(f"Tonight's work {capacity_in_words(cap)}.\n\n" if cap else "") + str(summary["capacity_warning"]),
                             todo="Raise the slots of the 'spor' pool or threads_per_task in spor_config, or accept "
                                  "that the rest is sent the next night (oldest first)."))
     if certificate:
@@ -130,8 +160,8 @@ def send(alerts: list[Alert], setting: Any = None) -> int:
     config = (setting.alerts or {}) if setting is not None else {}
     sent = 0
     for alert in alerts:
-        text = mask_person_ids(alert.text(links.run_url(alert.dag_id, alert.run_id),
-                                          links.report_url(alert.dag_id, alert.run_id, "summary")))
+        run_url, report_url = links.run_url(alert.dag_id, alert.run_id), links.report_url(alert.dag_id, alert.run_id, "summary")
+        text = mask_person_ids(alert.text(run_url, report_url))
         subject = mask_person_ids(alert.subject)
         if config.get("notifier"):
             _custom(config, alert, subject, text)
@@ -145,7 +175,8 @@ def send(alerts: list[Alert], setting: Any = None) -> int:
             from spor.notifications.mail import SporEmailNotifier
 
             # Only the alert recipients: the setting's cc is for the removal e-mails to UCR.
-            SporEmailNotifier(setting=replace(setting, to=to, cc=())).send(subject, text)
+            SporEmailNotifier(setting=replace(setting, to=to, cc=())).send(
+                subject, text, html=mask_person_ids(alert.html(run_url, report_url)))
         log.info("SPOR alert sent: %s", subject)
         sent += 1
     return sent

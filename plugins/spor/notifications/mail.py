@@ -20,9 +20,13 @@ This module imports the smtp provider: import it inside the function that sends.
 from __future__ import annotations
 
 import copy
-import html
+import smtplib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate
+from html import escape
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
@@ -40,6 +44,30 @@ def _listed(addresses: str | Iterable[str] | None) -> tuple[str, ...]:
     if not addresses:
         return ()
     return (addresses,) if isinstance(addresses, str) else tuple(addresses)
+
+
+def _alternative(smtp: SmtpHook, message: SporEmailNotifier, text: str) -> tuple[MIMEMultipart, list[str]]:
+    """The message as multipart/alternative (plain text first, then HTML), and its recipients."""
+    to = smtp._get_email_address_list(message.to)
+    cc = smtp._get_email_address_list(message.cc) if message.cc else []
+    bcc = smtp._get_email_address_list(message.bcc) if message.bcc else []
+    mime = MIMEMultipart("alternative")
+    mime["Subject"] = str(message.subject)
+    sender = message.from_email or smtp.from_email
+    if not sender:
+        from spor.errors import ConfigurationError
+
+        raise ConfigurationError("no sender: set from_email in spor_notifications or in the SMTP connection")
+    mime["From"] = str(sender)
+    mime["To"] = ", ".join(to)
+    if cc:
+        mime["CC"] = ", ".join(cc)
+    mime["Date"] = formatdate(localtime=True)
+    for key, value in (message.custom_headers or {}).items():
+        mime[key] = value
+    mime.attach(MIMEText(text, "plain", "utf-8"))
+    mime.attach(MIMEText(str(message.html_content), "html", "utf-8"))
+    return mime, to + cc + bcc
 
 
 class SporEmailNotifier(SmtpNotifier):
@@ -85,18 +113,33 @@ class SporEmailNotifier(SmtpNotifier):
             raise ConfigurationError(f"{self.variable}: no recipient (to) for this e-mail")
 
     # --- sending ----------------------------------------------------------------------------
-    def send(self, subject: str, text: str) -> str:
+    def send(self, subject: str, text: str, html: str | None = None) -> str:
         """E-mail one composed message now; returns its recipients (to, then cc) as one line.
         Raises when the server did not take it.
 
-        The text goes as written (HTML-escaped, in ``<pre>``) and is not rendered as a template:
-        OPS free text with braces stays as it was typed."""
+        The message is multipart/alternative: ``text`` as the text/plain part, and ``html`` (or the
+        text HTML-escaped in ``<pre>``) as the text/html part. The smtp provider's hook builds HTML
+        only, so the message is built here and goes over the hook's own SMTP connection. Nothing is
+        rendered as a template: OPS free text with braces stays as it was typed."""
         self._resolve()
         message = copy.copy(self)
         message.__dict__.pop("hook", None)  # its own SMTP session, not one cached on this notifier
-        message.subject, message.html_content = subject, f"<pre>{html.escape(text)}</pre>"
+        message.subject, message.html_content = subject, html or f"<pre>{escape(text)}</pre>"
         message._verbatim = True
-        message.notify({})
+        with message.hook as smtp:
+            message._build_email_content(smtp, {})  # a composed message reads no context
+            mime, recipients = _alternative(smtp, message, text)
+            # The hook's synchronous connection (its ``with`` opens smtplib's, never aiosmtplib's).
+            client = cast("smtplib.SMTP_SSL | smtplib.SMTP | None", smtp._smtp_client)
+            if client is None:
+                raise RuntimeError("the SMTP connection did not open")
+            for attempt in range(smtp.smtp_retry_limit + 1):  # as the hook retries its own e-mails
+                try:
+                    client.sendmail(from_addr=mime["From"], to_addrs=recipients, msg=mime.as_string())
+                    break
+                except Exception:
+                    if attempt == smtp.smtp_retry_limit:
+                        raise
         return ", ".join(_listed(self.to) + _listed(self.cc))
 
     def notify(self, context: Context) -> None:

@@ -233,6 +233,27 @@ def prepare_frame(frame: pd.DataFrame, *, recipient: str = DEFAULT_RECIPIENT) ->
     is_cancellation = out["q_strykning_antal"] > 0
     # D11: a code is needed to send at all; a cancellation gets ZXF99 from the builder (D10).
     out["q_opkod_eller_strykning"] = (has_code | is_cancellation).astype("bool")
+    out["q_planering"] = planning_level(out)
     if "v105" not in out.columns:
         out["v105"] = recipient
     return out
+
+
+def planning_level(prepared: pd.DataFrame) -> pd.Series:
+    """R9 per row: ``minimum`` (a start V415/V420 and an end V425/V430, the builder's own columns),
+    ``under-minimum`` (some planning variable recorded, but no start or no end: SPOR counts the
+    operation as requested only) or None (no planning recorded: a request)."""
+    import pandas as pd
+
+    from spor.registration.reading import PLANNING_END, PLANNING_START, planning_columns
+
+    def recorded(columns: tuple[str, ...]) -> pd.Series:
+        present = [prepared[c].notna() for c in columns if c in prepared.columns]
+        return pd.concat(present, axis=1).any(axis=1) if present else pd.Series(False, index=prepared.index)
+
+    has_planning = recorded(planning_columns())
+    level = pd.Series(None, index=prepared.index, dtype="object")
+    level[has_planning] = "under-minimum"
+    level[has_planning & recorded(PLANNING_START) & recorded(PLANNING_END)] = "minimum"
+    return level
+

@@ -1,7 +1,9 @@
 """The data-quality gate: run the suites over the night's treatments, get per-row verdicts.
 
 reject -> quarantined, not sent (SPOR would refuse: HTTP 500 or ERROR);
-warn   -> sent, listed as a predicted fellista entry (SPOR stores it but holds it out of reports).
+warn   -> sent, listed with what SPOR will do with it: by default a predicted fellista entry (SPOR
+          stores it but holds it out of reports); an expectation's ``meta.consequence`` says
+          otherwise (R9: "SPOR counts it as requested only").
 
 GX runs with result_format COMPLETE, the treatment number as the unexpected-index column,
 ``exclude_unexpected_values`` and ``partial_unexpected_count=0`` (docs/notes.md#gx-result-format-pii): results carry treatment
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: What SPOR does with a warned registration unless the expectation's meta.consequence says otherwise.
+FELLISTA = "predicted fellista"
 MISSING_ID = "(saknas)"  # a row without behandlingsnummer cannot be named otherwise
 RESULT_FORMAT: dict[str, Any] = {
     "result_format": "COMPLETE",
@@ -67,6 +71,7 @@ class ExpectationOutcome:
     inferred: bool = False
     assumption: bool = False
     suite: str = ""
+    consequence: str = FELLISTA  # of a warn: what SPOR does with the registration it stores
 
 
 @dataclass
@@ -251,7 +256,7 @@ def run_gate(
             unexpected_count=int(res.get("unexpected_count", len(failing))),
             missing_count=res.get("missing_count"), columns=_columns(cfg.kwargs),
             inferred=bool(meta.get("inferred")), assumption=bool(meta.get("assumption")),
-            suite=str(meta.get("suite", "")),
+            suite=str(meta.get("suite", "")), consequence=str(meta.get("consequence") or FELLISTA),
         ))
     if len(outcomes) != len(suite.expectations):
         raise QualityGateError("quality gate: GX returned fewer results than the suites hold")

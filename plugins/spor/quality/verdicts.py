@@ -2,7 +2,8 @@
 
 The gate's *reject* verdicts hold a treatment back as quarantined (or identity unknown, for a
 reservnummer), named by its rules and the expectations that failed; its *warn* verdicts let it
-through, listed as a predicted entry on SPOR's error list.
+through, listed with what SPOR will do with it: a predicted entry on SPOR's error list, or the
+expectation's own consequence (R9: counted as requested only).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from spor.lifecycle import State
+from spor.quality.gate import FELLISTA
 from spor.verdicts import WARNED, HeldBackItem
 
 if TYPE_CHECKING:
@@ -29,10 +31,14 @@ def gate_verdicts(result: GateResult, environment: str | None) -> list[HeldBackI
         items.append(HeldBackItem(bnr, state, rule=",".join(sorted({v.rule for v in rejects})),
                                   reason="quality gate: " + ", ".join(sorted({v.expectation_id for v in rejects})),
                                   environment=environment))
+    consequence = {o.expectation_id: o.consequence for o in result.expectation_results}
     for bnr in sorted(result.warned):
         warns = [v for v in by_id[bnr] if v.severity == "warn"]
-        items.append(HeldBackItem(bnr, WARNED, rule=",".join(sorted({v.rule for v in warns})),
-                                  reason="predicted fellista: " + ", ".join(sorted({v.expectation_id for v in warns})),
+        ids_by_consequence: dict[str, set[str]] = {}
+        for v in warns:
+            ids_by_consequence.setdefault(consequence.get(v.expectation_id, FELLISTA), set()).add(v.expectation_id)
+        reason = "; ".join(f"{what}: " + ", ".join(sorted(ids)) for what, ids in sorted(ids_by_consequence.items()))
+        items.append(HeldBackItem(bnr, WARNED, rule=",".join(sorted({v.rule for v in warns})), reason=reason,
                                   environment=environment))
     return items
 

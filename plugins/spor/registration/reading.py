@@ -34,6 +34,9 @@ from spor.registration.variable_list import Variable, all_variables, by_column
 __all__ = [
     "KVA_PATTERN",
     "code_as_sent",
+    "PLANNING_END",
+    "PLANNING_START",
+    "planning_columns",
     "LIST_COLUMNS",
     "ZXF99",
     "HeaderVariables",
@@ -55,6 +58,12 @@ _LEVEL2_PREFIX = re.compile(r"^((1[01]|[1-9])[a-zA-Z])")
 LIST_COLUMNS = tuple(v.column for v in all_variables() if v.is_list and v.column)
 KVA_COLUMNS = tuple(v.column for v in all_variables() if v.type == "kva-list" and v.column)
 OPERATION_CODE_COLUMNS = ("preliminar_operationskod", "operationskod")
+
+
+def planning_columns() -> tuple[str, ...]:
+    """The source columns of the planning (V410-V435, without the strykning): one of them recorded
+    means the unit planned the operation; R8 leaves them all out of a cancelled request."""
+    return tuple(v.column for v in all_variables() if v.part == "planering" and v.column)
 
 
 @dataclass(frozen=True)

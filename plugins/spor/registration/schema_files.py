@@ -209,6 +209,15 @@ def load_schema(location: str | Path | None = None) -> LoadedSchema:
     return loaded
 
 
+def schema_root(loaded: LoadedSchema) -> Any:
+    """The ``xs:schema`` element ``loaded`` was compiled from (inline in its WSDL, or its XSD's root)."""
+    from lxml import etree
+
+    if loaded.wsdl_path is not None:
+        return _schema_from_wsdl(loaded.wsdl_path)[1]
+    return etree.parse(str(loaded.xsd_path), etree.XMLParser(remove_comments=True)).getroot()
+
+
 def _detach(schema_el: Any, base: Path) -> Any:
     """An inline WSDL schema as its own document; namespace declarations of the WSDL are kept."""
     from lxml import etree

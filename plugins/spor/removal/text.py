@@ -19,7 +19,7 @@ __all__ = ["clean_free_text", "compose_request_text"]
 
 _ENVIRONMENT_TEXT = {
     "production": "produktion (integration.ucr.uu.se)",
-    "stage": "stage (test-integration.ucr.uu.se)",
+    "stage": "stage (test-integration.ucr.uu.se, ucrtestserv01.ucr.uu.se: one stage, two entrances)",
     "stage-test-cert": "stage, testcertifikat (ucrtestserv01.ucr.uu.se)",
 }
 

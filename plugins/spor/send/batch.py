@@ -35,6 +35,7 @@ from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, Answered
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
+from spor.state.run_summary import fault_reason
 
 BlockCheck = Callable[[list[str]], "set[str]"]
 Sleeper = Callable[[float], None]
@@ -93,7 +94,7 @@ class SystemicRule:
         if all(a.outcome == State.MALFORMED.value for a in answers) and len(keys) == 1:
             a = answers[0]
             return (f"Systemic stop: the first {n} answers of this run were all HTTP {a.http_status or 500} "
-                    f"schema faults for type {a.fault_type or '?'} ({a.fault_rule or 'unknown rule'}). "
+                    f"schema faults: {fault_reason(a.fault_rule, a.fault_type, a.result_text)}. "
                     f"Schema mismatch: our XSD/WSDL or message builder does not match SPOR's. "
                     f"The remaining registrations wait in the outbox.")
         return None
@@ -111,6 +112,7 @@ class BatchResult:
     stopped: str | None = None      # deadline | blackout | certificate | systemic | unavailable | taken_over
     elapsed_s: float = 0.0
     breaker: list[str] = field(default_factory=list)     # circuit breaker transitions, in order
+    last_failure: str | None = None  # the last transient failure's text (spor.send.cause words it)
 
     def as_dict(self) -> JsonObject:
         return dict(self.__dict__)
@@ -130,6 +132,7 @@ class _Run:
         self.leftover: dict[int, WaitReason] = {}
         self.failures: Counter[int] = Counter()
         self.attempted = 0
+        self.last_failure: str | None = None
         self.breaker = breaker
         self.queue: Deferrals[StagedRegistration] | None = None
 
@@ -202,7 +205,10 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
                     run.halt("unavailable", WaitReason.TRANSIENT)
                     return
                 if permit.kind == WAIT:
-                    run.stop.wait(permit.seconds) if sleeper is None else sleeper(permit.seconds)
+                    if sleeper is None:
+                        run.stop.wait(_real_seconds(clock, permit.seconds))
+                    else:
+                        sleeper(permit.seconds)
                     continue
                 reg = queue.take(run.stop)
                 if reg is None:
@@ -250,6 +256,7 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
         result.waiting_by_reason = {w.value: len(ids) for w, ids in by_reason.items()}
         result.stopped = run.stopped
         result.breaker = list(run.breaker.transitions)
+        result.last_failure = run.last_failure
         result.elapsed_s = round(_time.monotonic() - started, 3)
         metrics.registrations(info.environment, result.by_state, outcomes=[s.value for s in FINAL_ANSWERS])
         metrics.transient_failures(info.environment, sum(run.failures.values()))
@@ -260,6 +267,14 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
     if run.error is not None:
         raise run.error
     return result
+
+
+def _real_seconds(clock: Clock, seconds: float) -> float:
+    """How long ``seconds`` on the run's clock last in real time (a simulated clock may run faster),
+    at most a minute: the breaker is asked again after every wait."""
+    now = clock.now()
+    real = (clock.real_instant(now + timedelta(seconds=seconds)) - clock.real_instant(now)).total_seconds()
+    return min(60.0, max(0.0, real))
 
 
 def _judge(db: StateDB, run_id: str, rule: SystemicRule, threshold: int, run: _Run,
@@ -311,6 +326,7 @@ def _send_one(reg: StagedRegistration, *, db: StateDB, client: Client, clock: Cl
         with run.lock:
             run.failures[reg.outbox_id] += 1
             failures = run.failures[reg.outbox_id]
+            run.last_failure = str(exc)
         due = now.timestamp() + retry.delay(failures)
         retry_later = failures < retry.max_attempts and due < window.closes_at(now).timestamp()
         attempts.record_failure(db, ledger_id, reg, outcome=OUTCOME_TRANSIENT,
@@ -322,9 +338,9 @@ def _send_one(reg: StagedRegistration, *, db: StateDB, client: Client, clock: Cl
         return due
     metrics.answer_latency(reg.environment, _time.monotonic() - t0)
     run.breaker.record(False, clock.now().timestamp(), probe=probe)
-    attempts.record_answer(db, ledger_id, reg, answer)
+    recorded = attempts.record_answer(db, ledger_id, reg, answer)
     with run.lock:
-        run.answers[State(answer.state).value] += 1
+        run.answers[recorded.value] += 1
     if not run.systemic_decided:
         verdict = _judge(db, run_id, systemic, threshold, run)
         if verdict:

@@ -17,7 +17,7 @@ from typing import NamedTuple, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
+from spor.lifecycle import ACCEPTED, FINAL_ANSWERS, State, WaitReason
 from spor.state.batches import StagedRegistration
 from spor.state.database import StateDB, inserted_id
 from spor.state.tables import batch, last_final, ledger, outbox
@@ -69,15 +69,21 @@ def record_attempt(db: StateDB, reg: StagedRegistration, *, run_id: str, batch_i
             content_hash=reg.content_hash, attempt=attempt, sent_at=now)))
 
 
-def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: FinalAnswer) -> None:
+def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: FinalAnswer) -> State:
     """Record SPOR's final answer (``answer.state`` in FINAL_ANSWERS): ledger outcome,
     ``spor_last_final`` for the content hash that was sent, and the outbox row (and so the
-    payload) deleted. If the row was restaged with other content meanwhile, it stays waiting."""
+    payload) deleted. If the row was restaged with other content meanwhile, it stays waiting.
+
+    An OK whose text did not say created or updated (``answer.kind_from_text`` False) is
+    recorded as updated when this environment's ledger holds an accepted answer for the
+    behandlingsnummer, else as created. Returns the state recorded."""
     state = State(answer.state)
     if state not in FINAL_ANSWERS:
         raise ValueError(f"{reg.behandlingsnummer}: {state.value} is not a final answer")
     now = db.now()
     with db.write() as conn:
+        if state in ACCEPTED and not getattr(answer, "kind_from_text", True):
+            state = State.UPDATED if _accepted_before(conn, reg.environment, reg.behandlingsnummer) else State.CREATED
         conn.execute(ledger.update().where(ledger.c.id == ledger_id).values(
             outcome=state.value, result_code=getattr(answer, "result_code", None),
             result_text=getattr(answer, "result_text", None), fault_type=getattr(answer, "fault_type", None),
@@ -96,6 +102,24 @@ def record_answer(db: StateDB, ledger_id: int, reg: StagedRegistration, answer: 
         bid = conn.execute(sa.select(ledger.c.batch_id).where(ledger.c.id == ledger_id)).scalar()
         if bid is not None:
             conn.execute(batch.update().where(batch.c.id == bid).values(heartbeat_at=now))
+    return state
+
+
+def _accepted_before(conn: Connection, environment: str, behandlingsnummer: str) -> bool:
+    """Whether SPOR accepted this behandlingsnummer in this environment before (any unit: SPOR
+    keys a registration by its number)."""
+    return conn.execute(sa.select(ledger.c.id).where(
+        ledger.c.environment == environment, ledger.c.behandlingsnummer == behandlingsnummer,
+        ledger.c.outcome.in_([s.value for s in ACCEPTED])).limit(1)).first() is not None
+
+
+def ok_texts(db: StateDB, run_id: str) -> dict[str, int]:
+    """SPOR's texts of this run's accepted answers (as kept: masked), with how often each came."""
+    with db.read() as conn:
+        return {text or "": int(n) for text, n in conn.execute(
+            sa.select(ledger.c.result_text, sa.func.count())
+            .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in ACCEPTED]))
+            .group_by(ledger.c.result_text))}
 
 
 def _upsert_last_final(db: StateDB, conn: Connection, values: dict[str, object]) -> None:
@@ -131,6 +155,16 @@ def run_answers(db: StateDB, run_id: str, limit: int) -> list[AnsweredAttempt]:
                       ledger.c.http_status)
             .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
             .order_by(ledger.c.answered_at, ledger.c.id).limit(limit))]
+
+
+def final_answers_in_run(db: StateDB, run_id: str) -> dict[str, tuple[str, str]]:
+    """Per behandlingsnummer the run's last final answer as (system_id, state)."""
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(ledger.c.behandlingsnummer, ledger.c.system_id, ledger.c.outcome)
+            .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
+            .order_by(ledger.c.id))
+        return {r.behandlingsnummer: (r.system_id, r.outcome) for r in rows}
 
 
 def recent_latency(db: StateDB, environment: str, *, since: timedelta = timedelta(days=7),

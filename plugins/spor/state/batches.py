@@ -245,6 +245,19 @@ def finish(db: StateDB, batch_id: int) -> int:
     return n
 
 
+def finish_run(db: StateDB, run_id: str) -> int:
+    """The run is over: finish its open batches and give back what they still own (a stopped run's
+    batches that never sent, a send task that never ran). Returns the rows given back."""
+    with db.write() as conn:
+        open_ids = [r.id for r in conn.execute(sa.select(batch.c.id).where(
+            batch.c.run_id == run_id, batch.c.finished_at.is_(None)))]
+        n = 0
+        for part in chunks(open_ids):
+            n += conn.execute(outbox.update().where(outbox.c.batch_id.in_(part)).values(batch_id=None)).rowcount
+            conn.execute(batch.update().where(batch.c.id.in_(part)).values(finished_at=db.now()))
+    return n
+
+
 def planned_size(db: StateDB, run_id: str) -> int:
     """How many rows the batches of a run were given in all."""
     with db.read() as conn:

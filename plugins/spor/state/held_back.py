@@ -41,3 +41,12 @@ def numbers_in_run(db: StateDB, run_id: str, states: Iterable[str]) -> set[str]:
     with db.read() as conn:
         return {r[0] for r in conn.execute(sa.select(held_back_table.c.behandlingsnummer).where(
             held_back_table.c.run_id == run_id, held_back_table.c.state.in_(list(states))))}
+
+
+def states_in_run(db: StateDB, run_id: str) -> dict[str, str]:
+    """Per behandlingsnummer the state a run held it back in (gate warnings are not held back)."""
+    with db.read() as conn:
+        return {r[0]: r[1] for r in conn.execute(
+            sa.select(held_back_table.c.behandlingsnummer, held_back_table.c.state).where(
+                held_back_table.c.run_id == run_id, held_back_table.c.state != WARNED)
+            .order_by(held_back_table.c.id))}

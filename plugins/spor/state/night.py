@@ -2,8 +2,8 @@
 
 A night is **not done** when the outbox holds registrations of the run's SPOR environment that
 could be sent (they wait: ``new``, ``deadline``, ``blackout``, ``transient``) and that no live run
-owns: released by their batch, never planned, or owned by a batch whose owner is dead
-(spor.state.batches.dead_batches). Registrations a concurrent live run owns are that run's to
+owns: never planned, held by a finished batch, or owned by a batch whose owner is dead
+(spor.state.waiting, the count every view shows). Registrations a concurrent live run owns are that run's to
 send, so they do not count. A dry run sends nothing by design and is never judged.
 """
 
@@ -12,11 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from spor.state import batches
 from spor.state.database import StateDB
-from spor.state.tables import outbox
+from spor.state.waiting import Waiting, resolve
 
 
 @dataclass(frozen=True)
@@ -30,25 +28,15 @@ class NightNotDone:
         return self.waiting > 0
 
     def message(self) -> str:
-        reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.by_reason.items()))
-        dead = f"; {self.owned_by_dead_batches} still held by a dead run's batch" if self.owned_by_dead_batches else ""
-        return (f"night not done: {self.waiting} sendable registration(s) of {self.environment} wait in the "
-                f"outbox and no live run owns them ({reasons}{dead}); the next run sends them first")
+        found = Waiting(self.environment, self.waiting, self.by_reason, self.owned_by_dead_batches)
+        return (f"night not done: {found.in_words()}, and no live run owns them; "
+                "the next run sends them first")
 
 
 def not_done(db: StateDB, environment: str, *, lease: timedelta = batches.DEFAULT_LEASE,
              run_finished: batches.RunFinished | None = None) -> NightNotDone:
-    """Whether the night of ``environment`` is left undone (falsy result: done)."""
-    dead = list(batches.dead_batches(db, environment, lease=lease, run_finished=run_finished))
-    with db.read() as conn:
-        free: dict[str, int] = dict(conn.execute(
-            sa.select(outbox.c.wait_reason, sa.func.count())
-            .where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
-            .group_by(outbox.c.wait_reason)).all())
-        held_dead: dict[str, int] = dict(conn.execute(
-            sa.select(outbox.c.wait_reason, sa.func.count())
-            .where(outbox.c.environment == environment, outbox.c.batch_id.in_(dead))
-            .group_by(outbox.c.wait_reason)).all()) if dead else {}
-    by_reason = {r: int(free.get(r, 0)) + int(held_dead.get(r, 0)) for r in set(free) | set(held_dead)}
-    return NightNotDone(environment=environment, waiting=sum(by_reason.values()), by_reason=by_reason,
-                        owned_by_dead_batches=sum(int(n) for n in held_dead.values()))
+    """Whether the night of ``environment`` is left undone (falsy result: done). The count is
+    spor.state.waiting's, the one every view shows."""
+    found = resolve(db, environment, lease=lease, run_finished=run_finished)
+    return NightNotDone(environment=environment, waiting=found.total, by_reason=found.by_reason,
+                        owned_by_dead_batches=found.held_by_dead)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from spor.lifecycle import FINAL_ANSWERS, State, WaitReason
+from spor.pii import mask_person_ids
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject, JsonView
 from spor.state.tables import held_back, ledger, outbox, stage_log
@@ -46,6 +47,21 @@ class SummaryCounts:
         }
 
 
+def fault_reason(rule: str | None, type_name: str | None, text: str | None) -> str:
+    """The reason shown for a schema fault: its rule and type, or SPOR's own words (masked) when
+    the fault names no type, e.g. a missing element or an unmarshalling error."""
+    if type_name:
+        return f"{rule or 'schema'} for type {type_name}"
+    words = mask_person_ids(" ".join((text or "").split()))
+    if len(words) > FAULT_WORDS_SHOWN:
+        words = words[:FAULT_WORDS_SHOWN - 1] + "…"
+    return words or f"{rule or 'schema'} (SPOR gave no text)"
+
+
+#: How much of SPOR's own words a reason keeps (a Java fault can run to pages).
+FAULT_WORDS_SHOWN = 300
+
+
 def counts(db: StateDB, run_id: str) -> SummaryCounts:
     """Counts per state for one run: answers (last outcome per registration in this run),
     unchanged (from staging), held back and warned; what this run left waiting; the backlog."""
@@ -62,7 +78,7 @@ def counts(db: StateDB, run_id: str) -> SummaryCounts:
             if r.outcome in (State.REJECTED.value, State.MALFORMED.value):
                 reason, rule = r.result_text or "", f"SPOR {r.result_code or 'ERROR'}"
                 if r.outcome == State.MALFORMED.value:
-                    reason = f"{r.fault_rule or 'schema'} for type {r.fault_type or '?'}"
+                    reason = fault_reason(r.fault_rule, r.fault_type, r.result_text)
                     rule = r.fault_rule or "schema"
                 attention.append(AttentionItem(r.behandlingsnummer, r.environment, r.outcome, reason, rule))
         by_state[State.UNCHANGED.value] = int(conn.execute(

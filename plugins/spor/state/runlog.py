@@ -18,6 +18,8 @@ from spor.state.documents import JsonObject, JsonView
 from spor.state.tables import report, run_event
 
 STOP, FAILURE, CAPACITY, INFO = "stop", "failure", "capacity", "info"
+#: Why the run stopped or gave up, in one sentence (spor.send.cause): at most one counts per run.
+CAUSE = "cause"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,12 @@ def events(db: StateDB, run_id: str, kind: str | None = None) -> list[RunEvent]:
 def stopped(db: StateDB, run_id: str) -> str | None:
     """The message of the first run-stopping event, if the run was stopped."""
     found = events(db, run_id, STOP)
+    return found[0].message if found else None
+
+
+def cause(db: StateDB, run_id: str) -> str | None:
+    """The run's cause (the first ``cause`` event), if one was recorded."""
+    found = events(db, run_id, CAUSE)
     return found[0].message if found else None
 
 

@@ -20,10 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from spor.lifecycle import HELD_BACK, State
-from spor.state import certificates
+from spor.state import certificates, runlog
+from spor.state import waiting as waiting_now
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
-from spor.state.tables import held_back, last_final, ledger, outbox, removal_item, removal_request, run_event, run_summary
+from spor.state.tables import held_back, last_final, ledger, removal_item, removal_request, run_event, run_summary
 
 LOCAL = ZoneInfo("Europe/Stockholm")
 #: The outcomes drawn per night, in the order they are stacked.
@@ -65,7 +66,7 @@ class RunRow:
     dag_id: str
     run_id: str
     finished_at: datetime
-    problem: str | None     # the first stop or failure of a failed run, None for a run that finished its work
+    problem: str | None     # why it failed or is not done (spor.state.summary.cause_of), None when done
     sent: int               # created + updated
 
 
@@ -78,7 +79,24 @@ class Status:
     capacity: JsonObject | None
     capacity_run: str | None
     open_removals: list[OpenRemoval] = field(default_factory=list)
-    runs: list[RunRow] = field(default_factory=list)     # failed first, then newest first
+    runs: list[RunRow] = field(default_factory=list)                 # failed first, then newest first
+    being_sent: int = 0                                              # held by a live run's open batch
+    causes: list[RunCause] = field(default_factory=list)             # newest first
+
+    @property
+    def waiting_now(self) -> int:
+        """What waits now (spor.state.waiting): the card, the table and the capacity figure show it."""
+        return sum(self.outbox.values())
+
+
+@dataclass(frozen=True)
+class RunCause:
+    """Why a run stopped or gave up (spor.send.cause), as its run event says."""
+
+    dag_id: str
+    run_id: str
+    at: datetime
+    message: str
 
 
 def night_of(at: datetime) -> date:
@@ -110,23 +128,15 @@ def _nights(conn: Connection, now: datetime, days: int) -> list[Night]:
     return [(night, counts, runs.get(night, [])) for night, counts in sorted(per.items())]
 
 
-def run_problem(saved: JsonObject) -> str | None:
-    """Why a kept run summary is a failed run (its first stop, failure or unfinished night), or None."""
-    problems = [*(saved.get("stops") or []), *(saved.get("failures") or [])]
-    undone = saved.get("night_not_done")
-    if undone:
-        problems.append(f"the night is not done: {undone.get('waiting', '?')} waiting")
-    return str(problems[0]) if problems else None
-
-
 def _runs(conn: Connection, now: datetime, days: int) -> list[RunRow]:
+    from spor.state.summary import cause_of
     rows = []
     for r in conn.execute(sa.select(run_summary.c.dag_id, run_summary.c.run_id, run_summary.c.summary_json,
                                     run_summary.c.updated_at)
                           .where(run_summary.c.updated_at >= now - timedelta(days=days))):
         saved = json.loads(r.summary_json)
         by_state = saved.get("by_state") or {}
-        rows.append(RunRow(r.dag_id or NIGHTLY_DAG, r.run_id, r.updated_at, run_problem(saved),
+        rows.append(RunRow(r.dag_id or NIGHTLY_DAG, r.run_id, r.updated_at, cause_of(saved),
                            int(by_state.get(State.CREATED.value, 0)) + int(by_state.get(State.UPDATED.value, 0))))
     rows.sort(key=lambda run: run.finished_at, reverse=True)
     rows.sort(key=lambda run: run.problem is None)  # stable: failed first, each part newest first
@@ -168,9 +178,10 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
     with db.read() as conn:
         dags = _dag_of(conn)
         nights = _nights(conn, now, days)
-        waiting = {(env, reason): int(n) for env, reason, n in conn.execute(
-            sa.select(outbox.c.environment, outbox.c.wait_reason, sa.func.count())
-            .group_by(outbox.c.environment, outbox.c.wait_reason))}
+        causes = [RunCause(dags.get(r.run_id, NIGHTLY_DAG), r.run_id, r.at, r.message) for r in conn.execute(
+            sa.select(run_event.c.run_id, run_event.c.at, run_event.c.message)
+            .where(run_event.c.kind == runlog.CAUSE, run_event.c.at >= now - timedelta(days=days))
+            .order_by(run_event.c.id.desc()).limit(10))]
         by_rule = _by_rule(conn, now, days, dags)
         runs = _runs(conn, now, days)
         cap = conn.execute(sa.select(run_event.c.run_id, run_event.c.data_json).where(run_event.c.kind == "capacity")
@@ -184,7 +195,14 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
                                           .select_from(removal_request.outerjoin(items, items.c.request_id == removal_request.c.id))
                                           .where(removal_request.c.status != "confirmed")
                                           .order_by(removal_request.c.raised_at))]
+    waiting: dict[tuple[str, str], int] = {}
+    being_sent = 0
+    for env in waiting_now.environments(db):  # the one count of what waits, per environment
+        found = waiting_now.resolve(db, env)
+        waiting.update({(env, reason): n for reason, n in found.by_reason.items() if n})
+        being_sent += found.being_sent
     return Status(nights=nights, outbox=waiting, by_rule=by_rule, certificates=certificates.all_environments(db),
+                  being_sent=being_sent, causes=causes,
                   capacity=json.loads(cap.data_json) if cap and cap.data_json else None,
                   capacity_run=cap.run_id if cap else None, open_removals=removals, runs=runs)
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from spor.lifecycle import State, WaitReason
 from spor.state import run_summary, runlog
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject, JsonView
+from spor.state.waiting import ACTION, Waiting
 from spor.verdicts import WARNED
 
 #: Order in which states are shown (the state machine of docs/state-machine.md). Every registration
@@ -56,6 +58,7 @@ def compose(db: StateDB, run: RunIdentity, extra: JsonView | None = None) -> Jso
         "attention": [a.__dict__ for a in counts.attention],
         "capacity": capacity.data if capacity else None,
         "capacity_warning": capacity.message if capacity and capacity.message != "fits" else None,
+        "cause": next((e.message for e in events if e.kind == runlog.CAUSE), None),
         "stops": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.STOP],
         "failures": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.FAILURE],
         "notes": [f"{e.task}: {e.message}" for e in events if e.kind == runlog.INFO],
@@ -67,6 +70,46 @@ def compose(db: StateDB, run: RunIdentity, extra: JsonView | None = None) -> Jso
     if dry is not None:  # a dry run stages nothing: its "unchanged" were decided while building
         result["by_state"][State.UNCHANGED.value] += len(dry.get("unchanged", []))
     return result
+
+
+def run_noun(dag_id: str) -> str:
+    """What an operator calls a run of this DAG: the nightly's is "the night", others "the run"."""
+    return "night" if dag_id == "spor_nightly" else "run"
+
+
+def cause_of(summary: JsonView) -> str | None:
+    """Why the run failed or is not done, in one sentence: the recorded cause (spor.send.cause),
+    else the first stop or failure, else what was left waiting. None for a run that needs nothing."""
+    if summary.get("cause"):
+        return str(summary["cause"])
+    for key in ("stops", "failures"):
+        found = summary.get(key) or []
+        if found:
+            return str(found[0])
+    left = waiting_of(summary)
+    if summary.get("night_not_done") and left:
+        return f"the {run_noun(str(summary.get('dag_id', '')))} ended with work left: {left.in_words()}"
+    return None
+
+
+def waiting_of(summary: JsonView) -> Waiting | None:
+    """What waited in the outbox when the run ended (spor.state.waiting), if the summary says."""
+    found = summary.get("waiting")
+    if found:
+        return Waiting.from_dict(found)
+    undone = summary.get("night_not_done")  # summaries kept before the waiting count was
+    if isinstance(undone, dict):
+        return Waiting(None, int(undone.get("waiting", 0)), dict(undone.get("by_reason") or {}),
+                       int(undone.get("owned_by_dead_batches", 0)))
+    return None
+
+
+def waiting_needs_team(summary: JsonView) -> Waiting | None:
+    """What waits, when the run failed or left work: the team acts on it (by reason, with the action)."""
+    left = waiting_of(summary)
+    if left and cause_of(summary):
+        return left
+    return None
 
 
 def save_dry_run(db: StateDB, dag_id: str, run_id: str, would_send: Iterable[str], unchanged: Iterable[str] = ()) -> None:
@@ -109,11 +152,43 @@ def _first(numbers: list[str], n: int, sep: str = " ") -> str:
     return sep.join(numbers[:n]) + more
 
 
+def capacity_in_words(cap: JsonView) -> str:
+    """'fits: 2,757 registrations need about 6 minutes; 4 hours left before 05:00'."""
+    n, needed, left = int(cap.get("outbox_size") or 0), float(cap.get("needed_s") or 0), float(cap.get("available_s") or 0)
+    at = "the window closes"
+    if cap.get("closes_at"):
+        closes = datetime.fromisoformat(str(cap["closes_at"]))
+        at = f"{closes + timedelta(seconds=30):%H:%M}"  # a window open until 04:59:59 closes at 05:00
+    verdict = "fits" if cap.get("fits") else "does not fit"
+    sendable = "" if cap.get("fits") else f"; about {int(cap.get('sendable') or 0):,} will be sent, the rest wait"
+    return (f"{verdict}: {n:,} registrations need about {_duration(needed)}; {_duration(left)} left before "
+            f"{at}{sendable}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(0, round(seconds)):.0f} seconds"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60):.0f} minutes"
+    hours = seconds / 3600
+    return f"{hours:.0f} hours" if hours >= 1.5 else "1 hour"
+
+
+def _numbers_of(first: list[str], total: int, n: int) -> str:
+    """The first ``n`` of ``total`` numbers, of which ``first`` are known."""
+    shown = first[:n]
+    return " ".join(shown) + (f" … (+{total - len(shown)})" if total > len(shown) else "")
+
+
 def render_text(summary: JsonView) -> str:
     """The summary for the task log and the terminal: short (about 40 lines at most whatever the
     night), pointing to the summary report for the full lists."""
     by_state = summary.get("by_state") or {}
-    lines = [f"SPOR run summary — {summary['dag_id']} {summary['run_id']} ({summary['mode']})"]
+    lines = []
+    why = cause_of(summary)
+    if why:  # the first thing an operator reads
+        lines.append(f"Why the {run_noun(str(summary['dag_id']))} is not done: {why}")
+    lines.append(f"SPOR run summary — {summary['dag_id']} {summary['run_id']} ({summary['mode']})")
     opt = summary.get("opt_out")
     if opt:
         lines.append(f"  blocked by opt-out before any check (R11): {opt.get('blocked', 0)} "
@@ -123,10 +198,16 @@ def render_text(summary: JsonView) -> str:
         if by_state.get(state, 0):
             lines.append(f"    {state:<17}{by_state[state]:>8}")
     if summary.get("warned"):
-        lines.append(f"    of which sent with a predicted error-list entry (warned): {summary['warned']}")
-    waiting = {k: v for k, v in (summary.get("waiting_by_reason") or {}).items() if v}
-    if waiting:
-        lines.append("  waiting, by reason: " + ", ".join(f"{k} {v}" for k, v in waiting.items()))
+        verb = "would be sent" if summary.get("dry_run") is not None else "sent"
+        lines.append(f"    of which {verb} with a predicted error-list entry (warned): {summary['warned']}")
+    left = waiting_of(summary)
+    if left is not None:
+        lines.append(f"  waiting in the outbox now: {left.total:,}"
+                     + (f" ({left.reasons_in_words()})" if left.total else ""))
+    else:
+        waiting = {k: v for k, v in (summary.get("waiting_by_reason") or {}).items() if v}
+        if waiting:
+            lines.append("  waiting, by reason: " + ", ".join(f"{k} {v}" for k, v in waiting.items()))
     backlog = {k: v for k, v in (summary.get("backlog") or {}).items() if v}
     if backlog:
         lines.append("  outbox backlog (all runs): " + ", ".join(f"{k} {v}" for k, v in backlog.items()))
@@ -143,6 +224,8 @@ def render_text(summary: JsonView) -> str:
         lines.append(f"  removal requests raised tonight (R11): {len(removals)}")
         for r in removals[:5]:
             lines.append(f"    request {r['id']}: {r['scope']} — treatments {_first(list(r['behandlingsnummer']), 10, ', ')}")
+    if summary.get("capacity"):
+        lines.append(f"  capacity: {capacity_in_words(summary['capacity'])}")
     if summary.get("capacity_warning"):
         lines.append(f"  WARNING {summary['capacity_warning']}")
     notes = summary.get("notes") or []
@@ -151,6 +234,12 @@ def render_text(summary: JsonView) -> str:
         lines.append(f"  … {len(notes) - 3} more notes in the summary report")
     lines.extend(f"  STOPPED {stop}" for stop in summary.get("stops") or [])
     lines.extend(f"  FAILED {failure}" for failure in summary.get("failures") or [])
+    stuck = waiting_needs_team(summary)
+    if stuck:
+        lines.append(f"  needs the team: {stuck.total:,} waiting in the outbox (reason, count, what to do, first numbers)")
+        for reason, n in sorted(stuck.by_reason.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {reason:<10}{n:>7}  {ACTION.get(reason, 'the next run sends them')}  "
+                         f"{_numbers_of(stuck.first.get(reason, []), n, 5)}")
     groups = attention_by_rule(summary)
     if groups:
         lines.append(f"  needs the team: {len(summary['attention'])} in {len(groups)} rules (rule, state, count, first numbers)")

@@ -200,7 +200,7 @@ run_event = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(250), nullable=False, index=True),
     sa.Column("task", sa.String(100), nullable=False),
-    sa.Column("kind", sa.String(40), nullable=False),      # stop | failure | capacity | info
+    sa.Column("kind", sa.String(40), nullable=False),      # stop | failure | capacity | info | cause
     sa.Column("message", sa.Text, nullable=False),         # never personal data
     sa.Column("data_json", sa.Text),
     sa.Column("at", UtcDateTime, nullable=False),

@@ -29,13 +29,17 @@ def check_certificate(*, run: RunInfo, db: StateDB, settings: Settings, clock: C
     within `certificate_warn_days` (default 30). Passes the connection's SPOR environment on to
     the other tasks."""
     from spor.state import certificates
+    from spor.transport.connection import ledger_environment
 
-    environment = hook.environment()  # the label alone, checked before the certificate is opened
+    # The label alone, checked against the endpoint's host before the certificate is opened.
+    label = hook.environment_label()
+    environment = ledger_environment(label)  # the ledger's key: both stage entrances are stage
     ti.xcom_push(key=ids.XCOM_ENVIRONMENT, value=environment)
     status = hook.certificate_status(now=clock.now(), warn_days=settings.certificate_warn_days)
-    # Kept per environment for the status page and the certificate alert (spor.notifications.alerts).
-    certificates.record(db, environment, hook.spor_conn_id, status.not_after, run.run_id)
-    metrics.certificate_days_left(environment, status.days_left)
+    # Kept per label (each stage entrance has its own certificate) for the status page and the
+    # certificate alert (spor.notifications.alerts).
+    certificates.record(db, label, hook.spor_conn_id, status.not_after, run.run_id)
+    metrics.certificate_days_left(label, status.days_left)
     if status.warning:
         log.warning("%s", status.warning)
         runlog.add(db, run.run_id, ids.CHECK_CERTIFICATE, runlog.INFO, status.warning,

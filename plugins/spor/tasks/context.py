@@ -221,5 +221,9 @@ def recorded(task_id: str) -> Callable[[Callable[..., Any]], TaskCallable]:
 def _record(inputs: TaskInputs, task_id: str, kind: str, message: str) -> None:
     try:
         runlog.add(inputs.db, inputs.run.run_id, task_id, kind, message)
+        if kind == runlog.STOP:  # a stop is the run's cause, unless an earlier one was told
+            from spor.send import cause
+
+            cause.record(inputs.db, inputs.run.run_id, task_id, cause.of_stop(message))
     except Exception:
         log.exception("could not record the %s event of %s in the state database", kind, task_id)

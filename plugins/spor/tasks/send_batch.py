@@ -56,11 +56,16 @@ def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Se
     context["batch_label"] = f"batch {batch['batch']}"
     stop = runlog.stopped(db, run.run_id)
     window = sending_window(run, settings, datetime.fromisoformat(batch["window_from"]))
+    from spor.state import batches
+
     if stop:
-        # Another batch stopped the run: send nothing, leave the rows waiting (released by the loop).
-        log.error("not sending batch %s: the run was stopped (%s)", batch["batch"], stop)
+        # Another batch stopped the run: send nothing; the rows go back to the outbox, waiting.
+        released = batches.finish(db, int(batch["batch_id"]))
+        log.error("not sending batch %s: the run was stopped (%s); its %d registration(s) wait in the outbox",
+                  batch["batch"], stop, released)
         return {"batch": batch["batch"], "skipped": "run stopped"}
-    from spor.send import takeover, timeouts
+    from spor.send import cause, takeover, timeouts
+    from spor.send.breaker import BreakerPolicy
 
     client = timeouts.client_for(hook, db, environment, pool_size=settings.threads_per_task)
     bid = int(batch["batch_id"])
@@ -71,6 +76,11 @@ def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Se
             threads=settings.threads_per_task, spor_down=spor_down),
         db=db, run_finished=run_finished)
     counts = _sum([r.as_dict() for r in results])
+    why = cause.of_batch(counts["stopped"], counts["waiting_by_reason"], attempted=counts["attempted"],
+                         last_failure=counts["last_failure"], endpoint=_endpoint(hook),
+                         give_up_after_s=BreakerPolicy().give_up_after_s)
+    if why:
+        cause.record(db, run.run_id, ids.SEND_BATCH, why)
     if counts["stopped"] == "unavailable":
         waiting = sum(counts["waiting_by_reason"].values())
         runlog.add(db, run.run_id, ids.SEND_BATCH, runlog.INFO,
@@ -78,8 +88,34 @@ def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Se
                    f"{waiting} registration(s) wait (transient)", {"spor_unavailable": True, "batch": batch["batch"]})
     if counts["attempted"]:
         _sent_to_spor(context, lineage, hook, environment, batch["batch"], counts)
-    log.info("batch %s: %s", batch["batch"], counts)
+    log.log(logging.ERROR if why else logging.INFO, "%s", in_words(batch["batch"], counts, why))
     return {"batch": batch["batch"], **counts}
+
+
+#: Why a batch stopped early, in words (BatchResult.stopped).
+STOPPED_WORDS = {"unavailable": "SPOR unavailable (circuit breaker gave up)", "deadline": "the 05:00 deadline",
+                 "blackout": "the 05:15-06:00 pause", "taken_over": "another run took its rows over"}
+
+
+def in_words(number: int, counts: dict[str, Any], why: str | None) -> str:
+    """The batch's last log line: what went out, what came back, what waits, and why."""
+    answers = ", ".join(f"{state} {n}" for state, n in sorted(counts["by_state"].items()) if n) or "none"
+    waiting = sum(counts["waiting_by_reason"].values())
+    line = f"batch {number}: {counts['attempted']} request(s) sent; SPOR's answers: {answers}"
+    if counts["withdrawn"]:
+        line += f"; {counts['withdrawn']} withdrawn (blocked since staging)"
+    if waiting:
+        line += "; " + ", ".join(f"{n} wait ({r})" for r, n in sorted(counts["waiting_by_reason"].items()) if n)
+    if counts["stopped"]:
+        line += f"; stopped: {STOPPED_WORDS.get(counts['stopped'], counts['stopped'])}"
+    return line + (f". Cause: {why}" if why else ".")
+
+
+def _endpoint(hook: SporHook) -> str | None:
+    try:
+        return str(hook.get_config().endpoint)
+    except Exception:  # noqa: BLE001 - the cause is still told, without where
+        return None
 
 
 def _sent_to_spor(context: MutableMapping[str, Any], lineage: TaskLineage, hook: SporHook, environment: str,
@@ -111,7 +147,8 @@ def _spor_unavailable(db: StateDB, run_id: str) -> bool:
 def _sum(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """The counts of a batch sent in one or more rounds (later rounds: rows taken over)."""
     out: dict[str, Any] = {"attempted": 0, "by_state": {}, "waiting_by_reason": {}, "withdrawn": 0,
-                 "stopped": parts[-1]["stopped"], "rounds": len(parts), "breaker": []}
+                 "stopped": parts[-1]["stopped"], "rounds": len(parts), "breaker": [],
+                 "last_failure": next((p["last_failure"] for p in reversed(parts) if p.get("last_failure")), None)}
     for p in parts:
         out["attempted"] += p["attempted"]
         out["withdrawn"] += p["withdrawn"]

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from spor import metrics
 from spor.lifecycle import WaitReason
-from spor.state import run_summary, summary
+from spor.pii import mask_person_ids
+from spor.state import run_summary, runlog, summary
 from spor.tasks import ids
 from spor.tasks.context import TaskInstance, recorded
 from spor.tasks.runinfo import RunInfo
@@ -42,6 +43,28 @@ def _report_url(run: RunInfo) -> str | None:
         return None
 
 
+#: How a run's note on OK texts outside the guide's examples begins (kept once per run).
+UNFAMILIAR_OK_NOTE = "SPOR answered OK with a text other than the guide's"
+
+
+def _note_unfamiliar_ok_texts(db: StateDB, run_id: str) -> None:
+    """One note per run when SPOR accepted registrations with texts other than "Skapade: N" /
+    "Uppdaterade: N": they count as accepted, created or updated as the ledger says."""
+    from spor.state import attempts
+    from spor.transport.answers import familiar_ok_text
+
+    unfamiliar = {t: n for t, n in attempts.ok_texts(db, run_id).items() if not familiar_ok_text(t)}
+    if not unfamiliar or any(e.message.startswith(UNFAMILIAR_OK_NOTE)
+                             for e in runlog.events(db, run_id, runlog.INFO)):
+        return
+    shown = sorted(unfamiliar.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    texts = ", ".join(f"{mask_person_ids(t)[:80]!r} ({n})" for t, n in shown)
+    more = f" and {len(unfamiliar) - len(shown)} more" if len(unfamiliar) > len(shown) else ""
+    runlog.add(db, run_id, ids.SUMMARIZE, runlog.INFO,
+               f"{UNFAMILIAR_OK_NOTE} ({sum(unfamiliar.values())} registrations): {texts}{more}. Accepted "
+               "(resultCode OK is final); created or updated as this environment's ledger says.")
+
+
 @recorded(ids.SUMMARIZE)
 def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment: str | None,
               run_finished: Callable[[str, str], bool], lineage: TaskLineage) -> dict[str, int]:
@@ -55,6 +78,12 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     from spor.removal import store as removal_store
 
     handover.clear(db, run.run_id)  # personal data never outlives its run, whatever its outcome
+    from spor.state import batches
+
+    # Every send task is done (this task runs when all are): rows its batches still hold wait.
+    released = batches.finish_run(db, run.run_id)
+    if released:
+        log.info("%d registration(s) still held by this run's batches go back to the outbox, waiting", released)
     extracted = ti.xcom_pull(task_ids=ids.EXTRACT) or {}
     extra: dict[str, Any] = {
         "opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
@@ -63,30 +92,36 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     dry = summary.load_dry_run(db, run.dag_id, run.run_id)
     if dry is not None:
         extra["dry_run"] = dry
+    _note_unfamiliar_ok_texts(db, run.run_id)
     result = summary.compose(db, run, extra)
     if _stage_approval(run, db, known_environment, result):
         result["reports"].append(STAGE_APPROVAL)
     result["report_url"] = _report_url(run)
     run_summary.save(db, run.dag_id, run.run_id, result)
-    # Once, short: the full lists are in the summary report the last line points to.
-    for line in summary.render_text(result).splitlines():
-        log.info("%s", line)
     lineage.run_facets[RUN_COUNTS] = {  # counts only: the run's OpenLineage events carry them, also when it fails
         "environment": known_environment, "mode": run.mode, "dryRun": run.dry_run, "byState": dict(result["by_state"]),
         "warned": result["warned"], "waitingByReason": dict(result["waiting_by_reason"])}
     problems = result.get("stops", []) + result.get("failures", [])
-    if not run.dry_run and known_environment is not None:
-        # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
-        from spor.state import night
+    if known_environment is not None:
+        from spor.state import night, waiting
 
-        undone = night.not_done(db, known_environment, run_finished=run_finished)
-        metrics.outbox_waiting(known_environment, undone.by_reason, reasons=[r.value for r in WaitReason])
-        if undone:
-            result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
-                                        "owned_by_dead_batches": undone.owned_by_dead_batches}
-            run_summary.save(db, run.dag_id, run.run_id, result)
-            log.error("%s", undone.message())
-            problems.append(undone.message())
+        # The one count of what waits (spor.state.waiting): the summary, the alert and the status page show it.
+        left = waiting.resolve(db, known_environment, run_finished=run_finished)
+        result["waiting"] = left.as_dict()
+        if not run.dry_run:
+            # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
+            metrics.outbox_waiting(known_environment, left.by_reason, reasons=[r.value for r in WaitReason])
+            if left:
+                undone = night.NightNotDone(known_environment, left.total, left.by_reason, left.held_by_dead)
+                result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
+                                            "owned_by_dead_batches": undone.owned_by_dead_batches}
+                log.error("%s", undone.message())
+                problems.append(undone.message())
+    result["cause"] = summary.cause_of(result)
+    run_summary.save(db, run.dag_id, run.run_id, result)
+    # Once, short: the full lists are in the summary report the last line points to.
+    for line in summary.render_text(result).splitlines():
+        log.info("%s", line)
     if problems:
         from airflow.sdk.exceptions import AirflowFailException
 

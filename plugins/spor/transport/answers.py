@@ -11,6 +11,12 @@ typed error (``spor.errors``) that tells the caller what to do next:
 - ``AnswerError`` (stops the run): an answer that does not fit what was sent, such as
   ``Skapade: N`` for another behandlingsnummer or an unknown result code.
 
+``resultCode OK`` is final whatever its text: the guide gives ``Skapade: 2200054`` and
+``Uppdaterade: 2200054`` only as examples. When the text says created or updated (with or without
+a colon, with or without a closing period) that is the state; otherwise the answer says so
+(``kind_from_text`` False) and the ledger decides (``spor.state.attempts.record_answer``). A text
+naming another behandlingsnummer than the one sent means answers are mixed up: the run stops.
+
 SPOR's texts are kept for the team, with personal identity numbers masked. The reply is parsed
 through the WSDL's binding (zeep), so an answer that does not follow the WSDL is never guessed at.
 """
@@ -30,7 +36,7 @@ if TYPE_CHECKING:
     from requests import Response
     from zeep.exceptions import Fault
 
-__all__ = ["AnswerReader", "SporAnswer", "parse_fault"]
+__all__ = ["AnswerReader", "SporAnswer", "familiar_ok_text", "parse_fault"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,9 @@ class SporAnswer:
     fault_rule: str | None = None  # MALFORMED: the rule, e.g. 'cvc-pattern-valid'
     http_status: int | None = None
     elapsed_s: float = 0.0
+    # OK only: False when SPOR's text did not say created or updated; ``state`` is then CREATED
+    # until the ledger (spor.state.attempts.record_answer) says whether SPOR held it already.
+    kind_from_text: bool = True
 
 
 def _mask(text: str) -> str:
@@ -55,7 +64,36 @@ def _mask(text: str) -> str:
 _RULE = re.compile(r"\b(cvc-[A-Za-z0-9.\-]*[A-Za-z0-9])(?=:)")
 _TYPE = re.compile(r"for type '([^']+)'")
 _ELEMENT = re.compile(r"(?:of element|starting with element|content of element) '([^']+)'")
-_OK_TEXT = re.compile(r"^\s*(Skapade|Uppdaterade)\s*:\s*(\S+)\s*$")
+#: The guide's OK texts: "Skapade: 2200054", "Uppdaterade 2200054.", "Skapade" (number optional).
+_OK_TEXT = re.compile(r"^\s*(?P<kind>Skapade|Uppdaterade)(?:(?:\s*:\s*|\s+)(?P<nr>[0-9A-Za-z\-]+))?\s*[.:]?\s*$",
+                      re.IGNORECASE)
+_KIND_WORD = re.compile(r"^\s*(Skapade|Uppdaterade)\b", re.IGNORECASE)
+_TOKEN = re.compile(r"[0-9A-Za-z\-]+")
+
+
+def familiar_ok_text(text: str | None) -> bool:
+    """Whether an OK text has the guide's form ("Skapade: N", "Uppdaterade N." ...)."""
+    return bool(text) and _OK_TEXT.match(text or "") is not None
+
+
+def _shape(token: str) -> str:
+    return "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in token)
+
+
+def _other_number(text: str, nr: str) -> str | None:
+    """A behandlingsnummer other than ``nr`` that ``text`` names, or None.
+
+    In the guide's form the token after the word is the number. In any other text a token is
+    taken for a behandlingsnummer when it has the sent number's shape (same length, digits and
+    letters in the same places) and is not that number: a date or a word never is."""
+    m = _OK_TEXT.match(text)
+    if m:
+        named = m.group("nr")
+        return named if named and named != nr else None
+    tokens = _TOKEN.findall(text)
+    if nr in tokens:
+        return None
+    return next((t for t in tokens if _shape(t) == _shape(nr)), None)
 
 
 def parse_fault(faultstring: str) -> tuple[str | None, str | None]:
@@ -104,13 +142,15 @@ class AnswerReader:
         text = str(_field(result, "resultText") or "")
         masked = _mask(text)
         if code == "OK":
-            m = _OK_TEXT.match(text)
-            if not m:
-                raise AnswerError(f"{nr}: SPOR answered OK with an unexpected text {masked!r}")
-            if m.group(2) != nr:
-                raise AnswerError(f"{nr}: SPOR answered {m.group(1)} for behandlingsnummer {_mask(m.group(2))}, "
-                                  "not the one sent: answers are mixed up, stopping")
-            state = State.CREATED if m.group(1) == "Skapade" else State.UPDATED
+            other = _other_number(text, nr)
+            if other is not None:
+                raise AnswerError(f"{nr}: SPOR answered OK naming behandlingsnummer {_mask(other)} "
+                                  f"({masked!r}), not the one sent: answers are mixed up, stopping")
+            word = _KIND_WORD.match(text)
+            if word is None:  # "OK", "Registreringen mottagen" ...: accepted, kind from the ledger
+                return SporAnswer(nr, State.CREATED, code, masked, http_status=status, elapsed_s=elapsed,
+                                  kind_from_text=False)
+            state = State.CREATED if word.group(1).lower() == "skapade" else State.UPDATED
             return SporAnswer(nr, state, code, masked, http_status=status, elapsed_s=elapsed)
         if code == "ERROR":
             return SporAnswer(nr, State.REJECTED, code, masked, http_status=status, elapsed_s=elapsed)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from spor.errors import ConfigurationError, TransientError
 from spor.transport.answers import AnswerReader, SporAnswer
+from spor.transport.binding import check_binding
 from spor.transport.connection import SporConnectionConfig
 from spor.transport.failures import FailureClassifier
 
@@ -123,6 +124,10 @@ class SporClient:
                                  settings=zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True,
                                                         # the WSDL at <endpoint>?wsdl imports its XSD by URL
                                                         forbid_external=False))
+        # The WSDL must describe the call below and the builder's message: else stop, nothing sent.
+        from spor.registration.schema_files import load_schema
+
+        check_binding(self._zeep, OPERATION, load_schema())
         self._answers = AnswerReader(self._zeep, OPERATION, config)
         self._failures = FailureClassifier(config, self.ssl_context)
         self._headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{self._answers.soap_action}"'}

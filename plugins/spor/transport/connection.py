@@ -18,11 +18,39 @@ from urllib.parse import urlsplit
 from spor.errors import ConfigurationError
 
 ENVIRONMENTS = ("production", "stage", "stage-test-cert")
+#: The guide's three SPOR hosts and the label each one must carry. Other hosts (a stand-in, a
+#: proxy's name) are not constrained.
+ENDPOINT_HOSTS = {
+    "integration.ucr.uu.se": "production",
+    "test-integration.ucr.uu.se": "stage",
+    "ucrtestserv01.ucr.uu.se": "stage-test-cert",
+}
 
 
-def environment_label(extra: Mapping[str, Any] | str | None, conn_id: str | None = None) -> str:
-    """The ``environment`` a SPOR connection's extra names, checked against the three labels,
-    without reading the rest of the connection (no certificate is opened)."""
+def ledger_environment(label: str) -> str:
+    """The SPOR environment a connection label writes into: the key of the ledger, the outbox and
+    removal requests. Stage is one environment with two entrances (real and test certificate), so
+    both stage labels share stage's ledger (docs/adr/0007-stage-entrances-share-one-ledger.md)."""
+    return "stage" if label == "stage-test-cert" else label
+
+
+def check_environment_host(label: str, endpoint: str | None, conn_id: str | None = None) -> None:
+    """Refuse a label that does not fit the endpoint's host, when the host is one of SPOR's own:
+    production labelled ``stage`` would look already sent (the ledger is keyed by environment)."""
+    host = (urlsplit(endpoint or "").hostname or "").rstrip(".").lower()
+    expected = ENDPOINT_HOSTS.get(host)
+    if expected is not None and expected != label:
+        raise ConfigurationError(
+            f"SPOR connection {conn_id}: environment {label!r} does not fit endpoint host {host}, which is "
+            f"SPOR's {expected} (set environment to {expected!r} or correct the endpoint; see docs/connection.md)")
+
+
+def environment_label(extra: Mapping[str, Any] | str | None, conn_id: str | None = None,
+                      endpoint: str | None = None) -> str:
+    """The ``environment`` a SPOR connection's extra names, checked against the three labels and,
+    when one of SPOR's hosts is the endpoint (``extra.endpoint`` wins over ``endpoint``, the host
+    field's URL), against that host, without reading the rest of the connection (no certificate
+    is opened)."""
     if isinstance(extra, str):
         try:
             extra = json.loads(extra) if extra.strip() else {}
@@ -34,6 +62,7 @@ def environment_label(extra: Mapping[str, Any] | str | None, conn_id: str | None
         raise ConfigurationError(f"SPOR connection {conn_id}: missing environment (see docs/connection.md)")
     if label not in ENVIRONMENTS:
         raise ConfigurationError(f"SPOR connection {conn_id}: environment must be one of {', '.join(ENVIRONMENTS)}")
+    check_environment_host(str(label), str(values.get("endpoint") or endpoint or ""), conn_id)
     return str(label)
 
 #: Extra keys a connection may carry (everything else is refused, so a typo does not go unnoticed).
@@ -78,6 +107,7 @@ class SporConnectionConfig:
             raise ConfigurationError(f"{where}: endpoint must be an https:// URL (see docs/connection.md for the three SPOR endpoints)")
         if self.environment not in ENVIRONMENTS:
             raise ConfigurationError(f"{where}: environment must be one of {', '.join(ENVIRONMENTS)}")
+        check_environment_host(self.environment, self.endpoint, self.conn_id)
         forms = [name for name, present in (
             ("PEM files (cert_file)", bool(self.cert_file)),
             ("PEM content (cert_pem)", bool(self.cert_pem)),
@@ -118,7 +148,7 @@ class SporConnectionConfig:
             if value not in (None, ""):
                 values[name] = value
         if "endpoint" not in values and host:
-            values["endpoint"] = _endpoint_from_parts(host, port, schema)
+            values["endpoint"] = endpoint_from_parts(host, port, schema)
         if port and "endpoint" in values and int(port) != endpoint_port(str(values["endpoint"])):
             raise ConfigurationError(f"SPOR connection {conn_id}: Port {port} is not the endpoint's port "
                                      f"{endpoint_port(str(values['endpoint']))} (leave it at the endpoint's, 443 "
@@ -147,6 +177,11 @@ class SporConnectionConfig:
 
     # --- use ------------------------------------------------------------------------------
     @property
+    def ledger_environment(self) -> str:
+        """The SPOR environment this connection writes into (``ledger_environment``)."""
+        return ledger_environment(self.environment)
+
+    @property
     def timeout(self) -> tuple[float, float]:
         """(connect, read) seconds, as requests takes them."""
         return (self.connect_timeout, self.read_timeout)
@@ -173,7 +208,8 @@ def endpoint_port(endpoint: str) -> int:
         raise ConfigurationError(f"endpoint {endpoint!r} has no valid port") from None
 
 
-def _endpoint_from_parts(host: str, port: int | None, schema: str | None) -> str:
+def endpoint_from_parts(host: str, port: int | None, schema: str | None) -> str:
+    """The endpoint URL from an Airflow connection's host (a URL, or a bare host), port and schema (path)."""
     if "://" in host:  # the whole URL in the host field
         return host
     path = (schema or "").strip("/")

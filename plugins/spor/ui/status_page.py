@@ -11,6 +11,7 @@ from datetime import datetime
 
 from spor import links
 from spor.clock import STOCKHOLM
+from spor.lifecycle import State
 from spor.page import document, e, table
 from spor.state.status import NIGHT_OUTCOMES, Status
 
@@ -60,7 +61,7 @@ def _capacity(status: Status) -> str:
     cap = status.capacity
     if not cap:
         return "<p>No run has estimated its capacity yet.</p>"
-    waiting_now = sum(status.outbox.values())
+    waiting_now = status.waiting_now
     rate = float(cap.get("throughput_per_s") or 0)
     needed_min = waiting_now / rate / 60 if rate else None
     window_min = float(cap.get("available_s") or 0) / 60
@@ -89,21 +90,38 @@ def _runs(status: Status, root: str) -> str:
     return table(["run", "DAG", "finished", "result", "sent"], rows, numeric=[4], raw=[0, 1, 2, 3])
 
 
+def _causes(status: Status, root: str) -> str:
+    """Why recent runs stopped or gave up, newest first (each run's cause, spor.send.cause)."""
+    if not status.causes:
+        return ""
+    rows = [(e(_local(c.at)), _run_link(root, c.dag_id, c.run_id), e(c.dag_id), e(c.message))
+            for c in status.causes]
+    return ("<h2>Why runs did not finish</h2>"
+            f"<div class='banner bad cause'><b>{e(status.causes[0].run_id)}</b> {e(status.causes[0].message)}</div>"
+            + table(["when", "run", "DAG", "cause"], rows, raw=range(4)))
+
+
 def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int = 30,
                 certificates_now: datetime | None = None) -> str:
     """``now`` is the tasks' clock (the nights); ``certificates_now`` the real one that TLS and
     ``spor check-connection`` count a certificate's days on (default ``now``)."""
     nights_run = sum(1 for _n, _c, runs in status.nights if runs)
     totals = {k: sum(c[k] for _n, c, _r in status.nights) for k in NIGHT_OUTCOMES}
-    cards = "".join(f"<div class='card'>{e(k)}<b>{v}</b></div>" for k, v in totals.items())
+    # What waits is a count of now, the same as the table below (spor.state.waiting), not a sum of nights.
+    totals[State.WAITING.value] = status.waiting_now
+    cards = "".join(f"<div class='card'>{e('waiting now' if k == State.WAITING.value else k)}<b>{v:,}</b></div>"
+                    for k, v in totals.items())
     failed = sum(1 for r in status.runs if r.problem is not None)
     parts = [f"<h1>SPOR status across nights</h1><p class='muted'>Last {len(status.nights)} nights "
              f"({nights_run} with a run of spor_nightly); figures from the state database, read "
              f"{_local(now)} {ZONE_NAME}. Every time on this page is {ZONE_NAME} time.</p>",
-             f"<div class='cards'>{cards}</div><h2>Outcomes per night</h2>", chart(status.nights),
+             f"<div class='cards'>{cards}</div>", _causes(status, root),
+             "<h2>Outcomes per night</h2>", chart(status.nights),
              f"<h2>Runs ({failed} failed)</h2><p class='small'>Every DAG's runs of the period, failed ones first.</p>",
              _runs(status, root)]
     parts.append("<h2>Waiting in the outbox now</h2>")
+    if status.being_sent:
+        parts.append(f"<p class='small'>Not counted: {status.being_sent:,} being sent by a run now.</p>")
     parts.append(table(["environment", "reason", "registrations"],
                        [(env, reason, n) for (env, reason), n in sorted(status.outbox.items())], numeric=[2],
                        total=("total", "", sum(status.outbox.values())))

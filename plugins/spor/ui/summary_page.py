@@ -15,7 +15,16 @@ from urllib.parse import quote
 
 from spor import links
 from spor.page import document, e, table
-from spor.state.summary import SHOWN_STATES, attention_by_rule
+from spor.state.summary import (
+    SHOWN_STATES,
+    attention_by_rule,
+    capacity_in_words,
+    cause_of,
+    run_noun,
+    waiting_needs_team,
+    waiting_of,
+)
+from spor.state.waiting import ACTION
 
 PAGE_SIZE = 200
 FIRST_SHOWN = 8
@@ -60,13 +69,17 @@ def state_table(summary: Mapping[str, Any], extra_rows: Sequence[tuple[str, int,
     total = sum(n for _s, n, _m in rows)
     html = table(["state", "registrations", "meaning"], rows, numeric=[1], total=("total", total, ""))
     if summary.get("warned"):
-        html += (f"<p class='small'>Of these, {summary['warned']} were sent with a predicted entry on SPOR's "
+        verb = "would be sent" if summary.get("dry_run") is not None else "were sent"
+        html += (f"<p class='small'>Of these, {summary['warned']} {verb} with a predicted entry on SPOR's "
                  "error list (quality gate <b>warn</b>); they are counted once, under SPOR's answer.</p>")
     return html
 
 
 def _banners(summary: Mapping[str, Any]) -> str:
-    out = [f"<div class='banner bad'><b>Stopped</b> {e(s)}</div>" for s in summary.get("stops") or []]
+    why = cause_of(summary)
+    out = [f"<div class='banner bad cause'><b>Why the {run_noun(str(summary.get('dag_id', '')))} is not done</b> "
+           f"{e(why)}</div>"] if why else []
+    out += [f"<div class='banner bad'><b>Stopped</b> {e(s)}</div>" for s in summary.get("stops") or []]
     out += [f"<div class='banner bad'><b>Failed</b> {e(f)}</div>" for f in summary.get("failures") or []]
     if summary.get("capacity_warning"):
         out.append(f"<div class='banner'><b>Capacity</b> {e(summary['capacity_warning'])}</div>")
@@ -75,14 +88,28 @@ def _banners(summary: Mapping[str, Any]) -> str:
 
 def _attention(summary: Mapping[str, Any], base: str) -> str:
     groups = attention_by_rule(summary)
+    stuck = waiting_needs_team(summary)
+    waiting_part = ""
+    if stuck:
+        waiting_part = (f"<h3>Waiting in the outbox ({stuck.total:,})</h3>"
+                        + table(["reason", "registrations", "what to do", "first treatment numbers"],
+                                [(reason, n, ACTION.get(reason, "the next run sends them"),
+                                  " ".join(stuck.first.get(reason, [])[:FIRST_SHOWN])
+                                  + (f" … (+{n - len(stuck.first.get(reason, [])[:FIRST_SHOWN])})"
+                                     if n > len(stuck.first.get(reason, [])[:FIRST_SHOWN]) else ""))
+                                 for reason, n in sorted(stuck.by_reason.items(), key=lambda kv: -kv[1])],
+                                numeric=[1]))
     if not groups:
+        if stuck:
+            return f"<h2>Needs the team ({stuck.total:,})</h2>" + waiting_part
         return "<h2>Needs the team</h2><p>Nothing: no registration needs the team after this run.</p>"
     rows = [(f"<a href='{e(base)}?rule={quote(rule)}'>{e(rule)}</a>", states, len(items),
              _numbers([i["behandlingsnummer"] for i in items]))
             for rule, states, items in groups]
     return (f"<h2>Needs the team ({len(summary['attention'])})</h2><p class='small'>Grouped by rule "
             "(docs/rules.md); open a rule for all its treatment numbers and reasons.</p>"
-            + table(["rule", "state", "treatments", "first treatment numbers"], rows, numeric=[2], raw=[0]))
+            + table(["rule", "state", "treatments", "first treatment numbers"], rows, numeric=[2], raw=[0])
+            + waiting_part)
 
 
 def summary_page(summary: Mapping[str, Any], *, root: str = "", rule: str | None = None, page: int = 1) -> str:
@@ -102,9 +129,16 @@ def summary_page(summary: Mapping[str, Any], *, root: str = "", rule: str | None
         dry = summary["dry_run"]
         parts.append(f"<div class='banner'><b>Dry run</b>: nothing was sent; {len(dry.get('would_send', []))} would "
                      f"be sent. <a href='{e(root + links.report_path(dag_id, run_id, 'dry-run'))}'>Dry-run report</a></div>")
-    waiting = [(k, v) for k, v in (summary.get("waiting_by_reason") or {}).items() if v]
-    if waiting:
-        parts.append("<h2>Waiting in the outbox, by reason</h2>" + table(["reason", "registrations"], waiting, numeric=[1]))
+    left = waiting_of(summary)
+    if left is not None:
+        parts.append(f"<h2>Waiting in the outbox now ({left.total:,})</h2>"
+                     + (table(["reason", "registrations"], sorted(left.by_reason.items()), numeric=[1],
+                              total=("total", left.total)) if left.total else "<p>Nothing waits.</p>"))
+    else:
+        waiting = [(k, v) for k, v in (summary.get("waiting_by_reason") or {}).items() if v]
+        if waiting:
+            parts.append("<h2>Waiting in the outbox, by reason</h2>"
+                         + table(["reason", "registrations"], waiting, numeric=[1]))
     backlog = [(k, v) for k, v in (summary.get("backlog") or {}).items() if v]
     if backlog:
         parts.append("<h3>Whole outbox now (all runs), by environment</h3>"
@@ -120,7 +154,7 @@ def summary_page(summary: Mapping[str, Any], *, root: str = "", rule: str | None
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     cap = summary.get("capacity")
     if cap:
-        parts.append("<h2>Capacity</h2>" + table(["figure", "value"], [(k, v) for k, v in cap.items() if k != "warning"]))
+        parts.append(f"<h2>Capacity</h2><p class='capacity'>{e(capacity_in_words(cap))}</p>")
     return document(title, "".join(parts), links=nav(root, dag_id, run_id))
 
 

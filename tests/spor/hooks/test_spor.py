@@ -30,7 +30,9 @@ def test_provider_entry_point_names_this_distribution():
 
 def test_every_form_field_is_an_extra_key_the_hook_reads():
     assert set(CONN_FIELDS) <= set(EXTRA_FIELDS)
-    assert CONN_FIELDS["environment"]["schema"]["enum"][:3] == ["production", "stage", "stage-test-cert"]
+    # the select offers the three environments and no "null"; the field stays optional by its type
+    assert CONN_FIELDS["environment"]["schema"]["enum"] == ["production", "stage", "stage-test-cert"]
+    assert "null" in CONN_FIELDS["environment"]["schema"]["type"]
     secret = {name for name, f in CONN_FIELDS.items() if f["schema"].get("format") == "password"}
     assert {"key_pem", "pkcs12_b64"} <= secret
     assert set(ENDPOINTS) == {"production", "stage", "stage-test-cert"}
@@ -171,6 +173,16 @@ def test_test_button_names_an_unknown_host_and_a_closed_port(api, standin, stand
 
     result = _test_button(api, Closed, standin_pki)
     assert result["status"] is False and "connection refused" in result["message"], result
+
+
+def test_r3_test_button_names_a_label_that_does_not_fit_spors_host(api, standin, standin_pki):
+    class Production:
+        url = "https://integration.ucr.uu.se/spor/ws/4_1/RegistrationService"
+
+    result = _test_button(api, Production, standin_pki)  # labelled stage
+    assert result["status"] is False, result
+    assert ("environment 'stage' does not fit endpoint host integration.ucr.uu.se, which is SPOR's production"
+            in result["message"]), result
 
 
 def test_the_same_check_runs_on_a_worker_from_the_cli(standin, standin_pki, monkeypatch):

@@ -110,18 +110,31 @@ def _stop(db: statedb.StateDB) -> None:
     refused = CertificateError("SPOR refused the client certificate (TLS handshake: unknown CA): "
                                "check that the connection holds the SITHS function certificate SPOR knows")
     runlog.add(db, RUN_ID, "send_batch", runlog.STOP, runlog.describe(refused))
+    _cause(db, cause_of_stop=runlog.describe(refused))
     _summarize(db)
     _ended(failed=True)
 
 
 def _not_done(db: statedb.StateDB) -> None:
     """What summarize keeps (and then fails the run) when sendable registrations are left."""
+    from spor.send import cause
     from spor.state.night import NightNotDone
+    from spor.state.waiting import Waiting
 
     undone = NightNotDone(environment="production", waiting=412, by_reason={"deadline": 400, "transient": 12})
+    cause.record(db, RUN_ID, "send_batch", cause.of_batch("deadline", {"deadline": 400}, attempted=2310))
+    left = Waiting("production", 412, undone.by_reason, first={"deadline": ["3000105", "3000377", "3000412"],
+                                                               "transient": ["3000733"]})
     _summarize(db, night_not_done={"waiting": undone.waiting, "by_reason": undone.by_reason,
-                                   "owned_by_dead_batches": undone.owned_by_dead_batches})
+                                   "owned_by_dead_batches": undone.owned_by_dead_batches}, waiting=left.as_dict())
     _ended(failed=True)
+
+
+def _cause(db: statedb.StateDB, *, cause_of_stop: str) -> None:
+    """The cause the task wrapper records beside a stop (spor.tasks.context)."""
+    from spor.send import cause
+
+    cause.record(db, RUN_ID, "send_batch", cause.of_stop(cause_of_stop))
 
 
 def _capacity(db: statedb.StateDB) -> None:

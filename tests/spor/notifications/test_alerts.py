@@ -37,7 +37,7 @@ def test_a_stop_is_one_alert_not_also_a_failed_run(smtp_server):
                   "failures": ["summarize: AirflowFailException"]}, failed=True) == 1
     ((rcpt, subject, body),) = _mails(smtp_server)
     assert rcpt == ["jour@sjukhus.example"], "alerts go to the team, never to UCR's desk"
-    assert "the run stopped" in subject and "What to do" in body and "Fix the cause" in body
+    assert "the night stopped" in subject and "What to do" in body and "Fix the cause" in body
     assert "/dags/spor_nightly/runs/scheduled__2025-12-01" in body and "/spor/reports/spor_nightly/" in body
     assert IDENTITY not in body and "19121212" not in body
 
@@ -45,17 +45,18 @@ def test_a_stop_is_one_alert_not_also_a_failed_run(smtp_server):
 def test_a_failed_run_that_also_left_work_sends_one_alert(smtp_server):
     assert _send({"failures": ["send_batch: TransientError"], "night_not_done": {"sendable left": 40}}, failed=True) == 1
     ((_rcpt, subject, body),) = _mails(smtp_server)
-    assert "the run failed" in subject and "send_batch: TransientError" in body and "night is not done" not in subject
+    assert "the night failed" in subject and "send_batch: TransientError" in body and "night is not done" not in subject
 
 
 def test_each_other_cause_is_its_own_email(smtp_server):
-    summary = {"night_not_done": {"sendable registrations left": 40}, "capacity_warning": "Capacity: 9000 waiting need 300 min"}
+    summary = {"night_not_done": {"waiting": 40, "by_reason": {"transient": 40}},
+               "capacity_warning": "Capacity: 9000 waiting need 300 min"}
     cert = {"environment": "production", "days_left": 12, "certificate_expires": "2026-01-13T00:00:00+00:00"}
     assert _send(summary, certificate=cert) == 3
     by_subject = {s: b for _r, s, b in _mails(smtp_server)}
     assert len(by_subject) == 3
     not_done = next(b for s, b in by_subject.items() if "not done" in s)
-    assert "sendable registrations left: 40" in not_done and "next night" in not_done
+    assert "40 registration(s) wait in the outbox (40 transient)" in not_done and "next night" in not_done
     capacity = next(b for s, b in by_subject.items() if "does not fit" in s)
     assert "9000 waiting" in capacity and "pool" in capacity
     certificate = next(b for s, b in by_subject.items() if "certificate" in s)
@@ -84,7 +85,7 @@ def test_any_airflow_notifier_can_carry_the_alerts(smtp_server):
     found = alerts.alerts_for_run("spor_nightly", "r1", {"failures": ["extract: SourceError"]}, failed=True)
     assert alerts.send(found, setting) == 1
     ((rcpt, subject, body),) = _mails(smtp_server)
-    assert rcpt == ["chat-bridge@sjukhus.example"] and "the run failed" in subject and "extract: SourceError" in body
+    assert rcpt == ["chat-bridge@sjukhus.example"] and "the night failed" in subject and "extract: SourceError" in body
 
 
 def test_an_unknown_alerts_key_is_a_configuration_error():
@@ -113,7 +114,28 @@ def test_a_run_failed_only_because_the_night_is_not_done_sends_the_not_done_aler
     summary = {"night_not_done": {"waiting": 40, "by_reason": {"transient": 40}}}
     assert _send(summary, failed=True) == 1
     ((_rcpt, subject, body),) = _mails(smtp_server)
-    assert "night is not done" in subject and "waiting: 40" in body and "the run failed" not in subject
+    assert "night is not done" in subject and "40 registration(s) wait" in body and "failed" not in subject
+
+
+def test_an_alert_is_written_for_people_in_a_text_part_beside_the_html(smtp_server):
+    """multipart/alternative: text/plain and text/html, the same words; no dict, no internal key;
+    "run" for a resend run, "night" for the nightly."""
+    summary = {"cause": "SPOR could not be reached: nothing accepted the connection at https://127.0.0.1:9",
+               "night_not_done": {"waiting": 2, "by_reason": {"transient": 2}},
+               "waiting": {"environment": "stage", "total": 2, "by_reason": {"transient": 2},
+                           "first": {"transient": ["3000105", "3000377"]}}}
+    found = alerts.alerts_for_run("spor_resend", "manual__r", summary, failed=True)
+    assert alerts.send(found, email_setting(SETTING)) == 1
+    ((_rcpt, raw),) = smtp_server.messages
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    plain = msg.get_body(preferencelist=("plain",)).get_content()
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    for body in (plain, html):
+        assert "SPOR could not be reached" in body and "3000105" in body, body
+        assert "{" not in body and "by_reason" not in body and "night_not_done" not in body, body
+    assert "the run is not done" in str(msg["Subject"]) and "The run ended with work left" in plain
+    assert "2 registration(s) of stage wait in the outbox (2 transient)" in plain
 
 
 def test_r19_a_run_that_already_failed_gets_no_0500_alert_on_top(smtp_server, monkeypatch):

@@ -50,6 +50,7 @@ FAILING: dict[str, dict[str, Any]] = {
     "D21-570-585": {"v585": "2024-01-20 09:04:00"},
     "D21-585-800": {"v800": "2024-01-20 09:39:00"},
     "D21-310-435": {"v435": "2024-01-02 09:59:00"},
+    "R9-planering-minimum": {"v425": None, "v430": None},
     # Python checks
     "D15-identity": {"personnummer": VALID_PNR[:-1] + "3"},
     "identity-unknown": {"personnummer": "991234567893"},
@@ -261,3 +262,47 @@ def test_gate_logs_counts_not_values(gate, caplog):
     gate(frame([valid_row("1", personnummer=VALID_PNR[:-1] + "3")]), run_id="r2")
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "quarantined" in text and VALID_PNR[:-1] not in text
+
+
+def test_r9_a_planning_without_a_start_or_an_end_is_warned_and_sent(gate):
+    """R9 (D4): a recorded planning counts only with a start (V415 or V420) and an end (V425 or
+    V430); below that SPOR counts the operation as requested only. The gate warns and the
+    treatment stays sendable; a minimum planning with either start and either end passes, and so
+    does a treatment with no planning at all (a request)."""
+    from spor.quality.verdicts import gate_verdicts
+    from spor.verdicts import verdict_line
+
+    no_planning = {c: None for c in ("v410", "v415", "v420", "v425", "v430", "v435")}
+    rows = [
+        valid_row("1", v425=None, v430=None),                       # a start, no end
+        valid_row("2", v415=None, v420=None),                       # an end, no start
+        valid_row("3", **{**no_planning, "v410": "2024-01-03 10:00:00"}),  # planned when, no times
+        valid_row("4", v415=None, v430=None),                       # V420 and V425: minimum
+        valid_row("5", v420=None, v425=None),                       # V415 and V430: minimum
+        valid_row("6", **no_planning),                              # a request: no planning
+        valid_row("7", v425=None, v430=None, v570="2024-01-20 08:00:00"),  # R9 and D1
+    ]
+    result = gate(frame(rows))
+    r9 = {v.behandlingsnummer for v in result.verdicts if v.rule == "R9"}
+    assert r9 == {"1", "2", "3", "7"}
+    assert {v.severity for v in result.verdicts if v.rule == "R9"} == {"warn"}
+    assert result.sendable_ids == {str(i) for i in range(1, 8)} and result.passed_ids == {"4", "5", "6"}
+
+    lines = {i.behandlingsnummer: verdict_line(i) for i in gate_verdicts(result, "stage")}
+    assert lines["1"].split() == ["1", "warned", "[R9]", "SPOR", "counts", "it", "as", "requested", "only:",
+                                  "R9-planering-minimum"]
+    assert "predicted fellista" not in lines["1"]
+    # two consequences on one treatment: both named, with their expectations
+    assert "[D1,R9]" in lines["7"] and "predicted fellista: D1-opslut-efter-opstart" in lines["7"]
+    assert "SPOR counts it as requested only: R9-planering-minimum" in lines["7"]
+
+
+def test_r9_consequence_survives_the_stored_result(gate):
+    """The gate result kept in the state database gives the same summary reason when read back."""
+    from spor.quality.gate import GateResult
+    from spor.quality.verdicts import gate_verdicts
+
+    result = gate(frame([valid_row("1", v425=None, v430=None)]))
+    again = GateResult.from_json(result.to_json())
+    assert gate_verdicts(again, None) == gate_verdicts(result, None)
+    assert "requested only" in (gate_verdicts(again, None)[0].reason or "")

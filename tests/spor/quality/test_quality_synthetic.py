@@ -27,6 +27,9 @@ CHECKED: dict[str, tuple[str, str]] = {
     "identity-unknown": ("identity-unknown", "reject"), "mandatory-V310": ("mandatory-V310", "reject"),
 }
 ONLY_SPOR_SEES = {"unit-mapping"}
+# manifest scenario -> (gate rule, severity): a planning without an end is sent, and SPOR counts
+# the operation as requested only (R9).
+CHECKED_SCENARIOS: dict[str, tuple[str, str]] = {"planned-below-minimum": ("R9", "warn")}
 
 
 @dataclass
@@ -77,8 +80,13 @@ def test_every_checked_defect_is_caught_with_its_rule_and_severity(synthetic):
         assert expected, f"the generator made no {defect} rows"
         assert caught[(rule, severity)] == expected, defect
         counts[defect] = len(expected)
-    # nothing else is claimed: every verdict belongs to a manifest defect
-    assert set(caught) == set(CHECKED.values())
+    for scenario, (rule, severity) in CHECKED_SCENARIOS.items():
+        expected = {b for b in manifest.with_scenario(scenario) if manifest.treatments[b].blocked is None}
+        assert expected, f"the generator made no {scenario} rows"
+        assert caught[(rule, severity)] == expected, scenario
+        counts[scenario] = len(expected)
+    # nothing else is claimed: every verdict belongs to a manifest defect or scenario
+    assert set(caught) == set(CHECKED.values()) | set(CHECKED_SCENARIOS.values())
     print("caught per rule:", counts)
 
 
@@ -88,7 +96,8 @@ def test_acute_d2_and_unit_mapping_are_not_claimed(synthetic):
     assert acute_d2
     only_acute_d2 = {b for b in acute_d2 if manifest.treatments[b].defects == ["D2"]}
     assert only_acute_d2 <= result.passed_ids
-    unit = {b for d in ONLY_SPOR_SEES for b in manifest.with_defect(d) if manifest.treatments[b].defects == [d]}
+    unit = {b for d in ONLY_SPOR_SEES for b in manifest.with_defect(d)
+            if manifest.treatments[b].defects == [d] and manifest.treatments[b].scenario not in CHECKED_SCENARIOS}
     assert unit and unit <= result.passed_ids
 
 

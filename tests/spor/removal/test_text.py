@@ -84,5 +84,5 @@ def test_r11_one_request_per_environment_naming_it(state_db, ops):
     raised = nightly.raise_removal_requests(state_db, ops.reader, run_id="r")
     assert sorted(r.environment for r in raised) == [PROD, STAGE]
     stage = next(r for r in raised if r.environment == STAGE)
-    assert "Miljö: stage (test-integration.ucr.uu.se)" in stage.text
+    assert "Miljö: stage (test-integration.ucr.uu.se, ucrtestserv01.ucr.uu.se: one stage, two entrances)" in stage.text
     assert nightly.raise_removal_requests(state_db, ops.reader, run_id="r2", environment=PROD) == []

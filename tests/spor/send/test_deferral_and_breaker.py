@@ -164,3 +164,16 @@ def test_a_later_batch_finds_spor_back_on_its_probe_and_sends_everything(state_d
                              block_check=lambda b: set(), threads=3, sleeper=sleeper, spor_down=True)
     assert res.breaker == ["open", "half_open", "closed"] and res.stopped is None
     assert res.by_state == {"created": 12}
+
+
+def test_the_breakers_pause_lasts_its_time_on_the_runs_clock_not_the_wall_clock():
+    """A simulated clock running 30x: the 5 s pause before a probe is a sixth of a real second."""
+    from datetime import UTC, datetime
+
+    from spor.clock import FixedClock, SimulatedClock
+    from spor.send.batch import _real_seconds
+
+    fast = SimulatedClock(start=datetime(2026, 1, 15, tzinfo=UTC), speed=30)
+    assert abs(_real_seconds(fast, 5.0) - 5.0 / 30) < 1e-6
+    assert abs(_real_seconds(FixedClock(datetime(2026, 1, 15, tzinfo=UTC)), 5.0) - 5.0) < 0.01
+    assert _real_seconds(SimulatedClock(start=datetime(2026, 1, 15, tzinfo=UTC), speed=1e-6), 5.0) == 60.0

@@ -69,3 +69,33 @@ def test_recent_latency_is_the_median_of_recent_answers(state_db):
     send_all(state_db, "r1", ENV, answer=lambda bn: FakeAnswer(State.CREATED, "OK", f"Skapade: {bn}", elapsed_s=next(lat)))
     got = attempts.recent_latency(state_db, ENV)
     assert (got.median_s, got.samples) == (0.05, 3)
+
+
+def test_ok_without_created_or_updated_in_its_text_takes_the_kind_from_the_ledger(state_db):
+    """An OK whose text does not say created or updated ("OK", "Registreringen mottagen") is
+    recorded as created the first time this environment accepts the number, updated afterwards."""
+    def said_nothing(bn: str) -> FakeAnswer:
+        return FakeAnswer(State.CREATED, "OK", "Registreringen mottagen", kind_from_text=False)
+
+    outbox.stage(state_db, "r1", ENV, regs("1001"))
+    send_all(state_db, "r1", ENV, answer=said_nothing)
+    outbox.stage(state_db, "r2", ENV, regs("1001", content="v2"))
+    outbox.stage(state_db, "r2", "production", regs("1001", content="v2"))
+    recorded = {}
+    for env in (ENV, "production"):
+        for bid in batches.plan(state_db, "r2", env, 10, 1):
+            for reg in batches.owned_rows(state_db, bid):
+                lid = attempts.record_attempt(state_db, reg, run_id="r2", batch_id=bid)
+                recorded[env] = attempts.record_answer(state_db, lid, reg, said_nothing(reg.behandlingsnummer))
+    assert recorded == {ENV: State.UPDATED, "production": State.CREATED}  # another environment's ledger is not asked
+    with state_db.read() as conn:
+        outcomes = [r.outcome for r in conn.execute(sa.select(ledger_t).order_by(ledger_t.c.id))]
+    assert outcomes == ["created", "updated", "created"]
+    assert attempts.ok_texts(state_db, "r2") == {"Registreringen mottagen": 2}
+
+
+def test_ok_that_says_its_kind_is_recorded_as_said(state_db):
+    outbox.stage(state_db, "r1", ENV, regs("1001"))
+    send_all(state_db, "r1", ENV, answer=lambda bn: FakeAnswer(State.UPDATED, "OK", f"Uppdaterade: {bn}."))
+    with state_db.read() as conn:
+        assert conn.execute(sa.select(ledger_t.c.outcome)).scalar_one() == "updated"

@@ -128,3 +128,46 @@ def test_migrators_started_together_upgrade_once(backend, tmp_path, request):
             with admin.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             admin.dispose()
+
+
+def test_rows_of_the_test_certificate_entrance_move_to_stage_the_newer_winning(state_db):
+    """Both stage entrances share stage's ledger (docs/adr/0006): a database from before moves its
+    stage-test-cert rows to stage; where both hold a registration, the newer answer/staging wins."""
+    from datetime import UTC, datetime
+
+    from spor.state.tables import certificate, last_final, ledger, outbox
+
+    early, late = datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)
+
+    def final(env, nr, at, state):
+        return dict(environment=env, system_id="S1", behandlingsnummer=nr, state=state, content_hash=state,
+                    answered_at=at, run_id="r")
+
+    def waiting(env, nr, at, content):
+        return dict(environment=env, system_id="S1", behandlingsnummer=nr, payload=b"x", content_hash=content,
+                    state="waiting", wait_reason="new", priority=0, waiting_since=at, staged_at=at,
+                    staged_run_id="r", attempts=0)
+
+    with state_db.write() as conn:
+        conn.execute(sa.text(f"UPDATE {state_db.schema + '.' if state_db.schema else ''}"
+                             f"{migrations.VERSION_TABLE} SET version_num = '0006'"))
+        conn.execute(last_final.insert(), [final("stage-test-cert", "1", late, "test-newer"), final("stage", "1", early, "stage-older"),
+                                           final("stage-test-cert", "2", early, "test-older"), final("stage", "2", late, "stage-newer"),
+                                           final("stage-test-cert", "3", early, "test-only"), final("production", "3", early, "prod")])
+        conn.execute(outbox.insert(), [waiting("stage-test-cert", "1", early, "old"), waiting("stage", "1", late, "new"),
+                                       waiting("stage-test-cert", "4", early, "only")])
+        conn.execute(ledger.insert(), [dict(run_id="r", environment="stage-test-cert", system_id="S1",
+                                            behandlingsnummer="1", content_hash="h", attempt=1, outcome="created",
+                                            sent_at=early)])
+        conn.execute(certificate.insert(), [dict(environment="stage-test-cert", spor_conn_id="c", not_after=late,
+                                                 checked_at=early)])
+    assert state_db.upgrade() == migrations.heads()[0]
+    with state_db.read() as conn:
+        finals = {(r.environment, r.behandlingsnummer): r.state for r in conn.execute(sa.select(last_final))}
+        waits = {(r.environment, r.behandlingsnummer): r.content_hash for r in conn.execute(sa.select(outbox))}
+        ledgers = {r.environment for r in conn.execute(sa.select(ledger))}
+        certs = {r.environment for r in conn.execute(sa.select(certificate))}
+    assert finals == {("stage", "1"): "test-newer", ("stage", "2"): "stage-newer", ("stage", "3"): "test-only",
+                      ("production", "3"): "prod"}
+    assert waits == {("stage", "1"): "new", ("stage", "4"): "only"}
+    assert ledgers == {"stage"} and certs == {"stage-test-cert"}  # each entrance keeps its certificate

@@ -59,3 +59,15 @@ def test_the_needs_the_team_columns_fit_a_long_rule_name():
     lines = [line for line in text.splitlines() if line.startswith("    ") and "3000" in line]
     assert len({line.index(r[1]) for line, r in zip(lines, rows)}) == 1, "the state column is aligned"
     assert len({line.index(r[2] + "  ") for line, r in zip(lines, rows)}) == 1, "the count column is aligned"
+
+
+def test_a_schema_fault_without_a_type_keeps_spors_own_words_masked():
+    """A fault that names no type shows SPOR's words (identity numbers masked), not 'for type ?'."""
+    assert run_summary.fault_reason("cvc-pattern-valid", "kvakod", "...") == "cvc-pattern-valid for type kvakod"
+    text = ("Unmarshalling Error: cvc-pattern-valid: Value '191212121212' is not facet-valid "
+            "with respect to pattern '\\d{12}'.")
+    reason = run_summary.fault_reason("cvc-pattern-valid", None, text)
+    assert reason.startswith("Unmarshalling Error: cvc-pattern-valid: Value '") and "for type ?" not in reason
+    assert "191212121212" not in reason and "############" in reason
+    assert run_summary.fault_reason(None, None, "x" * 1000).endswith("…")
+    assert run_summary.fault_reason(None, None, None) == "schema (SPOR gave no text)"

@@ -50,3 +50,25 @@ def test_a_wrong_label_stops_before_the_certificate_is_opened(db, ops, clock, st
     with pytest.raises(ConfigurationError, match="environment must be one of production, stage, stage-test-cert"):
         night.call(check_certificate)
     assert night.ti.xcom == {}
+
+
+def test_r3_production_labelled_stage_stops_before_the_certificate_is_opened(db, ops, clock, standin_pki, monkeypatch):
+    """The label must agree with SPOR's host: production's host labelled stage stops the run."""
+    spor_connection(monkeypatch, "https://integration.ucr.uu.se/spor/ws/4_1/RegistrationService", standin_pki,
+                    environment="stage")
+    night = Night(make_run(), db, ops, clock, settings())
+    with pytest.raises(ConfigurationError, match="environment 'stage' does not fit endpoint host "
+                                                 "integration.ucr.uu.se, which is SPOR's production"):
+        night.call(check_certificate)
+    assert night.ti.xcom == {} and certificates.all_environments(db) == []
+
+
+def test_the_test_certificate_entrance_sends_into_stage_and_keeps_its_own_certificate(db, ops, clock, standin_pki,
+                                                                                      monkeypatch):
+    """Both stage entrances share stage's ledger (docs/adr/0006); each keeps its certificate's expiry."""
+    spor_connection(monkeypatch, "https://ucrtestserv01.ucr.uu.se/spor/ws/4_1/RegistrationService", standin_pki,
+                    environment="stage-test-cert")
+    night = Night(make_run(), db, ops, clock, settings())
+    assert night.call(check_certificate)["environment"] == "stage"
+    assert night.ti.xcom_pull(task_ids=ids.CHECK_CERTIFICATE, key=ids.XCOM_ENVIRONMENT) == "stage"
+    assert [c.environment for c in certificates.all_environments(db)] == ["stage-test-cert"]

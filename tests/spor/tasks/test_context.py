@@ -72,9 +72,11 @@ def test_a_failing_body_is_recorded_then_re_raised(db, monkeypatch, error, kind)
 
     with pytest.raises(type(error)):
         body({"batch": 1})
-    (event,) = runlog.events(db, "m1")
+    (event,) = [e for e in runlog.events(db, "m1") if e.kind != runlog.CAUSE]
     assert (event.task, event.kind, event.message) == ("some_task", kind, runlog.describe(error))
     assert "1001" not in event.message   # an unexpected error keeps only its type
+    # a stop is also the run's cause, in words (spor.send.cause); a failure is not a cause of its own
+    assert runlog.cause(db, "m1") == ("first answers all ERROR" if kind == runlog.STOP else None)
 
 
 @pytest.mark.parametrize("error, raised", [(SystemicError("first answers all ERROR"), AirflowFailException),
@@ -94,7 +96,7 @@ def test_on_airflow_3_2_a_run_stopping_error_is_re_raised_as_airflows_fail_excep
     with pytest.raises(raised) as caught:
         body({"batch": 1})
     assert caught.value is error or caught.value.__cause__ is error
-    (event,) = runlog.events(db, "m1")
+    (event,) = [e for e in runlog.events(db, "m1") if e.kind != runlog.CAUSE]
     assert event.message == runlog.describe(error)   # recorded as it was raised
 
 

@@ -89,6 +89,12 @@ def test_a_night_sent_summarized_and_green(staged_night, standin, standin_pki, m
     assert by_state[State.NOT_BUILDABLE.value] + by_state.get(State.IDENTITY_UNKNOWN.value, 0) > 0
 
 
+def outbox_size(db) -> int:
+    from spor.state import outbox
+
+    return outbox.size(db)
+
+
 def test_a_batch_of_a_stopped_run_sends_nothing(staged_night, standin, standin_pki, monkeypatch):
     night, _ = staged_night
     spor_connection(monkeypatch, standin.url, standin_pki)
@@ -96,6 +102,27 @@ def test_a_batch_of_a_stopped_run_sends_nothing(staged_night, standin, standin_p
     runlog.add(night.db, night.run.run_id, ids.SEND_BATCH, runlog.STOP, "certificate refused")
     assert night.call(send_batch, first, context={}) == {"batch": 1, "skipped": "run stopped"}
     assert read_index(standin.received.dir) == []
+    # its rows go back to the outbox: they wait, and every view counts them (spor.state.waiting)
+    from spor.state import batches, waiting
+
+    assert batches.info(night.db, first["batch_id"]).remaining == 0
+    found = waiting.resolve(night.db, "stage")   # the other batch is not done yet: being sent
+    assert found.total > 0 and found.total + found.being_sent == outbox_size(night.db)
+
+
+def test_summarize_gives_back_what_a_stopped_runs_batches_hold(staged_night):
+    """A stopped run's send tasks never ran (upstream failed): summarize finishes its batches, so
+    what they held counts as waiting, in the summary and in "night not done" alike."""
+    from spor.state import run_summary
+
+    night, _ = staged_night
+    staged = _stage(night)
+    night.call(plan_batches, staged)
+    runlog.add(night.db, night.run.run_id, ids.SEND_BATCH, runlog.STOP, "CertificateError: refused")
+    with pytest.raises(AirflowFailException):
+        night.call(summarize, run_finished=lambda dag_id, run_id: False)  # Airflow: the run still runs
+    kept = run_summary.load(night.db, night.run.dag_id, night.run.run_id)
+    assert kept["waiting"]["total"] == kept["night_not_done"]["waiting"] == staged["staged"] == outbox_size(night.db)
 
 
 def test_summarize_fails_a_run_with_work_left_and_says_why(staged_night, monkeypatch):
@@ -103,7 +130,7 @@ def test_summarize_fails_a_run_with_work_left_and_says_why(staged_night, monkeyp
     night, _ = staged_night
     staged = _stage(night)
     night.call(plan_batches, staged)  # planned, never sent: the night is not done
-    with pytest.raises(AirflowFailException, match=r"night not done: \d+ sendable registration\(s\) of stage wait"):
+    with pytest.raises(AirflowFailException, match=r"night not done: \d+ registration\(s\) of stage wait in the outbox \(\d+ new\)"):
         night.call(summarize, run_finished=lambda dag_id, run_id: True)
     assert {stat: value for _, stat, value, _ in recorder.calls} == {  # docs/metrics.md: every reason, zeros too
         "spor.outbox_waiting.stage.new": staged["staged"], "spor.outbox_waiting.stage.deadline": 0,

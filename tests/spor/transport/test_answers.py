@@ -8,7 +8,7 @@ import pytest
 
 from spor.errors import AnswerError
 from spor.lifecycle import State
-from spor.transport.answers import parse_fault
+from spor.transport.answers import familiar_ok_text, parse_fault
 from spor.transport.client import SporClient
 from standin.testing import hand_built_registration, spor_config
 
@@ -41,6 +41,34 @@ def test_r17_answer_for_another_behandlingsnummer_stops(standin, standin_pki):
 
     with pytest.raises(AnswerError, match="not the one sent"):
         SporClient(spor_config(standin, standin_pki)).post(Mislabelled())
+
+
+@pytest.mark.parametrize(("text", "state", "from_text"), [
+    ("Skapade 2200054", State.CREATED, True),
+    ("Uppdaterade: 2200054.", State.UPDATED, True),
+    ("OK", State.CREATED, False),
+    ("Registreringen mottagen", State.CREATED, False),
+    ("Registrering 2200054 mottagen 2026-12-07", State.CREATED, False),
+])
+def test_r17_ok_is_final_whatever_its_text(standin_factory, standin_pki, text, state, from_text):
+    """resultCode OK is accepted with any text; the kind comes from the text when it says so."""
+    server = standin_factory(ok_text=text.replace("2200054", "{nr}"))
+    answer = SporClient(spor_config(server, standin_pki)).post(hand_built_registration("2200054"))
+    assert (answer.state, answer.kind_from_text, answer.result_text) == (state, from_text, text)
+
+
+@pytest.mark.parametrize("text", ["Skapade: 2200099", "Uppdaterade 2200099.", "Registrering 2200099 mottagen"])
+def test_r17_ok_naming_another_behandlingsnummer_stops(standin_factory, standin_pki, text):
+    server = standin_factory()
+    server.answer_ok_with(text)  # changed while it runs
+    with pytest.raises(AnswerError, match="naming behandlingsnummer 2200099.*not the one sent"):
+        SporClient(spor_config(server, standin_pki)).post(hand_built_registration("2200054"))
+
+
+def test_familiar_ok_texts_are_the_guides_forms():
+    assert all(familiar_ok_text(t) for t in ("Skapade: 2200054", "Skapade 2200054", "Uppdaterade: 2200054.",
+                                             "uppdaterade:2200054", "Skapade"))
+    assert not any(familiar_ok_text(t) for t in ("OK", "Registreringen mottagen", "", None))
 
 
 def test_parse_fault_reads_type_rule_and_element():

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from spor.errors import ConfigurationError
-from spor.transport.connection import SporConnectionConfig
+from spor.transport.connection import SporConnectionConfig, environment_label, ledger_environment
 
 STAGE = "https://test-integration.ucr.uu.se/spor/ws/4_1/RegistrationService"
 BASE = {"environment": "stage", "pkcs12_file": "/secrets/spor.p12", "ca_bundle": "/secrets/siths-type3.pem"}
@@ -81,8 +81,8 @@ def test_r2_hook_reads_generic_connection_with_extra_like_the_ui(monkeypatch):
 
 
 def test_the_stored_port_is_the_endpoints_port():
-    """A `spor` connection keeps 443 (or its URL's own port) as Port, so that Airflow's Test of the
-    Test button of a stored connection tests the stored endpoint; a Port that names another endpoint is refused."""
+    """A `spor` connection keeps 443 (or its URL's own port) as Port, so that Airflow's Test button
+    of a stored connection tests the stored endpoint; a Port that names another endpoint is refused."""
     from spor.transport.connection import endpoint_port
 
     assert endpoint_port(STAGE) == 443 and endpoint_port("https://127.0.0.1:8443/spor") == 8443
@@ -91,3 +91,43 @@ def test_the_stored_port_is_the_endpoints_port():
     assert SporConnectionConfig.from_mapping(BASE, host=STAGE, port=0).endpoint == STAGE  # the UI's "empty"
     with pytest.raises(ConfigurationError, match=r"spor_x: Port 8443 is not the endpoint's port 443"):
         SporConnectionConfig.from_mapping(BASE, host=STAGE, port=8443, conn_id="spor_x")
+
+
+HOSTS = {"production": "https://integration.ucr.uu.se/spor/ws/4_1/RegistrationService",
+         "stage": STAGE,
+         "stage-test-cert": "https://ucrtestserv01.ucr.uu.se/spor/ws/4_1/RegistrationService"}
+
+
+@pytest.mark.parametrize("label", sorted(HOSTS))
+@pytest.mark.parametrize("host_of", sorted(HOSTS))
+def test_r3_the_label_must_fit_spors_host(label, host_of):
+    """Production labelled stage would look already sent: each of the guide's hosts takes its own label only."""
+    extra = {**BASE, "environment": label}
+    if label == host_of:
+        assert SporConnectionConfig.from_mapping(extra, host=HOSTS[host_of]).environment == label
+        assert environment_label(extra, "c", endpoint=HOSTS[host_of]) == label
+        return
+    message = f"environment '{label}' does not fit endpoint host .*, which is SPOR's {host_of}"
+    with pytest.raises(ConfigurationError, match=message):
+        SporConnectionConfig.from_mapping(extra, host=HOSTS[host_of])
+    with pytest.raises(ConfigurationError, match=message):
+        environment_label(extra, "c", endpoint=HOSTS[host_of])
+    with pytest.raises(ConfigurationError, match=message):  # extra.endpoint wins over the host field
+        environment_label({**extra, "endpoint": HOSTS[host_of]}, "c", endpoint="https://127.0.0.1:8443/x")
+
+
+def test_host_match_ignores_case_port_and_trailing_dot_and_other_hosts_are_free():
+    with pytest.raises(ConfigurationError, match="which is SPOR's production"):
+        SporConnectionConfig.from_mapping(BASE, host="https://Integration.UCR.uu.se.:443/spor/ws/4_1/RegistrationService")
+    for free in ("https://127.0.0.1:8443/spor/ws/4_1/RegistrationService", "https://localhost/spor",
+                 "https://spor-proxy.region.se/spor/ws/4_1/RegistrationService"):
+        for label in ("production", "stage", "stage-test-cert"):
+            assert SporConnectionConfig.from_mapping({**BASE, "environment": label}, host=free).environment == label
+
+
+def test_both_stage_entrances_write_into_stage():
+    """One stage with two entrances (real and test certificate): one ledger (docs/adr/0006)."""
+    assert [ledger_environment(label) for label in ("production", "stage", "stage-test-cert")] == [
+        "production", "stage", "stage"]
+    config = SporConnectionConfig.from_mapping({**BASE, "environment": "stage-test-cert"}, host=HOSTS["stage-test-cert"])
+    assert (config.environment, config.ledger_environment) == ("stage-test-cert", "stage")
