@@ -25,9 +25,10 @@ demo: $(STAMP)
 demo-celery: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/demo_celery.py
 
-## make ui: the stand-in and `airflow standalone` on .demo/ (make demo first if needed); Ctrl-C stops both
+## make ui: the stand-in and `airflow standalone` on .demo/ (make demo first if needed); Ctrl-C stops both;
+## options through UI_ARGS, e.g. make ui UI_ARGS="--api-port 8081 --standin-port 8444"
 ui: $(STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/ui.py
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/ui.py $(UI_ARGS)
 
 ## make test: the whole test suite
 test: $(STAMP)

@@ -53,10 +53,14 @@ CONN_FIELDS = {
 }
 
 UI_FIELD_BEHAVIOUR = {
-    "hidden-fields": ["schema", "port", "login"],
-    "relabeling": {"host": "Endpoint URL", "password": "Key or PKCS#12 password"},
+    # Port stays visible: Airflow 3.3.2's Test of a stored connection sends 0 for an empty port and then
+    # refuses it as "differs from the stored connection"; a stored 443 (or the endpoint's) agrees.
+    "hidden-fields": ["schema", "login"],
+    "relabeling": {"host": "Endpoint URL", "password": "Key or PKCS#12 password",
+                   "port": "Port (443, or the endpoint URL's own)"},
     "placeholders": {
         "host": ENDPOINTS["stage"],
+        "port": "443",
         "password": "password of an encrypted key or of the PKCS#12",
         "environment": "stage",
         "cert_file": "/opt/airflow/secrets/spor/client.pem",

@@ -79,13 +79,32 @@ def _mails(server) -> list[tuple[list[str], str, str]]:
 
 @pytest.fixture
 def stack(tmp_path, smtp_server):
+    yield from _stack(tmp_path)
+
+
+@pytest.fixture
+def scheduling_stack(tmp_path, smtp_server):
+    """The same stack with the scheduler creating the runs of a DAG's schedule, on PostgreSQL: the
+    backfill command writes beside a busy scheduler, which SQLite answers with "database is locked"."""
+    from devenv.stack import drop_postgres_database, fresh_postgres_database, missing_services
+
+    if missing := [m for m in missing_services() if m.startswith("PostgreSQL")]:
+        pytest.skip(missing[0])
+    url = fresh_postgres_database("spor_deadline_backfill")
+    try:
+        yield from _stack(tmp_path, {"AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "True"}, metadata_url=url)
+    finally:
+        drop_postgres_database("spor_deadline_backfill")
+
+
+def _stack(tmp_path, extra: dict[str, str] | None = None, metadata_url: str | None = None):
     from devenv.stack import Stack, free_port, local_settings
 
     home, dags = tmp_path / "airflow", tmp_path / "dags"
     home.mkdir()
     dags.mkdir()
     port = free_port()
-    env = dict(os.environ) | local_settings(metadata_url=f"sqlite:///{home / 'airflow.db'}") | {
+    env = dict(os.environ) | local_settings(metadata_url=metadata_url or f"sqlite:///{home / 'airflow.db'}") | {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -97,7 +116,7 @@ def stack(tmp_path, smtp_server):
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
         # the alert setting a site keeps in Airflow (shared with the removal e-mail)
         "AIRFLOW_VAR_SPOR_NOTIFICATIONS": json.dumps({"smtp_conn_id": "spor_smtp_test", "alerts": {"to": [TEAM]}}),
-    }
+    } | (extra or {})
     running = Stack(home=home, env=env, logs=tmp_path / "logs", api_port=port)
     running.airflow("db", "migrate")
     try:
@@ -165,3 +184,80 @@ def test_R19_a_run_past_its_deadline_sends_one_alert_a_run_done_before_sends_non
     callback = stack.metadata("SELECT c.state FROM callback c JOIN deadline d ON d.callback_id = c.id "
                               "JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = :d", d=LATE)
     assert callback is not None and callback[0] == "success", callback
+
+
+NIGHTLY = "spor_deadline_nightly"
+
+NIGHTLY_PROBE = '''"""Probe DAG of the backfill deadline test: a nightly on a cron a minute ahead, the SPOR deadline
+30 s after it; tonight's scheduled run works past it, the others finish at once."""
+import time
+from datetime import datetime
+
+from airflow.sdk import DAG, CronTriggerTimetable, task
+
+from spor.notifications.deadline import nightly_deadline
+
+with DAG({dag_id!r}, schedule=CronTriggerTimetable({cron!r}, timezone="Europe/Stockholm"),
+         start_date=datetime(2026, 1, 1), catchup=False, deadline=nightly_deadline(at={at!r})) as dag:
+    @task
+    def work(dag_run=None):
+        if dag_run.run_after.timestamp() >= {fire!r}:  # tonight's run, not the last night's catchup creates
+            time.sleep(max(0.0, {sleep_until!r} - time.time()))
+
+    work()
+'''
+
+
+def _rows(stack, sql: str, **params) -> list[tuple]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def test_R19_a_backfill_of_past_days_sends_no_0500_alert_a_nightly_that_misses_it_still_does(scheduling_stack,
+                                                                                            smtp_server):
+    """`airflow backfill create` of three past days, run by the real scheduler: each day's 05:00
+    had passed when its run was created, so the plugin's reference gives no deadline and no
+    e-mail goes out (Airflow would otherwise alert at once for every day). The same DAG's
+    scheduled run of tonight, still working at its deadline, sends exactly one."""
+    stack, dags = scheduling_stack
+    local = ZoneInfo("Europe/Stockholm")
+    fire = (datetime.now(UTC) + timedelta(seconds=50)).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    due = fire + timedelta(seconds=30)
+    fire_local = fire.astimezone(local)
+    (dags / "nightly_probe.py").write_text(NIGHTLY_PROBE.format(
+        dag_id=NIGHTLY, cron=f"{fire_local.minute} {fire_local.hour} * * *", at=_local(due), fire=fire.timestamp(),
+        sleep_until=(due + timedelta(seconds=4)).timestamp()))
+    stack.wait_for_dag(NIGHTLY, timeout=40)
+
+    # The CLI's dates are UTC midnights, --to-date not included: the three days before yesterday
+    # (yesterday's night is the run the scheduler creates at once: catchup is off).
+    today = fire.date()
+    created = stack.airflow("backfill", "create", "--dag-id", NIGHTLY, "--from-date",
+                            (today - timedelta(days=4)).isoformat(), "--to-date", (today - timedelta(days=1)).isoformat(),
+                            check=False)
+    assert created.returncode == 0, created.stdout[-3000:] + created.stderr[-3000:]
+    query = "SELECT state FROM dag_run WHERE dag_id = :d AND run_type = 'backfill'"
+    _wait(lambda: (states := [s for (s,) in _rows(stack, query, d=NIGHTLY)]) and len(states) == 3
+          and all(s == "success" for s in states), time.time() + 120, "the backfill's three runs did not succeed", stack)
+    days = sorted(d for (d,) in _rows(stack, "SELECT run_after FROM dag_run WHERE dag_id = :d AND run_type = 'backfill'",
+                                      d=NIGHTLY))
+    assert len(days) == 3, days
+    deadlines = _rows(stack, "SELECT r.run_id FROM deadline d JOIN dag_run r ON r.id = d.dagrun_id WHERE r.dag_id = :d",
+                      d=NIGHTLY)
+    tonight = f"scheduled__{fire.isoformat()}"
+    assert set(deadlines) <= {(tonight,)}, f"a backfill day or last night's run got a deadline: {deadlines}"
+
+    _wait(lambda: len(smtp_server.messages) >= 1, due.timestamp() + 40,
+          "no deadline e-mail within 40 s after tonight's deadline", stack)
+    time.sleep(3)  # several scheduler loops: nothing more arrives
+    ((rcpt, subject, body),) = _mails(smtp_server)
+    assert rcpt == [TEAM]
+    assert "05:00 passed with the run unfinished" in subject and tonight in subject, subject
+    assert _deadline_of(stack, NIGHTLY) == (due, True)
+    assert f"{due.astimezone(local):%Y-%m-%d %H:%M}" in body

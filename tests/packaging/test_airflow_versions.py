@@ -213,7 +213,7 @@ def _check_release(release: str, constraints: Path, wheel: Path, nights, base: P
     assert facts["run"]["state"] == "failed", f"{release}: {facts['run']}\n{facts['log']}"
     assert facts["send_tries"] and all(t[1:] == [1, "failed"] for t in facts["send_tries"]), facts["send_tries"]
     assert facts["send_earlier_tries"] == 0, f"{release}: a run-stopping error was retried"
-    assert facts["alerts"] == ["the run stopped"], facts["alerts"]
+    assert facts["alerts"] == ["the night stopped"], facts["alerts"]  # spor_nightly: "night"
     db = database.connect(f"sqlite:///{state}", upgrade=False)
     try:
         stops = runlog.events(db, facts["run"]["run_id"], runlog.STOP)

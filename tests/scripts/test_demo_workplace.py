@@ -212,4 +212,140 @@ def test_ui_stack_sends_the_second_nights_changes_when_spor_nightly_is_triggered
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "login: admin / admin" in run.stdout
     assert re.search(r"spor_nightly \S+: success; the stand-in received \d+ requests, 100 of the 100", run.stdout)
+    # one clock: the window closed at the simulated night's 05:00 (less the 5 s margin), the
+    # scheduler made no run on the real date, and no run was marked "Deadline Missed"
+    assert ("== one clock: the window closed at 2025-12-02 04:59:55 CET; scheduled runs made by the scheduler: 0; "
+            "deadlines missed: 0") in run.stdout, run.stdout[-3000:]
     assert "stand-in stopped" in run.stdout
+
+
+def _chromium() -> str:
+    import os
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no chromium on PATH: .ci/run installs Debian's chromium")
+        pytest.skip("no chromium on PATH (apt-get install -y chromium)")
+    return found
+
+
+class _MakeUi:
+    """`scripts/ui.py` (what `make ui` runs) in a process group of its own, as a terminal runs it;
+    its standard output is read line by line on a thread."""
+
+    def __init__(self, demo: Path, api_port: int, standin_port: int):
+        import queue
+        import threading
+
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "ui.py"), "--dir", str(demo / ".demo"),
+                                         "--api-port", str(api_port), "--standin-port", str(standin_port)],
+                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=True)
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=lambda: [self.lines.put(x) for x in self.process.stdout], daemon=True).start()
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        import queue
+        import time
+
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            try:
+                self.seen.append(self.lines.get(timeout=1))
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            if text in self.seen[-1]:
+                return
+        raise AssertionError(f"no {text!r} from make ui:\n" + "".join(self.seen[-40:]))
+
+    def ctrl_c(self) -> float:
+        """SIGINT to the foreground process group, as Ctrl-C in the terminal; seconds until it exited."""
+        import os
+        import signal
+        import time
+
+        start = time.monotonic()
+        os.killpg(self.process.pid, signal.SIGINT)
+        self.process.wait(60)
+        return time.monotonic() - start
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("", port))
+            return True
+        except OSError:
+            return False
+
+
+def test_R2_make_ui_test_button_of_the_stored_spor_connection_then_a_wrong_ca_and_ctrl_c(demo):
+    """In `make ui`, Admin → Connections lists the demo's spor_default (stored with its endpoint's
+    port); pressing its Test button in headless Chromium reaches the stand-in over mutual TLS and
+    shows the success with the check's line; a stored connection with a foreign CA shows the
+    project's one-line "wrong CA". (Airflow 3.3.2 has the Test button on the connection's row, next
+    to Edit, and sends the stored host and port: a stored empty port went as 0 and got HTTP 400.)
+    Ctrl-C then stops everything within 10 s and frees the ports; a taken port is reported."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = _chromium()
+    api_port, standin_port = _free_port(), _free_port()
+    ui = _MakeUi(demo, api_port, standin_port)
+    stopped_after = None
+    try:
+        ui.wait_for("Ctrl-C stops everything", timeout=600)
+        base = f"http://localhost:{api_port}"
+        token = _api(base, "POST", "/auth/token", body={"username": "admin", "password": "admin"})["access_token"]
+        stored = _api(base, "GET", "/api/v2/connections/spor_default", token)
+        assert stored["port"] == standin_port and stored["host"].startswith(f"https://127.0.0.1:{standin_port}/")
+        wrong_ca = json.loads(stored["extra"]) | {"ca_bundle": str(demo / ".demo" / "pki" / "other-ca.pem")}
+        _api(base, "POST", "/api/v2/connections", token, {
+            "connection_id": "spor_wrong_ca", "conn_type": "spor", "host": stored["host"], "port": stored["port"],
+            "extra": json.dumps(wrong_ca)})
+        # while it runs, a second make ui on the same ports says which port is taken and starts nothing
+        second = subprocess.run([sys.executable, str(ROOT / "scripts" / "ui.py"), "--dir", str(demo / ".demo"),
+                                 "--api-port", str(api_port), "--standin-port", str(_free_port())],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1 and f"port {api_port} (the Airflow UI) is taken: choose another with --api-port" \
+            in second.stderr, second.stdout[-2000:] + second.stderr[-2000:]
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True)
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{base}/auth/login?next=/connections")
+            page.get_by_label(re.compile("user", re.I)).fill("admin")
+            page.get_by_label(re.compile("password", re.I)).fill("admin")
+            page.get_by_role("button", name=re.compile("sign in|log ?in", re.I)).click()
+            page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+            page.goto(f"{base}/connections")
+            row = page.locator("tr", has_text="spor_default")
+            expect(row).to_be_visible(timeout=60_000)
+            expect(row.get_by_role("button", name="Edit Connection")).to_be_visible()
+            row.get_by_role("button", name="Test Connection").click()
+            expect(page.get_by_text("Test Connection Successful")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text(re.compile(r"reached SPOR stage .*mutual TLS"))).to_be_visible()
+
+            page.reload()
+            row = page.locator("tr", has_text="spor_wrong_ca")
+            expect(row).to_be_visible(timeout=60_000)
+            row.get_by_role("button", name="Test Connection").click()
+            expect(page.get_by_text("Test Connection Failed")).to_be_visible(timeout=60_000)
+            failure = page.get_by_text(re.compile(r"^wrong CA"))
+            expect(failure).to_be_visible()
+            assert "\n" not in failure.inner_text().strip()
+            browser.close()
+    finally:
+        if ui.process.poll() is None:
+            stopped_after = ui.ctrl_c()
+    output = "".join(ui.seen) + "".join(iter(lambda: ui.lines.get() if not ui.lines.empty() else "", ""))
+    assert stopped_after is not None and stopped_after < 10, f"Ctrl-C took {stopped_after} s:\n{output[-2000:]}"
+    assert "stand-in stopped" in output
+    assert _port_free(api_port) and _port_free(standin_port), "a process of make ui outlived Ctrl-C"

@@ -167,6 +167,8 @@ def _check_run(args: argparse.Namespace) -> int:
     from spor.hooks.spor import SporHook
 
     ok, message = SporHook(spor_conn_id=args.conn_id).test_connection()
+    if not ok and args.conn_id not in message:
+        message = f"connection {args.conn_id}: {message}"
     print(f"{'ok' if ok else 'FAILED'}: {message}")
     return 0 if ok else 1
 

@@ -81,6 +81,8 @@ class SporHook(BaseHook):
         try:
             config = self.get_config()
         except Exception as exc:  # noqa: BLE001 - reported to the user, not raised
-            return False, f"connection {self.spor_conn_id}: {exc}"
+            # The caller names the connection: the UI's button is on its row (the API server tests it
+            # under a random id), `spor check-connection` prints it once.
+            return False, str(exc).removeprefix(f"SPOR connection {self.spor_conn_id}: ")
         verdict = check_reachability(config)
         return verdict.ok, verdict.message

@@ -9,14 +9,16 @@ The scheduler rebuilds a custom reference only from a plugin, so ``SporPlugin`` 
 ``deadline_references``. When the deadline passes with the run unfinished, the scheduler's
 executor calls :func:`deadline_missed`, which sends the ``deadline_missed`` alert
 (:mod:`spor.notifications.alerts`). A finished run's deadline is dropped by Airflow, so a night
-done before 05:00 sends nothing.
+done before 05:00 sends nothing. A run whose 05:00 had already passed when it was created (the
+days of a backfill, a scheduled run created late) gets no deadline: Airflow stores none for a
+reference that returns None, where a past time would alert at once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,10 +39,19 @@ def first_local_time_after(moment: datetime, at: time, zone: str = ZONE) -> date
     return candidate.astimezone(ZoneInfo("UTC"))
 
 
+def deadline_for(run_after: datetime, created_at: datetime, at: time) -> datetime | None:
+    """The run's deadline: the first ``at`` Stockholm after ``run_after``, or None when that had
+    already passed as the run was created (a backfill day, a run created late for its night):
+    Airflow would alert at once for a night that cannot be on time any more."""
+    deadline = first_local_time_after(run_after, at)
+    return deadline if deadline > created_at else None
+
+
 @dataclass
 class NextLocalDeadline(BaseDeadlineReference):
-    """The first ``at`` Europe/Stockholm after the run's ``run_after``; ``at=None`` (the DAGs'
-    choice) is ``spor_config``'s ``deadline`` as it is when the deadline is evaluated."""
+    """The first ``at`` Europe/Stockholm after the run's ``run_after`` (:func:`deadline_for`: none
+    when it had passed as the run was created); ``at=None`` (the DAGs' choice) is ``spor_config``'s
+    ``deadline`` as it is when the deadline is evaluated."""
 
     at: str | None = None
     required_kwargs = frozenset({"dag_id", "run_id"})
@@ -49,11 +60,11 @@ class NextLocalDeadline(BaseDeadlineReference):
         import sqlalchemy as sa
         from airflow.models import DagRun
 
-        run_after = session.scalar(sa.select(DagRun.run_after).where(DagRun.dag_id == kwargs["dag_id"],
-                                                                     DagRun.run_id == kwargs["run_id"]))
-        if run_after is None:
+        row = session.execute(sa.select(DagRun.run_after, DagRun.created_at).where(
+            DagRun.dag_id == kwargs["dag_id"], DagRun.run_id == kwargs["run_id"])).first()
+        if row is None or row[0] is None:
             return None
-        return first_local_time_after(run_after, self.local_time(session))
+        return deadline_for(row[0], row[1] or datetime.now(UTC), self.local_time(session))
 
     def local_time(self, session: Any = None) -> time:
         """The wall-clock time of the deadline: ``at``, or the configured ``spor_config.deadline``."""

@@ -1,8 +1,9 @@
 """The figures of the status page across nights, read from the state database only.
 
-Outcomes of the last nights (from the kept run summaries), what waits in the outbox now, what is
-quarantined or rejected by rule and in which run, each environment's certificate, the last capacity
-estimate against the window, and the removal requests still open. Treatment numbers, rules and
+Outcomes of the last nights (from the kept run summaries), the last runs of every DAG (failed ones
+first), what waits in the outbox now, what is held back or rejected by rule and in which run, each
+environment's certificate, the last capacity estimate against the window, and the removal
+requests still open. Treatment numbers, rules and
 counts only: no personal data is read.
 """
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from spor.lifecycle import State
+from spor.lifecycle import HELD_BACK, State
 from spor.state import certificates, held_configuration, runlog
 from spor.state import waiting as waiting_now
 from spor.state.database import StateDB
@@ -28,7 +29,11 @@ from spor.state.tables import held_back, last_final, ledger, removal_item, remov
 LOCAL = ZoneInfo("Europe/Stockholm")
 #: The outcomes drawn per night, in the order they are stacked.
 NIGHT_OUTCOMES = (State.CREATED.value, State.UPDATED.value, State.REJECTED.value, State.MALFORMED.value,
-                  State.QUARANTINED.value, State.WAITING.value)
+                  State.NOT_BUILDABLE.value, State.IDENTITY_UNKNOWN.value, State.QUARANTINED.value,
+                  State.WITHDRAWN.value, State.WAITING.value)
+#: Held back before sending, in the order shown.
+HELD_BACK_STATES = tuple(s for s in NIGHT_OUTCOMES if State(s) in HELD_BACK)
+RUNS_SHOWN = 20
 NIGHTLY_DAG = "spor_nightly"
 
 
@@ -57,6 +62,15 @@ class OpenRemoval(TypedDict):
 
 
 @dataclass
+class RunRow:
+    dag_id: str
+    run_id: str
+    finished_at: datetime
+    problem: str | None     # why it failed or is not done (spor.state.summary.cause_of), None when done
+    sent: int               # created + updated
+
+
+@dataclass
 class Status:
     nights: list[Night]
     outbox: dict[tuple[str, str], int]                               # (environment, reason) -> n
@@ -65,6 +79,7 @@ class Status:
     capacity: JsonObject | None
     capacity_run: str | None
     open_removals: list[OpenRemoval] = field(default_factory=list)
+    runs: list[RunRow] = field(default_factory=list)                 # failed first, then newest first
     being_sent: int = 0                                              # held by a live run's open batch
     causes: list[RunCause] = field(default_factory=list)             # newest first
     #: (environment, unit, cause, held back, of which given up): held back for configuration now
@@ -115,6 +130,21 @@ def _nights(conn: Connection, now: datetime, days: int) -> list[Night]:
     return [(night, counts, runs.get(night, [])) for night, counts in sorted(per.items())]
 
 
+def _runs(conn: Connection, now: datetime, days: int) -> list[RunRow]:
+    from spor.state.summary import cause_of
+    rows = []
+    for r in conn.execute(sa.select(run_summary.c.dag_id, run_summary.c.run_id, run_summary.c.summary_json,
+                                    run_summary.c.updated_at)
+                          .where(run_summary.c.updated_at >= now - timedelta(days=days))):
+        saved = json.loads(r.summary_json)
+        by_state = saved.get("by_state") or {}
+        rows.append(RunRow(r.dag_id or NIGHTLY_DAG, r.run_id, r.updated_at, cause_of(saved),
+                           int(by_state.get(State.CREATED.value, 0)) + int(by_state.get(State.UPDATED.value, 0))))
+    rows.sort(key=lambda run: run.finished_at, reverse=True)
+    rows.sort(key=lambda run: run.problem is None)  # stable: failed first, each part newest first
+    return rows[:RUNS_SHOWN]
+
+
 def _by_rule(conn: Connection, now: datetime, days: int, dags: dict[str, str]) -> list[RuleGroup]:
     # (state, rule) -> when each number was first seen, and each run's latest
     first_seen: dict[tuple[str, str], dict[str, datetime]] = {}
@@ -127,9 +157,9 @@ def _by_rule(conn: Connection, now: datetime, days: int, dags: dict[str, str]) -
 
     since = now - timedelta(days=days)
     for r in conn.execute(sa.select(held_back.c.behandlingsnummer, held_back.c.rule, held_back.c.run_id,
-                                    held_back.c.recorded_at)
-                          .where(held_back.c.state == State.QUARANTINED.value, held_back.c.recorded_at >= since)):
-        add(State.QUARANTINED.value, r.rule or "?", r.behandlingsnummer, r.run_id, r.recorded_at)
+                                    held_back.c.recorded_at, held_back.c.state)
+                          .where(held_back.c.state.in_(HELD_BACK_STATES), held_back.c.recorded_at >= since)):
+        add(r.state, r.rule or "?", r.behandlingsnummer, r.run_id, r.recorded_at)
     # Rejected and malformed: SPOR's last final answer still says so (not fixed and sent again since).
     for a in conn.execute(sa.select(last_final.c.state, last_final.c.behandlingsnummer, last_final.c.run_id,
                                     last_final.c.answered_at, ledger.c.fault_rule, ledger.c.result_code)
@@ -155,6 +185,7 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
             .where(run_event.c.kind == runlog.CAUSE, run_event.c.at >= now - timedelta(days=days))
             .order_by(run_event.c.id.desc()).limit(10))]
         by_rule = _by_rule(conn, now, days, dags)
+        runs = _runs(conn, now, days)
         cap = conn.execute(sa.select(run_event.c.run_id, run_event.c.data_json).where(run_event.c.kind == "capacity")
                            .order_by(run_event.c.id.desc()).limit(1)).first()
         items = (sa.select(removal_item.c.request_id, sa.func.count().label("n"))
@@ -175,7 +206,7 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
     return Status(nights=nights, outbox=waiting, by_rule=by_rule, certificates=certificates.all_environments(db),
                   being_sent=being_sent, causes=causes,
                   capacity=json.loads(cap.data_json) if cap and cap.data_json else None,
-                  capacity_run=cap.run_id if cap else None, open_removals=removals,
+                  capacity_run=cap.run_id if cap else None, open_removals=removals, runs=runs,
                   held_configuration=held_configuration.per_unit(db))
 
 

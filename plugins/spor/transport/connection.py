@@ -149,6 +149,10 @@ class SporConnectionConfig:
                 values[name] = value
         if "endpoint" not in values and host:
             values["endpoint"] = endpoint_from_parts(host, port, schema)
+        if port and "endpoint" in values and int(port) != endpoint_port(str(values["endpoint"])):
+            raise ConfigurationError(f"SPOR connection {conn_id}: Port {port} is not the endpoint's port "
+                                     f"{endpoint_port(str(values['endpoint']))} (leave it at the endpoint's, 443 "
+                                     "when the URL names none; see docs/connection.md)")
         if "key_password" not in values and password:
             values["key_password"] = password
         for name in ("connect_timeout", "read_timeout"):
@@ -193,6 +197,15 @@ class SporConnectionConfig:
         cert = self.pkcs12_file or self.cert_file or ("PKCS#12 content" if self.pkcs12_b64 else "PEM content")
         return (f"SPOR {self.environment} at {self.endpoint} (certificate: {cert}; "
                 f"CA: {self.ca_bundle or 'PEM content'}; proxy: {self.proxy or 'none'})")
+
+
+def endpoint_port(endpoint: str) -> int:
+    """The TCP port an endpoint URL reaches: its own, else 443. A stored ``spor`` connection keeps
+    it as its Port, so the Test button's check that the tested endpoint is the stored one holds."""
+    try:
+        return urlsplit(endpoint).port or 443
+    except ValueError:
+        raise ConfigurationError(f"endpoint {endpoint!r} has no valid port") from None
 
 
 def endpoint_from_parts(host: str, port: int | None, schema: str | None) -> str:

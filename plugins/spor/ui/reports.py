@@ -12,6 +12,7 @@ personal data.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
@@ -103,7 +104,9 @@ def status(db, *, root: str = "") -> str:
     except Exception:  # noqa: BLE001 - the page still shows the days; only the colouring needs it
         warn_days = 30
     now = clock_from_env().now()   # the tasks' clock: the last 30 nights are theirs (simulated in the demo)
-    return status_page(read(db, now=now), now=now, root=root, warn_days=warn_days)
+    # A certificate's days on the real clock, as TLS and `spor check-connection` count them.
+    return status_page(read(db, now=now), now=now, root=root, warn_days=warn_days,
+                       certificates_now=datetime.now(UTC))
 
 
 def _root(request) -> str:

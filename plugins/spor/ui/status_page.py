@@ -10,12 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from spor import links
+from spor.clock import STOCKHOLM
 from spor.lifecycle import State
 from spor.page import document, e, table
 from spor.state.status import NIGHT_OUTCOMES, Status
 
 COLORS = {"created": "#16a34a", "updated": "#0ea5e9", "rejected": "#dc2626", "malformed": "#9333ea",
-          "quarantined": "#f59e0b", "waiting": "#71717a"}
+          "not_buildable": "#b45309", "identity_unknown": "#db2777", "quarantined": "#f59e0b",
+          "withdrawn": "#475569", "waiting": "#a1a1aa"}
+ZONE_NAME = "Europe/Stockholm"
 WIDTH, HEIGHT, LEFT, BOTTOM, TOP = 720, 220, 44, 28, 10
 
 
@@ -40,8 +43,11 @@ def chart(nights: list) -> str:
         if not runs:
             parts.append(f"<text x='{x + slot / 2 - 4:.1f}' y='{HEIGHT - BOTTOM - 4}'>·</text>")
         parts.append("</g>")
-        if i % 5 == 0 or i == len(nights) - 1:
-            parts.append(f"<text x='{x:.1f}' y='{HEIGHT - 8}'>{night:%d/%m}</text>")
+        last = i == len(nights) - 1
+        if (i % 5 == 0 and len(nights) - 1 - i >= 3) or last:  # the last label never overlaps the one before
+            # centred under its bar; the last one ends at the chart's edge, so no label is cut
+            anchor, at = ("end", WIDTH - 1) if last else ("middle", x + slot / 2 - 2)
+            parts.append(f"<text x='{at:.1f}' y='{HEIGHT - 8}' text-anchor='{anchor}'>{night:%d/%m}</text>")
     parts.append("</svg>")
     legend = "".join(f"<span><i style='background:{COLORS[k]}'></i>{k}</span>" for k in NIGHT_OUTCOMES)
     return "".join(parts) + f"<div class='legend'>{legend}</div>"
@@ -71,11 +77,24 @@ def _capacity(status: Status) -> str:
             + table(["figure", "value"], rows))
 
 
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+
+
+def _runs(status: Status, root: str) -> str:
+    if not status.runs:
+        return "<p>No run kept a summary in this period.</p>"
+    rows = [(_run_link(root, r.dag_id, r.run_id), e(r.dag_id), e(_local(r.finished_at)),
+             "<span class='ok'>done</span>" if r.problem is None else f"<span class='bad'>failed</span> {e(r.problem)}",
+             r.sent) for r in status.runs]
+    return table(["run", "DAG", "finished", "result", "sent"], rows, numeric=[4], raw=[0, 1, 2, 3])
+
+
 def _causes(status: Status, root: str) -> str:
     """Why recent runs stopped or gave up, newest first (each run's cause, spor.send.cause)."""
     if not status.causes:
         return ""
-    rows = [(f"{c.at:%Y-%m-%d %H:%M}", _run_link(root, c.dag_id, c.run_id), e(c.dag_id), e(c.message))
+    rows = [(e(_local(c.at)), _run_link(root, c.dag_id, c.run_id), e(c.dag_id), e(c.message))
             for c in status.causes]
     return ("<h2>Why runs did not finish</h2>"
             f"<div class='banner bad cause'><b>{e(status.causes[0].run_id)}</b> {e(status.causes[0].message)}</div>"
@@ -90,17 +109,24 @@ def _held_configuration(status: Status) -> str:
                     list(status.held_configuration), numeric=[3, 4]))
 
 
-def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int = 30) -> str:
+def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int = 30,
+                certificates_now: datetime | None = None) -> str:
+    """``now`` is the tasks' clock (the nights); ``certificates_now`` the real one that TLS and
+    ``spor check-connection`` count a certificate's days on (default ``now``)."""
     nights_run = sum(1 for _n, _c, runs in status.nights if runs)
     totals = {k: sum(c[k] for _n, c, _r in status.nights) for k in NIGHT_OUTCOMES}
     # What waits is a count of now, the same as the table below (spor.state.waiting), not a sum of nights.
     totals[State.WAITING.value] = status.waiting_now
     cards = "".join(f"<div class='card'>{e('waiting now' if k == State.WAITING.value else k)}<b>{v:,}</b></div>"
                     for k, v in totals.items())
+    failed = sum(1 for r in status.runs if r.problem is not None)
     parts = [f"<h1>SPOR status across nights</h1><p class='muted'>Last {len(status.nights)} nights "
-             f"({nights_run} with a run of spor_nightly); figures from the state database, read {now:%Y-%m-%d %H:%M} UTC.</p>",
+             f"({nights_run} with a run of spor_nightly); figures from the state database, read "
+             f"{_local(now)} {ZONE_NAME}. Every time on this page is {ZONE_NAME} time.</p>",
              f"<div class='cards'>{cards}</div>", _causes(status, root),
-             "<h2>Outcomes per night</h2>", chart(status.nights)]
+             "<h2>Outcomes per night</h2>", chart(status.nights),
+             f"<h2>Runs ({failed} failed)</h2><p class='small'>Every DAG's runs of the period, failed ones first.</p>",
+             _runs(status, root)]
     parts.append("<h2>Waiting in the outbox now</h2>")
     if status.being_sent:
         parts.append(f"<p class='small'>Not counted: {status.being_sent:,} being sent by a run now.</p>")
@@ -109,8 +135,9 @@ def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int
                        total=("total", "", sum(status.outbox.values())))
                  if status.outbox else "<p>Nothing waits.</p>")
     parts.append(_held_configuration(status))
-    parts.append("<h2>Quarantined and rejected, by rule</h2><p class='small'>Quarantined in the last "
-                 f"{len(status.nights)} nights; rejected or malformed: SPOR's last final answer still says so.</p>")
+    parts.append("<h2>Held back and rejected, by rule</h2><p class='small'>Held back before sending (not "
+                 f"buildable, identity unknown, quarantined, withdrawn, not approved) in the last {len(status.nights)} nights; "
+                 "rejected or malformed: SPOR's last final answer still says so.</p>")
     parts.append(table(["state", "rule", "treatments", "first treatment numbers", "runs"],
                        [(g.state, g.rule, g.treatments, " ".join(g.first),
                          ", ".join(_run_link(root, d, r) for d, r in g.runs[:3])
@@ -119,10 +146,10 @@ def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int
     parts.append("<h2>Certificates</h2>")
     cert_rows = []
     for c in status.certificates:
-        days = c.days_left(now)
+        days = c.days_left(certificates_now or now)
         cls = "bad" if days < warn_days else "ok"
         cert_rows.append((e(c.environment), e(c.spor_conn_id), f"<span class='{cls}'>{days}</span>",
-                          e(f"{c.not_after:%Y-%m-%d}"), e(f"{c.checked_at:%Y-%m-%d %H:%M}")))
+                          e(f"{c.not_after.astimezone(STOCKHOLM):%Y-%m-%d}"), e(_local(c.checked_at))))
     parts.append(table(["environment", "connection", "days left", "expires", "checked"], cert_rows, numeric=[2],
                        raw=range(5)) if cert_rows else "<p>No certificate checked yet.</p>")
     parts.append("<h2>Capacity</h2>" + _capacity(status))

@@ -79,7 +79,52 @@ def test_hook_meta_the_ui_reads_carries_the_form(api):
     assert set(meta["extra_fields"]) == set(CONN_FIELDS)
     assert meta["standard_fields"]["host"]["title"] == "Endpoint URL"
     assert meta["standard_fields"]["host"]["placeholder"] == ENDPOINTS["stage"]
-    assert meta["standard_fields"]["login"]["hidden"] and meta["standard_fields"]["port"]["hidden"]
+    assert meta["standard_fields"]["login"]["hidden"]
+    # Port is shown: a stored spor connection keeps 443 (or the endpoint's port), see the stored connection's Test
+    port = meta["standard_fields"]["port"]
+    assert not port["hidden"] and port["placeholder"] == "443" and "443" in port["title"]
+
+
+def test_the_stored_connections_test_reuses_a_stored_connection_only_with_its_stored_port(api, standin, standin_pki):
+    """Airflow 3.3.2 tests a stored connection with its stored credentials only when the request's
+    host and port are the stored ones; its UI's Test button sends 0 for an empty port. With the
+    endpoint's port stored the Test reaches SPOR; the same request with port 0 is refused (400)."""
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    from spor.transport.connection import endpoint_port
+
+    extra = json.dumps({"environment": "stage", "cert_file": str(standin_pki.client_cert),
+                        "key_file": str(standin_pki.dir / "client.key"), "ca_bundle": str(standin_pki.ca_cert)})
+    port = endpoint_port(standin.url)
+    with create_session() as session:
+        session.add(Connection(conn_id="spor_stored", conn_type="spor", host=standin.url, port=port, extra=extra))
+    try:
+        body = {"connection_id": "spor_stored", "conn_type": "spor", "host": standin.url, "extra": extra,
+                "password": "***"}
+        answer = api.post("/api/v2/connections/test", json=body | {"port": port})
+        assert answer.status_code == 200 and answer.json()["status"] is True, answer.text
+        refused = api.post("/api/v2/connections/test", json=body | {"port": 0})
+        assert refused.status_code == 400 and "differs from the stored connection" in refused.text
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "spor_stored").delete()
+
+
+def test_an_unknown_extra_key_names_the_connection_once(api, monkeypatch):
+    """The Test button (on the connection's row) says the cause without the API server's random
+    test id; `spor check-connection` names the connection once."""
+    extra = {"environment": "stage", "cert_fiel": "/x.pem"}
+    body = {"connection_id": "spor_typo", "conn_type": "spor", "host": ENDPOINTS["stage"], "port": 443,
+            "extra": json.dumps(extra)}
+    message = api.post("/api/v2/connections/test", json=body).json()["message"]
+    assert message.startswith("unknown extra field 'cert_fiel'; known: endpoint,"), message
+    env = {**os.environ, "AIRFLOW_CONN_SPOR_TYPO": json.dumps({"conn_type": "spor", "host": ENDPOINTS["stage"],
+                                                                 "extra": extra})}
+    cli = subprocess.run([sys.executable, "-m", "spor", "check-connection", "--conn-id", "spor_typo"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 1 and cli.stdout.count("spor_typo") == 1, cli.stdout + cli.stderr
+    assert cli.stdout.startswith("FAILED: connection spor_typo: unknown extra field 'cert_fiel'"), cli.stdout
 
 
 def _test_button(api, standin, pki, **extra):

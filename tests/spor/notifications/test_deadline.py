@@ -14,12 +14,24 @@ from spor.settings import DEFAULT_DEADLINE, Settings
 RUN_AFTER = datetime(2025, 12, 1, 23, 30, tzinfo=UTC)  # 00:30 Stockholm on 2 December
 
 
-class _Session:
-    """What the reference asks of the scheduler's session: the run's ``run_after``."""
+class _Row:
+    def __init__(self, created_at: datetime | None):
+        self.created_at = created_at
 
-    def scalar(self, statement) -> datetime:
-        assert "run_after" in str(statement)
-        return RUN_AFTER
+    def first(self) -> tuple[datetime, datetime | None]:
+        return RUN_AFTER, self.created_at
+
+
+class _Session:
+    """What the reference asks of the scheduler's session: the run's ``run_after`` and when the
+    run was created (by default as the scheduler creates a nightly run: at its ``run_after``)."""
+
+    def __init__(self, created_at: datetime | None = RUN_AFTER):
+        self.created_at = created_at
+
+    def execute(self, statement) -> _Row:
+        assert "run_after" in str(statement) and "created_at" in str(statement)
+        return _Row(self.created_at)
 
 
 def _fires_at(reference: NextLocalDeadline) -> str:
@@ -76,8 +88,8 @@ def test_the_scheduler_evaluates_it_inside_its_loop_without_a_commit(airflow_db,
 
 def _fires_at_in(reference: NextLocalDeadline, session) -> str:
     class _InSession:
-        def scalar(self, statement):
-            return RUN_AFTER if "run_after" in str(statement) else session.scalar(statement)
+        def execute(self, statement):
+            return _Row(RUN_AFTER) if "run_after" in str(statement) else session.execute(statement)
 
         def __getattr__(self, name):
             return getattr(session, name)
@@ -97,3 +109,21 @@ def test_a_bad_deadline_setting_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_SPOR_CONFIG", '{"deadline": "5 o\'clock"}')
     with pytest.raises(ConfigurationError, match="spor_config"):
         configured_deadline()
+
+
+def test_R19_a_run_created_after_its_0500_gets_no_deadline(monkeypatch):
+    """A backfill day or a nightly run created after its night's 05:00: Airflow would alert at
+    once for a deadline in the past, so the reference gives none (Airflow then stores none)."""
+    monkeypatch.delenv("AIRFLOW_VAR_SPOR_CONFIG", raising=False)
+    late = datetime(2025, 12, 2, 4, 1, tzinfo=UTC)  # 05:01 Stockholm, the night's 05:00 has passed
+    evaluated = NextLocalDeadline()._evaluate_with(session=_Session(created_at=late), dag_id="spor_nightly",
+                                                    run_id="backfill__1")
+    assert evaluated is None
+    just_in_time = datetime(2025, 12, 2, 3, 59, tzinfo=UTC)  # 04:59 Stockholm
+    assert _fires_at_with(NextLocalDeadline(), _Session(created_at=just_in_time)) == "2025-12-02 05:00"
+
+
+def test_a_run_from_before_created_at_was_recorded_counts_from_now(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_SPOR_CONFIG", raising=False)
+    assert NextLocalDeadline()._evaluate_with(session=_Session(created_at=None), dag_id="spor_nightly",
+                                              run_id="scheduled__1") is None  # 2 December 2025 is past

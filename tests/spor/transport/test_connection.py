@@ -80,6 +80,19 @@ def test_r2_hook_reads_generic_connection_with_extra_like_the_ui(monkeypatch):
     assert config.environment == "stage-test-cert"
 
 
+def test_the_stored_port_is_the_endpoints_port():
+    """A `spor` connection keeps 443 (or its URL's own port) as Port, so that Airflow's Test button
+    of a stored connection tests the stored endpoint; a Port that names another endpoint is refused."""
+    from spor.transport.connection import endpoint_port
+
+    assert endpoint_port(STAGE) == 443 and endpoint_port("https://127.0.0.1:8443/spor") == 8443
+    assert SporConnectionConfig.from_mapping(BASE, host=STAGE, port=443).endpoint == STAGE
+    assert SporConnectionConfig.from_mapping(BASE, host="https://127.0.0.1:8443/spor", port=8443).endpoint
+    assert SporConnectionConfig.from_mapping(BASE, host=STAGE, port=0).endpoint == STAGE  # the UI's "empty"
+    with pytest.raises(ConfigurationError, match=r"spor_x: Port 8443 is not the endpoint's port 443"):
+        SporConnectionConfig.from_mapping(BASE, host=STAGE, port=8443, conn_id="spor_x")
+
+
 HOSTS = {"production": "https://integration.ucr.uu.se/spor/ws/4_1/RegistrationService",
          "stage": STAGE,
          "stage-test-cert": "https://ucrtestserv01.ucr.uu.se/spor/ws/4_1/RegistrationService"}

@@ -136,4 +136,34 @@ def test_status_page_lists_held_back_for_configuration_per_unit_apart_from_waiti
     assert status.outbox == {}, "held back is not waiting"
     page = status_page(status, now=state_db.now())
     assert "Held back for configuration" in page and "<td>OP-B</td><td>not-approved</td><td class=n>4</td>" in page
+
+
+def test_status_page_shows_failed_runs_first_every_held_back_state_its_zone_and_real_certificate_days(state_db):
+    """A failed resend is listed before the nights that went well; not-buildable and identity-unknown
+    treatments stand beside the quarantined ones; the page names its time zone; a certificate's
+    days count on the clock given for certificates (the real one, as `spor check-connection`)."""
+    from datetime import UTC, datetime
+
+    _night(state_db)
+    held_back.record(state_db, "scheduled__n1", [
+        HeldBackItem("4001", State.NOT_BUILDABLE, rule="D4-kon", environment=ENV),
+        HeldBackItem("4002", State.IDENTITY_UNKNOWN, rule="identity_unknown", environment=ENV)])
+    failed = {"by_state": {}, "stops": ["send_batch: SPOR could not be reached"]}
+    run_summary.save(state_db, "spor_resend", "manual__resend1", failed)
+    now = state_db.now()
+    certificates.record(state_db, ENV, "spor_default", datetime(2027, 12, 1, tzinfo=UTC), "scheduled__n1")
+    status = read(state_db, now=now)
+    assert [r.run_id for r in status.runs] == ["manual__resend1", "scheduled__n1"]
+    assert status.runs[0].problem == "send_batch: SPOR could not be reached" and status.runs[1].problem is None
+    assert {("not_buildable", "D4-kon"), ("identity_unknown", "identity_unknown")} <= {
+        (g.state, g.rule) for g in status.by_rule}
+    real = datetime(2026, 12, 1, tzinfo=UTC)
+    page = status_page(status, now=now, warn_days=30, certificates_now=real)
+    assert page.index("manual__resend1") < page.index("scheduled__n1") and "Runs (1 failed)" in page
+    assert "Europe/Stockholm" in page and " UTC" not in page
+    assert "<span class='ok'>365</span>" in page  # the real clock's days, not the tasks' (simulated) clock's
+    assert "not_buildable" in page and "identity_unknown" in page
+    # the last date label ends inside the chart; labels are anchored, none starts past the edge
+    labels = re.findall(r"<text x='([\d.]+)' y='\d+' text-anchor='(\w+)'>\d\d/\d\d</text>", page)
+    assert labels[-1] == ("719.0", "end") and all(float(x) <= 720 for x, _ in labels)
     _no_wide_text(page)
