@@ -131,7 +131,7 @@ def test_migrators_started_together_upgrade_once(backend, tmp_path, request):
 
 
 def test_rows_of_the_test_certificate_entrance_move_to_stage_the_newer_winning(state_db):
-    """Both stage entrances share stage's ledger (docs/adr/0006): a database from before moves its
+    """Both stage entrances share stage's ledger (docs/adr/0007): a database from before moves its
     stage-test-cert rows to stage; where both hold a registration, the newer answer/staging wins."""
     from datetime import UTC, datetime
 
@@ -148,9 +148,10 @@ def test_rows_of_the_test_certificate_entrance_move_to_stage_the_newer_winning(s
                     state="waiting", wait_reason="new", priority=0, waiting_since=at, staged_at=at,
                     staged_run_id="r", attempts=0)
 
-    with state_db.write() as conn:
-        conn.execute(sa.text(f"UPDATE {state_db.schema + '.' if state_db.schema else ''}"
-                             f"{migrations.VERSION_TABLE} SET version_num = '0006'"))
+    prefix = state_db.schema + "." if state_db.schema else ""
+    with state_db.write() as conn:  # a database as revision 0006 left it: later revisions' tables gone
+        conn.execute(sa.text(f"UPDATE {prefix}{migrations.VERSION_TABLE} SET version_num = '0006'"))
+        conn.execute(sa.text(f"DROP TABLE {prefix}spor_held_configuration"))
         conn.execute(last_final.insert(), [final("stage-test-cert", "1", late, "test-newer"), final("stage", "1", early, "stage-older"),
                                            final("stage-test-cert", "2", early, "test-older"), final("stage", "2", late, "stage-newer"),
                                            final("stage-test-cert", "3", early, "test-only"), final("production", "3", early, "prod")])
