@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_send.py -n 800 -c 8
 	$(PY) bench/bench_gate.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_nightly.py --treatments 20000
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) bench/bench_backfill_priority.py --backfill 20000 --nightly 2000
 
 clean:
 	rm -rf .demo

@@ -55,7 +55,7 @@ from spor.tasks.extract import extract_selected
     },
 )
 def spor_resend():
-    pipeline(extract_selected)
+    pipeline(extract_selected, dag_id="spor_resend")
 
 
 spor_resend()

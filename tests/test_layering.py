@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("send", "notifications"),        # the send loop; alerts and e-mail
     ("removal",),                     # removal requests to UCR
     ("tasks", "pipeline"),            # the task bodies and the DAGs' shared chain
-    ("cli", "ui", "plugin", "synthetic", "get_provider_info", "__main__"),  # entry points
+    ("cli", "ui", "plugin", "policy", "synthetic", "get_provider_info", "__main__"),  # entry points
 ]
 LAYER_OF = {name: n for n, names in enumerate(LAYERS) for name in names}
 

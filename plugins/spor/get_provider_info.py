@@ -166,6 +166,17 @@ def get_provider_info() -> dict:
                         "example": "spor",
                         "default": "spor",
                     },
+                    "backfill_pool": {
+                        "description": "The Airflow pool of the send tasks of ``spor_resend`` and of "
+                                       "backfill runs of ``spor_nightly``, so that they cannot take the "
+                                       "nightly's slots (``[spor] pool``). Empty: the nightly's pool. "
+                                       "Create the pool with its slots; backfill runs get it through the "
+                                       "provider's cluster policy (``airflow.policy`` entry point).\n",
+                        "version_added": "0.3.0",
+                        "type": "string",
+                        "example": "spor_backfill",
+                        "default": "",
+                    },
                 },
             },
         },

@@ -22,11 +22,9 @@ from spor.tasks.context import TaskCallable
 from spor.tasks.plan_batches import plan_batches
 from spor.tasks.quality_gate import quality_gate
 from spor.tasks.raise_removal_requests import raise_removal_requests
+from spor.tasks.runinfo import send_pool
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
-
-#: The send tasks' pool when ``[spor] pool`` is not set (pools.json creates it with its slots).
-DEFAULT_POOL = "spor"
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
 #: outbox carry the work over), no Airflow task retries except for the send tasks (below);
@@ -128,23 +126,18 @@ def certificate_pod() -> dict[str, Any]:
     return {"executor_config": {"pod_override": pod}}
 
 
-def send_pool() -> str:
-    """The pool of the send tasks (``[spor] pool``, e.g. ``AIRFLOW__SPOR__POOL``; default ``spor``)."""
-    from airflow.sdk.configuration import conf
-
-    return (conf.get("spor", "pool", fallback="") or "").strip() or DEFAULT_POOL
-
-
 def _task(body: TaskCallable, **kwargs: Any) -> Any:
     """The Airflow task of a body, under the task id its ``recorded`` decorator gave it; its
     operator hands what the body reports to OpenLineage (spor.lineage.operator)."""
     return spor_task(task_id=body.task_id, doc_md=body.__doc__, **kwargs)(body)
 
 
-def pipeline(extract: TaskCallable) -> None:
+def pipeline(extract: TaskCallable, *, dag_id: str = "") -> None:
     """check_certificate → extract → quality_gate → build_and_stage → plan_batches → wait_for_window
-    → send_batch × N (pool ``[spor] pool``, default ``spor``, labelled "batch N") → summarize (always runs); beside them,
-    after extract (the block list was readable): raise_removal_requests (R11)."""
+    → send_batch × N (pool ``[spor] pool``, default ``spor``, or ``[spor] backfill_pool`` for
+    ``spor_resend``; labelled "batch N") → summarize (always runs); beside them, after extract (the
+    block list was readable): raise_removal_requests (R11). Backfill runs of ``spor_nightly`` get
+    their send pool from the provider's cluster policy (spor.policy)."""
     holds_certificate = {**certificate_queue(), **certificate_pod()}
     certificate = _task(check_certificate, **holds_certificate)()
     extracted = _task(extract)()
@@ -158,7 +151,7 @@ def pipeline(extract: TaskCallable) -> None:
     )
     # The SPOR Asset of the run's environment is known only when it runs: an alias, resolved by
     # each batch that sent something ("sent to SPOR"; docs/lineage.md).
-    sent = _task(send_batch, pool=send_pool(), map_index_template="{{ batch_label }}",
+    sent = _task(send_batch, pool=send_pool(dag_id), map_index_template="{{ batch_label }}",
                  outlets=[AssetAlias(SENT_TO_SPOR)], **SEND_RETRIES, **holds_certificate).expand(batch=batches)
     removals = _task(raise_removal_requests)()
     summary = _task(summarize, trigger_rule="all_done")()

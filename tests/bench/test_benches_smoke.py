@@ -91,3 +91,15 @@ def test_bench_soak(tmp_path):
         assert night["state"] and all(s.endswith("success") for s in night["state"]), night
         assert night["lost"] == 0, night
     assert (results / "bench_soak.jsonl").is_file()
+
+
+def test_bench_backfill_priority(tmp_path):
+    results = tmp_path / "results"
+    result = _result(_bench("bench_backfill_priority.py", "--backfill", "120", "--nightly", "20", "--latency-ms", "5",
+                            "--slots", "1", "--threads", "2", "--batches", "2", "--head-start-s", "0.2",
+                            "--dir", str(tmp_path / "bench"), "--results", str(results), tmp_path=tmp_path))
+    scenarios = {s["scenario"]: s for s in result["scenarios"]}
+    assert set(scenarios) == {"alone", "own_pool", "shared_pool"}
+    assert all(s["nightly_in_window"] and s["nightly_s"] > 0 for s in scenarios.values()), scenarios
+    assert scenarios["own_pool"]["backfill_s"] > 0 and scenarios["own_pool"]["nightly_ratio_to_alone"] > 0
+    assert json.loads((results / "bench_backfill_priority.jsonl").read_text().splitlines()[-1]) == result

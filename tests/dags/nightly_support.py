@@ -213,7 +213,7 @@ def backfill_create(dag_id: str, from_date: str, to_date: str, *, conf: dict | N
     return list(runs)
 
 
-def run_backfill_run(the_dag: Any, dag_run: Any) -> Any:
+def run_backfill_run(the_dag: Any, dag_run: Any, **test_kwargs: Any) -> Any:
     """Execute a DagRun created by `backfill create` in this process, with dag.test()'s own loop.
 
     There is no scheduler here. dag.test() always *creates* a manual run; the one thing replaced
@@ -235,7 +235,7 @@ def run_backfill_run(the_dag: Any, dag_run: Any) -> Any:
         return dr
 
     with mock.patch.object(dagrun_module, "get_or_create_dagrun", take_over_backfill_run):
-        return the_dag.test(logical_date=dag_run.logical_date)
+        return the_dag.test(logical_date=dag_run.logical_date, **test_kwargs)
 
 
 def finish_backfill(dag_id: str) -> None:

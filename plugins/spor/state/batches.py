@@ -3,7 +3,9 @@ never send the same registration.
 
 Send order (when not everything fits in the window): ``priority`` descending, then oldest
 ``waiting_since`` first, then behandlingsnummer ascending. So what the deadline left waiting goes
-first the next night and nothing starves.
+first the next night and nothing starves. A run plans its own rows before anybody else's
+(``plan``): those it staged and those of its kind (its staging priority, so the night takes what
+the last night left first); a nightly started during a backfill puts its own night in its first batches.
 
 A claimed batch has an owner (the sending process, spor.state.owner) that beats every
 ``DEFAULT_BEAT`` while it sends, whatever the answers do. A batch whose owner is provably gone
@@ -161,11 +163,13 @@ def unproven_owners(db: StateDB, environment: str) -> dict[int, datetime]:
 
 def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batches: int, *,
          lease: timedelta = DEFAULT_LEASE, dag_id: str | None = None,
-         run_finished: RunFinished | None = None) -> list[int]:
+         run_finished: RunFinished | None = None, priority: int = 0) -> list[int]:
     """Assign waiting rows of ``environment`` to at most ``max_batches`` batches of at most
     ``batch_size`` rows, in the send order; each batch owns its rows. Rows of dead batches
     (lease expired) and this run's unclaimed batches from an earlier planning are re-planned
-    first. Returns the batch ids (planning order = send order)."""
+    first. The run's own rows come first (staged by it, or at its staging ``priority``: what
+    earlier runs of its kind left), oldest first; then the others in the send order. Returns the
+    batch ids (planning order = send order)."""
     if batch_size < 1 or max_batches < 1:
         raise ValueError("batch_size and max_batches must be at least 1")
     recover_stale(db, lease=lease, run_finished=run_finished)
@@ -180,9 +184,10 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
             conn.execute(batch.update().where(batch.c.id.in_(part)).values(finished_at=now))
         number = (conn.execute(sa.select(sa.func.max(batch.c.number)).where(batch.c.run_id == run_id))
                   .scalar() or 0)
+        own_first = sa.case((sa.or_(outbox.c.staged_run_id == run_id, outbox.c.priority == priority), 0), else_=1)
         candidates = [r.id for r in conn.execute(
             sa.select(outbox.c.id).where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
-            .order_by(*SEND_ORDER).limit(batch_size * max_batches))]
+            .order_by(own_first, *SEND_ORDER).limit(batch_size * max_batches))]
         for part in chunks(candidates, batch_size):
             number += 1
             bid = inserted_id(conn.execute(batch.insert().values(
@@ -195,6 +200,23 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
             conn.execute(batch.update().where(batch.c.id == bid).values(size=taken))
             ids.append(bid)
     return ids
+
+
+def unplanned(db: StateDB, environment: str) -> int:
+    """Rows of ``environment`` no batch owns: what a run planning now would be given."""
+    with db.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
+            outbox.c.environment == environment, outbox.c.batch_id.is_(None))).scalar_one())
+
+
+def held_by_other_runs(db: StateDB, environment: str, run_id: str) -> dict[tuple[str, str], int]:
+    """Rows of ``environment`` that open batches of other runs own: (dag id, run id) → rows."""
+    q = (sa.select(batch.c.dag_id, batch.c.run_id, sa.func.count(outbox.c.id))
+         .join(outbox, outbox.c.batch_id == batch.c.id)
+         .where(batch.c.environment == environment, batch.c.finished_at.is_(None), batch.c.run_id != run_id)
+         .group_by(batch.c.dag_id, batch.c.run_id).order_by(batch.c.run_id))
+    with db.read() as conn:
+        return {(str(d or ""), str(r)): int(n) for d, r, n in conn.execute(q)}
 
 
 def info(db: StateDB, batch_id: int) -> BatchInfo:

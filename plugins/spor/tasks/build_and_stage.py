@@ -86,7 +86,8 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
                     unchanged.append(b.behandlingsnummer)
         else:
             mark = (watermark.NIGHTLY, extracted["watermark"]) if final and extracted.get("watermark") else None
-            result = outbox.stage(db, run.run_id, environment, chunk, force=run.force, watermark=mark)
+            result = outbox.stage(db, run.run_id, environment, chunk, force=run.force, watermark=mark,
+                                  priority=run.priority)
             counts["staged"] += result.staged
             counts["unchanged"] += result.unchanged
             counts["already_waiting"] += result.already_waiting

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from spor.state import batches, outbox, runlog
 from spor.tasks import ids
 from spor.tasks.context import TaskInstance, recorded
-from spor.tasks.runinfo import NIGHTLY, RunInfo, sending_window
+from spor.tasks.runinfo import NIGHTLY, RunInfo, send_pool, sending_window
 
 if TYPE_CHECKING:
     from spor.clock import Clock
@@ -41,8 +41,11 @@ def plan_batches(staged: dict[str, Any], *, run: RunInfo, db: StateDB, settings:
         log.info("dry run: nothing is planned or sent")
         return []
     s = settings
+    # Other runs' open batches count when they send from this run's pool (a backfill started
+    # before the nightly holds its slots); a resend or backfill in a pool of its own does not.
     estimate = capacity.estimate_from_db(db, environment, pool_slots=s.pool_slots,
-                                         threads_per_task=s.threads_per_task, now=opens or now, window=window)
+                                         threads_per_task=s.threads_per_task, now=opens or now, window=window,
+                                         dag_id=run.dag_id, run_id=run.run_id, pool_of=send_pool)
     log.info("capacity: %s", estimate.as_dict())
     runlog.add(db, run.run_id, ids.PLAN_BATCHES, runlog.CAPACITY, estimate.warning or "fits", estimate.as_dict())
     if estimate.warning:
@@ -55,11 +58,12 @@ def plan_batches(staged: dict[str, Any], *, run: RunInfo, db: StateDB, settings:
                    f"nothing sent: the sending window had closed ({reason.value}) when batches were planned")
         return []
     # A fixed number of batches per run (not per N registrations): task instances stay constant.
+    # Sized by what this run plans, not by what other runs' batches hold.
     batch_size = max(s.min_batch_size, -(-estimate.outbox_size // s.batches_per_run))
     # Rows a crashed run still holds: its owner on another host gets the lease to beat again.
     takeover.wait_for_unproven_owners(db, environment)
     batch_ids = batches.plan(db, run.run_id, environment, batch_size, s.batches_per_run,
-                             dag_id=run.dag_id, run_finished=run_finished)
+                             dag_id=run.dag_id, run_finished=run_finished, priority=run.priority)
     log.info("planned %d batches of at most %d for %s", len(batch_ids), batch_size, environment)
     return [{"batch": n, "batch_id": bid, "window_from": window_from.isoformat()}
             for n, bid in enumerate(batch_ids, start=1)]

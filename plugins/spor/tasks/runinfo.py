@@ -15,6 +15,15 @@ if TYPE_CHECKING:
 
 NIGHTLY, MANUAL, BACKFILL, RESEND = "nightly", "manual", "backfill", "resend"
 
+#: The outbox priority a run stages its rows with (higher is planned and sent first): the night's
+#: own registrations must be in SPOR before 05:00, a resend is a person waiting for an answer, a
+#: backfill is history that can wait (docs/adr/0002-sending-windows-and-run-modes.md#the-nightly-first).
+#: The nightly's is the column's default 0, so rows staged before priorities existed count as the night's.
+STAGING_PRIORITY = {NIGHTLY: 0, MANUAL: 0, RESEND: -10, BACKFILL: -20}
+
+#: Airflow's run id prefix of backfill runs (``backfill__<logical date>``).
+BACKFILL_RUN_PREFIX = "backfill__"
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -34,6 +43,11 @@ class RunInfo:
         return bool(self.params.get("dry_run", False))
 
     @property
+    def priority(self) -> int:
+        """The outbox priority of the rows this run stages (``STAGING_PRIORITY``)."""
+        return STAGING_PRIORITY[self.mode]
+
+    @property
     def has_deadline(self) -> bool:
         """spor_nightly runs (scheduled or triggered by hand) stop at the deadline; every run respects the blackout."""
         return self.mode in (NIGHTLY, MANUAL)
@@ -48,17 +62,43 @@ class RunInfo:
         return self.logical_date.astimezone(STOCKHOLM).date() - timedelta(days=1)
 
 
+def mode_of(dag_id: str, run_type: str) -> str:
+    """The mode of a run from its DAG and Airflow's run type (``scheduled``, ``backfill``, ``manual``…)."""
+    if dag_id == "spor_resend":
+        return RESEND
+    if run_type == "scheduled":
+        return NIGHTLY
+    if run_type == "backfill":
+        return BACKFILL
+    return MANUAL
+
+
+def is_catch_up(dag_id: str, run_id: str) -> bool:
+    """Whether a run is a resend or a backfill (daytime work that must leave the nightly its slots),
+    known from its ids alone (the batch table keeps no run type)."""
+    return dag_id == "spor_resend" or run_id.startswith(BACKFILL_RUN_PREFIX)
+
+
+#: The send tasks' pool when ``[spor] pool`` is not set (pools.json creates it with its slots).
+DEFAULT_POOL = "spor"
+
+
+def send_pool(dag_id: str = "", run_id: str = "") -> str:
+    """The pool of a run's send tasks: ``[spor] pool`` (default ``spor``) for the nightly, and for
+    resends and backfills (``is_catch_up``) ``[spor] backfill_pool`` when set, so that they cannot
+    take the nightly's slots. Without ids: the nightly's pool."""
+    from airflow.sdk.configuration import conf
+
+    nightly = (conf.get("spor", "pool", fallback="") or "").strip() or DEFAULT_POOL
+    if dag_id and is_catch_up(dag_id, run_id):
+        return (conf.get("spor", "backfill_pool", fallback="") or "").strip() or nightly
+    return nightly
+
+
 def from_context(context: Mapping[str, Any]) -> RunInfo:
     dag_run = context["dag_run"]
     run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
-    if dag_run.dag_id == "spor_resend":
-        mode = RESEND
-    elif run_type == "scheduled":
-        mode = NIGHTLY
-    elif run_type == "backfill":
-        mode = BACKFILL
-    else:
-        mode = MANUAL
+    mode = mode_of(dag_run.dag_id, run_type)
     params = dict(context.get("params") or {})
     params.update(dag_run.conf or {})
     return RunInfo(

@@ -1,0 +1,148 @@
+"""The nightly first: rows are staged with their run type's priority (nightly above resend above
+backfill), each run plans its own rows before anybody else's, backfill and resend send tasks may
+have a pool of their own, and the capacity estimate counts (and names) what other runs hold."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import SimpleNamespace
+
+import pytest
+
+from spor.clock import STOCKHOLM
+from spor.send.capacity import estimate_from_db
+from spor.send.windows import SendingWindow
+from spor.state import batches, outbox
+from spor.tasks.runinfo import (
+    BACKFILL,
+    MANUAL,
+    NIGHTLY,
+    RESEND,
+    STAGING_PRIORITY,
+    RunInfo,
+    is_catch_up,
+    mode_of,
+    send_pool,
+)
+from tests.spor.state_fixtures import regs
+
+START = datetime(2025, 3, 3, 1, 0, tzinfo=STOCKHOLM)
+NIGHT_WINDOW = SendingWindow.for_run(has_deadline=True, started_at=START)
+BACKFILL_RUN = "backfill__2025-03-01T23:30:00+00:00"
+
+
+def _run(mode: str) -> RunInfo:
+    return RunInfo(dag_id="spor_resend" if mode == RESEND else "spor_nightly", run_id=f"{mode}-1", mode=mode,
+                   logical_date=None, run_after=START)
+
+
+def test_priority_by_run_type_nightly_above_resend_above_backfill():
+    nightly, manual, resend, backfill = (_run(m).priority for m in (NIGHTLY, MANUAL, RESEND, BACKFILL))
+    assert nightly == manual > resend > backfill
+    # Rows staged before priorities existed (column default 0) count as the night's.
+    assert nightly == 0 and set(STAGING_PRIORITY) == {NIGHTLY, MANUAL, RESEND, BACKFILL}
+
+
+def test_mode_and_catch_up_from_the_ids_alone():
+    assert mode_of("spor_nightly", "backfill") == BACKFILL and mode_of("spor_resend", "manual") == RESEND
+    assert is_catch_up("spor_nightly", BACKFILL_RUN) and is_catch_up("spor_resend", "manual__x")
+    assert not is_catch_up("spor_nightly", "scheduled__2025-03-02T23:30:00+00:00")
+    assert not is_catch_up("spor_nightly", "manual__2025-03-03")
+
+
+def test_a_nightly_started_during_a_backfill_plans_its_own_rows_first(state_db, clock):
+    """The backfill staged long before (older rows) and left some unplanned: the nightly's own
+    fresh rows still fill its first batches."""
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs(*(f"9{i:02}" for i in range(6))),
+                 priority=STAGING_PRIORITY[BACKFILL])
+    clock.advance(hours=3)
+    outbox.stage(state_db, "scheduled__n", "stage", regs("100", "101", "102", "103"),
+                 priority=STAGING_PRIORITY[NIGHTLY])
+    first, second, *rest = batches.plan(state_db, "scheduled__n", "stage", 4, 3, priority=STAGING_PRIORITY[NIGHTLY])
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, first)] == ["100", "101", "102", "103"]
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, second)] == ["900", "901", "902", "903"]
+
+
+def test_a_backfill_plans_its_own_rows_before_a_resends(state_db, clock):
+    """Own rows first even when another run's rows rank higher in the send order."""
+    outbox.stage(state_db, "manual__resend", "stage", regs("500", "501"), priority=STAGING_PRIORITY[RESEND])
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs("900", "901"), priority=STAGING_PRIORITY[BACKFILL])
+    first, second = batches.plan(state_db, BACKFILL_RUN, "stage", 2, 2, priority=STAGING_PRIORITY[BACKFILL])
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, first)] == ["900", "901"]
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, second)] == ["500", "501"]
+
+
+def test_what_the_last_night_left_still_goes_before_tonights_rows(state_db, clock):
+    """The nightly's own kind: the deadline's leftovers (same priority, older) go first."""
+    outbox.stage(state_db, "scheduled__n1", "stage", regs("900"))
+    clock.advance(days=1)
+    outbox.stage(state_db, "scheduled__n2", "stage", regs("100"))
+    (bid,) = batches.plan(state_db, "scheduled__n2", "stage", 10, 1)
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, bid)] == ["900", "100"]
+
+
+def test_restaging_keeps_the_higher_priority(state_db):
+    """A backfill staging what the nightly already staged does not push it back."""
+    outbox.stage(state_db, "scheduled__n", "stage", regs("100"), priority=STAGING_PRIORITY[NIGHTLY])
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs("100", content="v2"), priority=STAGING_PRIORITY[BACKFILL])
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs("200"), priority=STAGING_PRIORITY[BACKFILL])
+    (bid,) = batches.plan(state_db, "other", "stage", 10, 1)
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, bid)] == ["100", "200"]
+
+
+def _backfill_holding(state_db, n: int) -> None:
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs(*(f"9{i:05}" for i in range(n))),
+                 priority=STAGING_PRIORITY[BACKFILL])
+    batches.plan(state_db, BACKFILL_RUN, "stage", n, 1, dag_id="spor_nightly")
+
+
+def test_capacity_counts_a_backfill_in_the_same_pool_and_names_it(state_db):
+    _backfill_holding(state_db, 300)
+    outbox.stage(state_db, "scheduled__n", "stage", regs(*(f"1{i:03}" for i in range(100))))
+    now = datetime(2025, 3, 3, 4, 59, 0, tzinfo=STOCKHOLM)  # 55 s left before the margin
+    est = estimate_from_db(state_db, "stage", pool_slots=1, threads_per_task=1, now=now, window=NIGHT_WINDOW,
+                           default_latency_s=0.5, efficiency=1.0, dag_id="spor_nightly", run_id="scheduled__n",
+                           pool_of=lambda dag_id, run_id: "spor")
+    assert est.outbox_size == 100 and est.held_by_other_runs == 300 and est.other_runs == [BACKFILL_RUN]
+    assert not est.fits and est.needed_s == 200.0 and est.sendable == 0   # (100 + 300) / 2 per s
+    assert f"Alone this run would fit: run {BACKFILL_RUN} holds 300 registrations in the same pool" in est.warning
+    assert "[spor] backfill_pool" in est.warning
+
+
+def test_capacity_names_but_does_not_count_a_backfill_in_a_pool_of_its_own(state_db):
+    _backfill_holding(state_db, 300)
+    outbox.stage(state_db, "scheduled__n", "stage", regs(*(f"1{i:03}" for i in range(100))))
+    now = datetime(2025, 3, 3, 4, 0, tzinfo=STOCKHOLM)
+    est = estimate_from_db(state_db, "stage", pool_slots=1, threads_per_task=1, now=now, window=NIGHT_WINDOW,
+                           default_latency_s=0.5, efficiency=1.0, dag_id="spor_nightly", run_id="scheduled__n",
+                           pool_of=lambda dag_id, run_id: "spor_backfill" if is_catch_up(dag_id, run_id) else "spor")
+    assert est.fits and est.warning is None and est.needed_s == 50.0
+    assert est.held_by_other_runs == 0 and est.other_runs == [BACKFILL_RUN]
+
+
+@pytest.mark.parametrize(("backfill_pool", "expected"), [("", "spor"), ("spor_backfill", "spor_backfill")])
+def test_send_pool_of_backfills_and_resends(monkeypatch, backfill_pool, expected):
+    monkeypatch.setenv("AIRFLOW__SPOR__BACKFILL_POOL", backfill_pool)
+    monkeypatch.delenv("AIRFLOW__SPOR__POOL", raising=False)
+    assert send_pool() == "spor" and send_pool("spor_nightly", "scheduled__x") == "spor"
+    assert send_pool("spor_nightly", BACKFILL_RUN) == expected
+    assert send_pool("spor_resend", "manual__x") == expected
+
+
+def test_the_cluster_policy_moves_only_backfill_send_tasks(monkeypatch):
+    """The provider's ``airflow.policy`` hook, as Airflow calls it on a task instance."""
+    from importlib.metadata import entry_points
+
+    from spor import policy
+
+    assert [e.value for e in entry_points(group="airflow.policy") if e.name == "spor"] == ["spor.policy"]
+    monkeypatch.setenv("AIRFLOW__SPOR__BACKFILL_POOL", "spor_backfill")
+
+    def ti(dag_id: str, task_id: str, run_id: str) -> SimpleNamespace:
+        return SimpleNamespace(dag_id=dag_id, task_id=task_id, run_id=run_id, pool="spor")
+
+    cases = [ti("spor_nightly", "send_batch", BACKFILL_RUN), ti("spor_nightly", "send_batch", "scheduled__x"),
+             ti("spor_nightly", "extract", BACKFILL_RUN), ti("other_dag", "send_batch", BACKFILL_RUN)]
+    for t in cases:
+        policy.task_instance_mutation_hook(t, dag_run=SimpleNamespace(run_id=t.run_id))
+    assert [t.pool for t in cases] == ["spor_backfill", "spor", "spor", "spor"]
