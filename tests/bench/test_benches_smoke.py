@@ -84,7 +84,8 @@ def test_bench_soak(tmp_path):
     results = tmp_path / "results"
     # 20 ms as in the real soak: sending lasts long enough for the kill to land in the middle of it.
     summary = _result(_bench("bench_soak.py", "--treatments", "60", "--latency-ms", "20", "--threads", "2", "--batches", "2",
-                             "--dir", str(tmp_path / "soak"), "--results", str(results), tmp_path=tmp_path))
+                             "--dir", str(tmp_path / "soak"), "--results", str(results), tmp_path=tmp_path,
+                             timeout=1500))  # four nights: under stress-ng beside the suite they took over 600 s
     nights = {n["night"]: n for n in summary["nights"]}
     assert set(nights) == {"fault_free", "503_and_resets_5pct", "with_hangs_5pct", "sigkill_and_rerun"}
     for night in nights.values():
