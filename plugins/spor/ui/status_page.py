@@ -90,6 +90,17 @@ def _held_configuration(status: Status) -> str:
                     list(status.held_configuration), numeric=[3, 4]))
 
 
+def _refused_system_ids(status: Status) -> str:
+    """Registrations SPOR refused for a SystemId it does not know, per environment and SystemId."""
+    if not status.refused_system_ids:
+        return ""
+    return ("<h2>Refused for an unknown SystemId</h2><p class='small'>A configuration problem of the unit, "
+            "not of the data: each night one registration is sent as a probe; when SPOR accepts it the rest "
+            "are sent the same night.</p>"
+            + table(["environment", "SystemId", "registrations", "what to do"],
+                    list(status.refused_system_ids), numeric=[2]))
+
+
 def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int = 30) -> str:
     nights_run = sum(1 for _n, _c, runs in status.nights if runs)
     totals = {k: sum(c[k] for _n, c, _r in status.nights) for k in NIGHT_OUTCOMES}
@@ -109,6 +120,7 @@ def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int
                        total=("total", "", sum(status.outbox.values())))
                  if status.outbox else "<p>Nothing waits.</p>")
     parts.append(_held_configuration(status))
+    parts.append(_refused_system_ids(status))
     parts.append("<h2>Quarantined and rejected, by rule</h2><p class='small'>Quarantined in the last "
                  f"{len(status.nights)} nights; rejected or malformed: SPOR's last final answer still says so.</p>")
     parts.append(table(["state", "rule", "treatments", "first treatment numbers", "runs"],
