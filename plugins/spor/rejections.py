@@ -51,5 +51,4 @@ def action(system_id: str, environment: str, units: list[str] | None = None) -> 
     """What the team does about a SystemId SPOR does not know (one line)."""
     mapped = f" (units {', '.join(units)})" if units else ""
     return (f"ask UCR to register SystemId {system_id} for {environment}; check spor_units{mapped} maps "
-            "the unit to the SystemId UCR gave. Each night one registration is sent as a probe; when SPOR "
-            "accepts it the rest follow the same night")
+            "the unit to the SystemId UCR gave")

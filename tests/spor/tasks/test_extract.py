@@ -58,7 +58,7 @@ def test_resend_by_dates_and_unit(db, ops, clock):
     assert result["extracted"] == len(expected) > 0
 
 
-@pytest.mark.parametrize("params, message", [({}, "needs either behandlingsnummer"),
+@pytest.mark.parametrize("params, message", [({}, "needs behandlingsnummer, rejected"),
                                              ({"changed_from": "2025-11-10", "changed_to": "2025-11-01"},
                                               "changed_to is before changed_from")])
 def test_resend_without_a_valid_choice_says_what_is_missing(db, ops, clock, params, message):
