@@ -15,8 +15,7 @@ import sqlite3
 
 import pytest
 
-from tests.dags.nightly_support import (ClockScript, environment, load_dag, night_settings, received,
-                                        scripted_settings, start_night)
+from tests.dags.nightly_support import ClockScript, environment, load_dag, night_settings, received, scripted_settings, start_night
 
 NIGHTS = ("2025-12-01T01:00:00+01:00", "2025-12-02T01:00:00+01:00", "2025-12-03T01:00:00+01:00")
 DAYTIME = "2025-12-02T10:00:00+01:00"

@@ -29,7 +29,7 @@ from spor.send.breaker import GIVE_UP, PROBE, WAIT, BreakerPolicy, CircuitBreake
 from spor.send.deferral import Deferrals
 from spor.send.heartbeat import Heartbeat
 from spor.send.windows import SendingWindow
-from spor.state import attempts, batches, outbox
+from spor.state import attempts, batches, outbox, probes
 from spor.state import owner as owners
 from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, AnsweredAttempt, FinalAnswer
 from spor.state.batches import StagedRegistration
@@ -128,6 +128,9 @@ class _Run:
         self.stopped: str | None = None
         self.error: BaseException | None = None
         self.systemic_decided = False
+        #: SystemIds SPOR refused as unknown before this batch: probed (spor.state.probes), so their
+        #: refusals are not news and the systemic rule leaves them out
+        self.probed: frozenset[str] = frozenset()
         self.answers: Counter[str] = Counter()
         self.leftover: dict[int, WaitReason] = {}
         self.failures: Counter[int] = Counter()
@@ -176,6 +179,7 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
     try:
         heartbeat.__enter__()
         regs = batches.owned_rows(db, batch_id)
+        run.probed = frozenset(probes.unknown_system_ids(db, info.environment))
         planned = max(1, batches.planned_size(db, info.run_id))
         threshold = min(systemic.first_k, planned)
         verdict = _judge(db, info.run_id, systemic, threshold, run)
@@ -282,7 +286,7 @@ def _judge(db: StateDB, run_id: str, rule: SystemicRule, threshold: int, run: _R
     """Decide once per run whether its first answers are systemic. None while undecided/healthy."""
     if run.systemic_decided:
         return None
-    answers = attempts.run_answers(db, run_id, rule.first_k)
+    answers = attempts.run_answers(db, run_id, rule.first_k, skip_system_ids=run.probed)
     if not use_all and len(answers) < threshold:
         return None
     if use_all and not answers:
