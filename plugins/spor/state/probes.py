@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from spor.lifecycle import ACCEPTED, FINAL_ANSWERS, State, WaitReason
 from spor.rejections import classify, system_id_unknown
 from spor.state import owner as owners
+from spor.state import runlog
 from spor.state.database import StateDB
 from spor.state.tables import batch, last_final, ledger, outbox
 
@@ -110,6 +111,13 @@ class ProbeOutcome:
     known: bool        # SPOR answered the probe with anything but "SystemId … hittas inte"
     followers: int     # sent after it (known) or left for the next night (not known)
 
+    def in_words(self) -> str:
+        if self.known:
+            return (f"SystemId {self.system_id}: SPOR accepted the probe; {self.followers} registration(s) "
+                    "behind it are sent now")
+        return (f"SystemId {self.system_id}: SPOR still does not know it (the probe was refused); "
+                f"{self.followers} registration(s) behind it wait for the next night's probe")
+
 
 def _probe_answers(conn: sa.Connection, run_id: str, environment: str, system_id: str) -> list[tuple[str, str | None]]:
     return [(r.outcome, r.result_text) for r in conn.execute(
@@ -133,10 +141,12 @@ def knows(answers: Iterable[tuple[str, str | None]]) -> bool | None:
     return verdict
 
 
-def follow_up(db: StateDB, run_id: str, environment: str, into: int) -> tuple[int, list[ProbeOutcome]]:
+def follow_up(db: StateDB, run_id: str, environment: str, into: int, *, task: str = "send_batch"
+              ) -> tuple[int, list[ProbeOutcome]]:
     """After a batch sent: for each SystemId with registrations behind a probe whose answer this
     run has, either move them into batch ``into`` (reopened, owned by this process) to be sent
-    now, or take them out of the outbox for the next night. Returns (rows moved, outcomes)."""
+    now, or take them out of the outbox for the next night. Each outcome is a run event (the
+    summary reads it). Returns (rows moved, outcomes)."""
     outcomes: list[ProbeOutcome] = []
     moved = 0
     with db.write() as conn:
@@ -159,6 +169,10 @@ def follow_up(db: StateDB, run_id: str, environment: str, into: int) -> tuple[in
         if moved:
             conn.execute(batch.update().where(batch.c.id == into).values(
                 size=batch.c.size + moved, finished_at=None, heartbeat_at=db.now(), **owners.current().columns()))
+    for o in outcomes:
+        runlog.add(db, run_id, task, runlog.INFO, o.in_words(),
+                   {"probe": {"environment": o.environment, "system_id": o.system_id, "known": o.known,
+                              "followers": o.followers}})
     return moved, outcomes
 
 

@@ -122,16 +122,9 @@ def _after_probes(db: StateDB, run: RunInfo, environment: str, bid: int, send: C
 
     results: list[Any] = []
     while not stopped:
-        moved, outcomes = probes.follow_up(db, run.run_id, environment, into=bid)
+        moved, outcomes = probes.follow_up(db, run.run_id, environment, into=bid, task=ids.SEND_BATCH)
         for o in outcomes:
-            text = (f"SystemId {o.system_id}: SPOR accepted the probe; {o.followers} registration(s) behind it "
-                    "are sent now" if o.known else
-                    f"SystemId {o.system_id}: SPOR still does not know it (the probe was refused); "
-                    f"{o.followers} registration(s) behind it wait for the next night's probe")
-            log.log(logging.INFO if o.known else logging.WARNING, "%s", text)
-            runlog.add(db, run.run_id, ids.SEND_BATCH, runlog.INFO, text,
-                       {"probe": {"environment": o.environment, "system_id": o.system_id, "known": o.known,
-                                  "followers": o.followers}})
+            log.log(logging.INFO if o.known else logging.WARNING, "%s", o.in_words())
         if not moved:
             break
         results.append(send(bid))
