@@ -128,7 +128,7 @@ class _Run:
         self.stopped: str | None = None
         self.error: BaseException | None = None
         self.systemic_decided = False
-        #: SystemIds SPOR refused as unknown before this batch: probed (spor.state.probes), so their
+        #: SystemIds SPOR refused as unknown in an earlier run: probed (spor.state.probes), so their
         #: refusals are not news and the systemic rule leaves them out
         self.probed: frozenset[str] = frozenset()
         self.answers: Counter[str] = Counter()
@@ -179,7 +179,7 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
     try:
         heartbeat.__enter__()
         regs = batches.owned_rows(db, batch_id)
-        run.probed = frozenset(probes.unknown_system_ids(db, info.environment))
+        run.probed = probes.refused_before(db, info.environment, info.run_id)
         planned = max(1, batches.planned_size(db, info.run_id))
         threshold = min(systemic.first_k, planned)
         verdict = _judge(db, info.run_id, systemic, threshold, run)

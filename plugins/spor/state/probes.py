@@ -45,15 +45,17 @@ class Rejected:
 
 
 def rejected(db: StateDB, environment: str, *, text_contains: str | None = None,
-             system_id_only: bool = False) -> list[Rejected]:
+             system_id_only: bool = False, not_by_run: str | None = None) -> list[Rejected]:
     """Registrations of ``environment`` whose last final answer is a rejection (ERROR), optionally
-    only those whose text contains ``text_contains`` (case-insensitive) or only SystemId ones."""
+    only those whose text contains ``text_contains`` (case-insensitive), only SystemId ones, or
+    only those a run other than ``not_by_run`` got."""
     needle = (text_contains or "").strip().lower()
+    other_run = [] if not_by_run is None else [last_final.c.run_id != not_by_run]
     with db.read() as conn:
         rows = conn.execute(
             sa.select(last_final.c.system_id, last_final.c.behandlingsnummer, ledger.c.result_text)
             .select_from(last_final.outerjoin(ledger, ledger.c.id == last_final.c.ledger_id))
-            .where(last_final.c.environment == environment, last_final.c.state == State.REJECTED.value)
+            .where(last_final.c.environment == environment, last_final.c.state == State.REJECTED.value, *other_run)
             .order_by(last_final.c.system_id, last_final.c.behandlingsnummer)).all()
     return [Rejected(r.system_id, r.behandlingsnummer, r.result_text) for r in rows
             if (not needle or needle in (r.result_text or "").lower())
@@ -66,6 +68,12 @@ def unknown_system_ids(db: StateDB, environment: str) -> dict[str, list[str]]:
     for r in rejected(db, environment, system_id_only=True):
         out.setdefault(r.system_id, []).append(r.behandlingsnummer)
     return out
+
+
+def refused_before(db: StateDB, environment: str, run_id: str) -> frozenset[str]:
+    """The SystemIds SPOR refused as unknown in an earlier run: tonight they are probed, so their
+    refusals are not news (the systemic rule, spor.send.batch, leaves them out)."""
+    return frozenset(r.system_id for r in rejected(db, environment, system_id_only=True, not_by_run=run_id))
 
 
 @dataclass(frozen=True)
