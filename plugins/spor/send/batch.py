@@ -128,9 +128,7 @@ class _Run:
         self.stopped: str | None = None
         self.error: BaseException | None = None
         self.systemic_decided = False
-        #: SystemIds SPOR refused as unknown in an earlier run: probed (spor.state.probes), so their
-        #: refusals are not news and the systemic rule leaves them out
-        self.probed: frozenset[str] = frozenset()
+        self.probed: frozenset[str] = frozenset()  # refused in an earlier run: probed, not news
         self.answers: Counter[str] = Counter()
         self.leftover: dict[int, WaitReason] = {}
         self.failures: Counter[int] = Counter()

@@ -26,6 +26,7 @@ from spor.rejections import classify, system_id_unknown
 from spor.state import owner as owners
 from spor.state import runlog
 from spor.state.database import StateDB
+from spor.state.documents import JsonObject, JsonView
 from spor.state.tables import batch, last_final, ledger, outbox
 
 #: The outbox ``wait_reason`` of a registration staged behind its unit's probe. Not a WaitReason:
@@ -197,3 +198,47 @@ def numbers(db: StateDB, environment: str) -> list[str]:
     """Every behandlingsnummer refused for its SystemId in ``environment`` (the nightly re-reads them)."""
     return sorted({bnr for found in unknown_system_ids(db, environment).values() for bnr in found})
 
+
+#: How many treatment numbers per SystemId the summary keeps.
+SHOWN_NUMBERS = 20
+
+
+def summary_section(db: StateDB, environment: str, run_id: str,
+                    units_by_system_id: Mapping[str, list[str]] | None = None) -> JsonObject:
+    """The summary's section on registrations SPOR refused for a SystemId it did not know: one
+    group per SystemId (its units, how many, the action, the first numbers) and tonight's probes."""
+    from spor.rejections import action
+
+    tonight = {str(e.data["probe"]["system_id"]): e.data["probe"] for e in runlog.events(db, run_id, runlog.INFO)
+               if e.data and isinstance(e.data.get("probe"), dict)}
+    refused = unknown_system_ids(db, environment)
+    named = units_by_system_id or {}
+    return {
+        "environment": environment,
+        "by_system_id": [{"system_id": sid, "units": list(named.get(sid, [])), "count": len(numbers),
+                          "action": action(sid, environment, list(named.get(sid, []))),
+                          "probe": tonight.get(sid), "behandlingsnummer": numbers[:SHOWN_NUMBERS]}
+                         for sid, numbers in sorted(refused.items())],
+        "known_now": [{"system_id": sid, "followers": int(p.get("followers") or 0)}
+                      for sid, p in sorted(tonight.items()) if p.get("known")],
+    }
+
+
+def render_section(section: JsonView) -> list[str]:
+    """The summary's lines for ``summary_section``."""
+    groups, known = section.get("by_system_id") or [], section.get("known_now") or []
+    lines = []
+    if groups:
+        total = sum(int(g["count"]) for g in groups)
+        lines.append(f"  refused by SPOR for a SystemId it does not know: {total} (configuration, not data: "
+                     "one probe each night, the rest follow when SPOR accepts it)")
+        for g in groups:
+            units = ",".join(g.get("units") or []) or "?"
+            probe = g.get("probe")
+            tried = (" — tonight's probe was refused again" if probe and not probe.get("known") else "")
+            lines.append(f"    SystemId {g['system_id']} (unit {units}) {g['count']:>6}  {g['action']}{tried} — "
+                         f"{' '.join(list(g['behandlingsnummer'])[:5])}{' …' if int(g['count']) > 5 else ''}")
+    for k in known:
+        lines.append(f"  SPOR knows SystemId {k['system_id']} now: the probe was accepted and "
+                     f"{k['followers']} registration(s) behind it were sent")
+    return lines

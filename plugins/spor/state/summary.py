@@ -8,7 +8,7 @@ treatment numbers and rules, never personal data.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -166,46 +166,6 @@ def _render_held_for_configuration(section: JsonView) -> list[str]:
     return lines
 
 
-def refused_system_ids(db: StateDB, environment: str, run_id: str,
-                       units_by_system_id: Mapping[str, list[str]] | None = None) -> JsonObject:
-    """The summary's section on registrations SPOR refused for a SystemId it did not know: one
-    group per SystemId (its units, how many, the action, the first numbers) and tonight's probes."""
-    from spor.rejections import action
-
-    tonight = {str(e.data["probe"]["system_id"]): e.data["probe"] for e in runlog.events(db, run_id, runlog.INFO)
-               if e.data and isinstance(e.data.get("probe"), dict)}
-    refused = probes.unknown_system_ids(db, environment)
-    named = units_by_system_id or {}
-    return {
-        "environment": environment,
-        "by_system_id": [{"system_id": sid, "units": list(named.get(sid, [])), "count": len(numbers),
-                          "action": action(sid, environment, list(named.get(sid, []))),
-                          "probe": tonight.get(sid), "behandlingsnummer": numbers[:SHOWN_NUMBERS]}
-                         for sid, numbers in sorted(refused.items())],
-        "known_now": [{"system_id": sid, "followers": int(p.get("followers") or 0)}
-                      for sid, p in sorted(tonight.items()) if p.get("known")],
-    }
-
-
-def _render_refused_system_ids(section: JsonView) -> list[str]:
-    groups, known = section.get("by_system_id") or [], section.get("known_now") or []
-    lines = []
-    if groups:
-        total = sum(int(g["count"]) for g in groups)
-        lines.append(f"  refused by SPOR for a SystemId it does not know: {total} (configuration, not data: "
-                     "one probe each night, the rest follow when SPOR accepts it)")
-        for g in groups:
-            units = ",".join(g.get("units") or []) or "?"
-            probe = g.get("probe")
-            tried = (" — tonight's probe was refused again" if probe and not probe.get("known") else "")
-            lines.append(f"    SystemId {g['system_id']} (unit {units}) {g['count']:>6}  {g['action']}{tried} — "
-                         f"{_first(list(g['behandlingsnummer']), 5)}")
-    for k in known:
-        lines.append(f"  SPOR knows SystemId {k['system_id']} now: the probe was accepted and "
-                     f"{k['followers']} registration(s) behind it were sent")
-    return lines
-
-
 def save_dry_run(db: StateDB, dag_id: str, run_id: str, would_send: Iterable[str], unchanged: Iterable[str] = ()) -> None:
     """Keep the behandlingsnummer a dry run would have sent, and those it would skip as unchanged
     since SPOR's last final answer, for the summary and the dry-run report to list."""
@@ -324,7 +284,7 @@ def render_text(summary: JsonView) -> str:
         lines.append(f"  WARNING {summary['capacity_warning']}")
     lines.extend(f"  WARNING {warning}" for warning in summary.get("approval_warnings") or [])
     lines.extend(_render_held_for_configuration(summary.get("held_configuration") or {}))
-    lines.extend(_render_refused_system_ids(summary.get("refused_system_ids") or {}))
+    lines.extend(probes.render_section(summary.get("refused_system_ids") or {}))
     notes = summary.get("notes") or []
     lines.extend(f"  note: {note}" for note in notes[:3])
     if len(notes) > 3:

@@ -120,7 +120,7 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     if known_environment is not None:
         extra["held_configuration"] = summary.held_for_configuration(
             db, known_environment, run.run_id, settings.held_configuration_days)
-        extra["refused_system_ids"] = summary.refused_system_ids(db, known_environment, run.run_id,
+        extra["refused_system_ids"] = probes.summary_section(db, known_environment, run.run_id,
                                                                  _units_by_system_id())
     result = summary.compose(db, run, extra)
     if _stage_approval(run, db, known_environment, result):

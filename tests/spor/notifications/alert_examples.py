@@ -167,7 +167,7 @@ def _deadline(_db: statedb.StateDB) -> None:
 
 def _system_id_unknown(db: statedb.StateDB) -> None:
     """SPOR answered ERROR "Systemet X som angivits i SystemId hittas inte" to one unit's registrations."""
-    from spor.state import summary
+    from spor.state import probes
     from spor.state.database import inserted_id
     from spor.state.tables import last_final, ledger
 
@@ -182,7 +182,7 @@ def _system_id_unknown(db: statedb.StateDB) -> None:
             conn.execute(last_final.insert().values(environment="stage", system_id=system_id, behandlingsnummer=nr,
                                                     state="rejected", content_hash="h" + nr, answered_at=NIGHT,
                                                     run_id=RUN_ID, ledger_id=lid))
-    _summarize(db, refused_system_ids=summary.refused_system_ids(db, "stage", RUN_ID, {system_id: ["OPA3"]}))
+    _summarize(db, refused_system_ids=probes.summary_section(db, "stage", RUN_ID, {system_id: ["OPA3"]}))
     _ended(failed=False)
 
 

@@ -9,7 +9,7 @@ import pytest
 from spor.lifecycle import State
 from spor.rejections import DATA, SYSTEM_ID_UNKNOWN, action, classify
 from spor.state import attempts, batches, outbox, probes, waiting
-from spor.state.summary import refused_system_ids, render_text
+from spor.state.summary import render_text
 from tests.spor.state_fixtures import FakeAnswer, FakeRegistration, created, regs, send_all, unknown_system
 
 SID = "SE2321000032-1001"
@@ -111,7 +111,7 @@ def test_the_probe_refused_again_the_rest_leave_the_outbox_for_the_next_night(st
     assert moved == 0 and [(o.known, o.followers) for o in outcomes] == [(False, 2)]
     assert outbox.size(state_db, "stage") == 0
     assert probes.numbers(state_db, "stage") == ["1001", "1002", "1003"], "all re-read and probed the next night"
-    section = refused_system_ids(state_db, "stage", "n2", {SID: ["OP-A"]})
+    section = probes.summary_section(state_db, "stage", "n2", {SID: ["OP-A"]})
     text = render_text({"dag_id": "spor_nightly", "run_id": "n2", "mode": "nightly", "by_state": {},
                         "refused_system_ids": section})
     line = [x for x in text.splitlines() if f"SystemId {SID} (unit OP-A)" in x]
