@@ -3,11 +3,16 @@
 
 For the team's corrections after SPOR's error list (fellista) or its report of rejected
 registrations, and for the history of a unit that joins SPOR. Trigger it from the UI with the
-form: either a list of treatment numbers, or a changed-date range (optionally one unit).
+form: a list of treatment numbers, a changed-date range (optionally one unit), or every
+registration SPOR last rejected in the target environment (optionally only those whose answer
+contains a text, e.g. "hittas inte").
 
 - **environment** – which SPOR connection to send to (stage first, R4).
 - **dry_run** – build and validate only; the summary lists what would be sent.
 - **force** – send even when SPOR's last final answer already holds this exact content.
+- **rejected** – select by SPOR's last answer: every registration whose last final answer in the
+  environment is a rejection (ERROR), sent again although its content did not change.
+- **answer_text_contains** – with `rejected`: only answers whose text contains this (any case).
 
 Same steps, windows, ledger and block list as `spor_nightly`: blocked patients are filtered out
 first, nothing is sent inside 05:15–06:00 (a run started inside the blackout waits for 06:00
@@ -52,6 +57,11 @@ from spor.tasks.extract import extract_selected
                                          "others the connection configured for that environment."),
         "dry_run": Param(False, type="boolean", title="Dry run", description="Build and validate only; send nothing."),
         "force": Param(False, type="boolean", title="Force", description="Send even if SPOR already has this content."),
+        "rejected": Param(False, type="boolean", title="Rejected by SPOR",
+                          description="Select every registration SPOR last rejected in the target environment "
+                                      "(instead of numbers or dates)."),
+        "answer_text_contains": Param(None, type=["null", "string"], title="Answer text contains",
+                                      description="With 'Rejected by SPOR': only answers whose text contains this."),
     },
 )
 def spor_resend():

@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -303,6 +304,11 @@ class RunningStandin:
     def answer_ok_with(self, text: str | None) -> None:
         """From now on answer OK with ``text`` ("{nr}": the behandlingsnummer); None: the guide's texts."""
         self.server.ok_text = text
+
+    def know_system_ids(self, system_ids: Iterable[str]) -> None:
+        """From now on the SystemIds UCR has registered are these; any other is answered
+        ``ERROR … Systemet X som angivits i SystemId hittas inte``."""
+        self.server.config.system_ids = frozenset(system_ids)
 
     def stop(self) -> None:
         self.server.shutdown()

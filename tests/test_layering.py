@@ -19,7 +19,7 @@ PACKAGE = PLUGINS / "spor"
 LAYERS: list[tuple[str, ...]] = [
     # values and rules everything shares; no I/O of their own
     ("spor", "errors", "clock", "lifecycle", "settings", "resources", "pii", "verdicts", "page", "links",
-     "compat", "metrics"),
+     "compat", "metrics", "rejections"),
     ("state",),                       # the state database: outbox, ledger, watermark, run log
     ("extract", "registration"),      # reading the OPS; building one registration
     ("quality", "lineage"),           # the Great Expectations gate; the Assets and OpenLineage facets of a run

@@ -10,6 +10,8 @@ One alert per cause, each saying what happened, what to do and where the run is:
 * ``night_not_done`` — sendable registrations are left after a run that otherwise succeeded (the
   summary's ``"night_not_done"`` entry, written by the summarize task, which then fails the run); never
   together with a failed-run alert;
+* ``system_id_unknown`` — SPOR refused registrations for a SystemId it does not know: one line per
+  SystemId with its units and what to do (the summary's ``"refused_system_ids"`` section);
 * ``deadline_missed`` — 05:00 passed with the run unfinished (:mod:`spor.notifications.deadline`).
 
 The DAGs call :func:`on_run_failed` / :func:`on_run_succeeded` when a run ends; they read the
@@ -31,6 +33,7 @@ log = logging.getLogger("spor")
 
 FAILED_RUN, SYSTEMIC_STOP, CERTIFICATE, CAPACITY, NOT_DONE, DEADLINE_MISSED = (
     "failed_run", "systemic_stop", "certificate", "capacity", "night_not_done", "deadline_missed")
+SYSTEM_ID_UNKNOWN = "system_id_unknown"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,20 @@ def _waiting_text(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _refused_text(groups: list[Mapping[str, Any]]) -> str:
+    """One line per SystemId SPOR refused: its units, how many, what to do, the first numbers."""
+    lines = ["SPOR refused registrations because it does not know their unit's SystemId (configuration, "
+             "not the data):"]
+    for g in groups:
+        units = f" (unit {', '.join(g.get('units') or [])})" if g.get("units") else ""
+        first = list(g.get("behandlingsnummer") or [])[:5]
+        probe = g.get("probe")
+        again = "; tonight's probe was refused again" if probe and not probe.get("known") else ""
+        lines.append(f"- SystemId {g['system_id']}{units}: {int(g['count']):,} registration(s){again} "
+                     f"(first: {', '.join(first)}{' …' if int(g['count']) > len(first) else ''}): {g['action']}")
+    return "\n".join(lines)
+
+
 def alerts_for_run(dag_id: str, run_id: str, summary: Mapping[str, Any] | None, *, failed: bool,
                    reason: str | None = None, certificate: Mapping[str, Any] | None = None) -> list[Alert]:
     """The alerts a finished run calls for, at most one per cause. ``certificate``: the data of the
@@ -125,6 +142,14 @@ def alerts_for_run(dag_id: str, run_id: str, summary: Mapping[str, Any] | None, 
                             what=(f"Tonight's work {capacity_in_words(cap)}.\n\n" if cap else "") + str(summary["capacity_warning"]),
                             todo="Raise the slots of the 'spor' pool or threads_per_task in spor_config, or accept "
                                  "that the rest is sent the next night (oldest first)."))
+    refused = (summary.get("refused_system_ids") or {}).get("by_system_id") or []
+    if refused:
+        alerts.append(Alert(SYSTEM_ID_UNKNOWN, dag_id, run_id, headline="SPOR does not know a unit's SystemId",
+                            what=_refused_text(refused),
+                            todo="Ask UCR (drift@ucr.uu.se) to register the SystemId, or correct spor_units if the "
+                                 "unit is mapped to the wrong one. Nothing else is needed: every night one "
+                                 "registration of the unit is sent as a probe, and once SPOR accepts it the rest "
+                                 "are sent the same night."))
     if certificate:
         alerts.append(Alert(CERTIFICATE, dag_id, run_id, headline="the SPOR certificate expires soon",
                             what=(f"The SITHS function certificate for SPOR {certificate.get('environment', '?')} "

@@ -29,7 +29,7 @@ from spor.send.breaker import GIVE_UP, PROBE, WAIT, BreakerPolicy, CircuitBreake
 from spor.send.deferral import Deferrals
 from spor.send.heartbeat import Heartbeat
 from spor.send.windows import SendingWindow
-from spor.state import attempts, batches, outbox
+from spor.state import attempts, batches, outbox, probes
 from spor.state import owner as owners
 from spor.state.attempts import OUTCOME_CERTIFICATE, OUTCOME_TRANSIENT, AnsweredAttempt, FinalAnswer
 from spor.state.batches import StagedRegistration
@@ -128,6 +128,7 @@ class _Run:
         self.stopped: str | None = None
         self.error: BaseException | None = None
         self.systemic_decided = False
+        self.probed: frozenset[str] = frozenset()  # refused in an earlier run: probed, not news
         self.answers: Counter[str] = Counter()
         self.leftover: dict[int, WaitReason] = {}
         self.failures: Counter[int] = Counter()
@@ -176,6 +177,7 @@ def send_planned_batch(batch_id: int, *, db: StateDB, client: Client, clock: Clo
     try:
         heartbeat.__enter__()
         regs = batches.owned_rows(db, batch_id)
+        run.probed = probes.refused_before(db, info.environment, info.run_id)
         planned = max(1, batches.planned_size(db, info.run_id))
         threshold = min(systemic.first_k, planned)
         verdict = _judge(db, info.run_id, systemic, threshold, run)
@@ -282,7 +284,7 @@ def _judge(db: StateDB, run_id: str, rule: SystemicRule, threshold: int, run: _R
     """Decide once per run whether its first answers are systemic. None while undecided/healthy."""
     if run.systemic_decided:
         return None
-    answers = attempts.run_answers(db, run_id, rule.first_k)
+    answers = attempts.run_answers(db, run_id, rule.first_k, skip_system_ids=run.probed)
     if not use_all and len(answers) < threshold:
         return None
     if use_all and not answers:

@@ -10,6 +10,7 @@ sent again (SPOR replaces by behandlingsnummer). The ledger never holds a payloa
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
@@ -147,13 +148,16 @@ def last_final_answer(db: StateDB, environment: str, system_id: str, behandlings
     return None if r is None else (r.state, r.content_hash)
 
 
-def run_answers(db: StateDB, run_id: str, limit: int) -> list[AnsweredAttempt]:
-    """The first ``limit`` answered attempts of a run with a final outcome, oldest first."""
+def run_answers(db: StateDB, run_id: str, limit: int, *, skip_system_ids: Iterable[str] = ()) -> list[AnsweredAttempt]:
+    """The first ``limit`` answered attempts of a run with a final outcome, oldest first, leaving
+    out those of ``skip_system_ids``."""
+    skip = sorted(set(skip_system_ids))
     with db.read() as conn:
         return [AnsweredAttempt(*r) for r in conn.execute(
             sa.select(ledger.c.outcome, ledger.c.result_text, ledger.c.fault_type, ledger.c.fault_rule,
                       ledger.c.http_status)
-            .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]))
+            .where(ledger.c.run_id == run_id, ledger.c.outcome.in_([s.value for s in FINAL_ANSWERS]),
+                   *([ledger.c.system_id.not_in(skip)] if skip else []))
             .order_by(ledger.c.answered_at, ledger.c.id).limit(limit))]
 
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from spor.state import owner as owners
 from spor.state.chunks import chunks
 from spor.state.database import StateDB, inserted_id
+from spor.state.probes import AFTER_PROBE
 from spor.state.tables import batch, outbox
 
 if TYPE_CHECKING:
@@ -186,7 +187,8 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
                   .scalar() or 0)
         own_first = sa.case((sa.or_(outbox.c.staged_run_id == run_id, outbox.c.priority == priority), 0), else_=1)
         candidates = [r.id for r in conn.execute(
-            sa.select(outbox.c.id).where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
+            sa.select(outbox.c.id).where(outbox.c.environment == environment, outbox.c.batch_id.is_(None),
+                                         outbox.c.wait_reason != AFTER_PROBE)  # sent after their probe
             .order_by(own_first, *SEND_ORDER).limit(batch_size * max_batches))]
         for part in chunks(candidates, batch_size):
             number += 1

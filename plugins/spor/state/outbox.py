@@ -63,12 +63,13 @@ def _system_id_of(reg: RegistrationLike) -> str:
 
 def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[RegistrationLike], *,
           force: bool = False, watermark: tuple[str, datetime | str] | None = None,
-          priority: int = 0) -> StageResult:
+          priority: int = 0, wait_reason: str | None = None) -> StageResult:
     """Put what differs from SPOR's last final answer (per environment + SystemId +
     behandlingsnummer) in the outbox as WAITING(NEW), and advance the watermark in the SAME
     transaction. ``force`` stages even unchanged content. A waiting row with other content is
     replaced (its ``waiting_since`` kept); a waiting row whose content went back to what SPOR
-    already holds is removed."""
+    already holds is removed. ``wait_reason`` (default NEW) is set on every row staged, also on one
+    already waiting with the same content (a probe's followers, spor.state.probes)."""
     regs: dict[tuple[str, str], RegistrationLike] = {}
     for reg in registrations:
         regs[(_system_id_of(reg), str(reg.behandlingsnummer))] = reg  # last one wins
@@ -106,16 +107,21 @@ def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[Re
                 if current is not None:
                     if current[1] == chash:
                         already += 1
+                        if wait_reason is not None:
+                            conn.execute(outbox.update().where(outbox.c.id == current[0], outbox.c.batch_id.is_(None))
+                                         .values(wait_reason=wait_reason,
+                                                 priority=sa.case((outbox.c.priority > priority, outbox.c.priority),
+                                                                  else_=priority)))
                         continue
                     conn.execute(outbox.update().where(outbox.c.id == current[0]).values(
                         payload=bytes(reg.xml_bytes), content_hash=chash, staged_at=now,
-                        staged_run_id=run_id, wait_reason=WaitReason.NEW.value,
+                        staged_run_id=run_id, wait_reason=wait_reason or WaitReason.NEW.value,
                         priority=sa.case((outbox.c.priority > priority, outbox.c.priority), else_=priority)))
                     continue
                 inserts.append(dict(
                     environment=environment, system_id=key[0], behandlingsnummer=key[1],
                     payload=bytes(reg.xml_bytes), content_hash=chash, state=State.WAITING.value,
-                    wait_reason=WaitReason.NEW.value, priority=priority, waiting_since=now,
+                    wait_reason=wait_reason or WaitReason.NEW.value, priority=priority, waiting_since=now,
                     staged_at=now, staged_run_id=run_id, run_id=run_id, attempts=0))
             if inserts:
                 conn.execute(outbox.insert(), inserts)
@@ -157,8 +163,11 @@ def mark_waiting(db: StateDB, outbox_ids: Iterable[int], reason: WaitReason, *, 
 def mark_unplanned_waiting(db: StateDB, environment: str, reason: WaitReason) -> int:
     """Every row of ``environment`` that no batch owns waits with ``reason`` (the window closed
     before batches could be planned)."""
+    from spor.state.probes import AFTER_PROBE
+
     with db.write() as conn:
-        return conn.execute(outbox.update().where(outbox.c.environment == environment, outbox.c.batch_id.is_(None))
+        return conn.execute(outbox.update().where(outbox.c.environment == environment, outbox.c.batch_id.is_(None),
+                                                  outbox.c.wait_reason != AFTER_PROBE)
                             .values(wait_reason=WaitReason(reason).value)).rowcount
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from spor.lifecycle import HELD_BACK, State
-from spor.state import certificates, held_configuration, runlog
+from spor.state import certificates, held_configuration, probes, runlog
 from spor.state import waiting as waiting_now
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject
@@ -84,6 +84,8 @@ class Status:
     causes: list[RunCause] = field(default_factory=list)             # newest first
     #: (environment, unit, cause, held back, of which given up): held back for configuration now
     held_configuration: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    #: (environment, SystemId, registrations, action): SPOR refused them for a SystemId it did not know
+    refused_system_ids: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     @property
     def waiting_now(self) -> int:
@@ -207,7 +209,19 @@ def read(db: StateDB, *, now: datetime, days: int = 30) -> Status:
                   being_sent=being_sent, causes=causes,
                   capacity=json.loads(cap.data_json) if cap and cap.data_json else None,
                   capacity_run=cap.run_id if cap else None, open_removals=removals, runs=runs,
-                  held_configuration=held_configuration.per_unit(db))
+                  held_configuration=held_configuration.per_unit(db),
+                  refused_system_ids=refused_system_ids(db))
+
+
+def refused_system_ids(db: StateDB) -> list[tuple[str, str, int, str]]:
+    """Per environment and SystemId: the registrations whose last final answer was SPOR not
+    knowing the SystemId, with the action."""
+    from spor.rejections import action
+
+    with db.read() as conn:
+        environments = sorted(r[0] for r in conn.execute(sa.select(last_final.c.environment).distinct()))
+    return [(env, sid, len(numbers), action(sid, env))
+            for env in environments for sid, numbers in sorted(probes.unknown_system_ids(db, env).items())]
 
 
 def held_back_in_run(db: StateDB, run_id: str) -> list[tuple[str, str, list[str], int]]:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from spor.lifecycle import State, WaitReason
-from spor.state import held_configuration, run_summary, runlog
+from spor.state import held_configuration, probes, run_summary, runlog
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject, JsonView
 from spor.state.waiting import ACTION, Waiting
@@ -284,6 +284,7 @@ def render_text(summary: JsonView) -> str:
         lines.append(f"  WARNING {summary['capacity_warning']}")
     lines.extend(f"  WARNING {warning}" for warning in summary.get("approval_warnings") or [])
     lines.extend(_render_held_for_configuration(summary.get("held_configuration") or {}))
+    lines.extend(probes.render_section(summary.get("refused_system_ids") or {}))
     notes = summary.get("notes") or []
     lines.extend(f"  note: {note}" for note in notes[:3])
     if len(notes) > 3:

@@ -19,6 +19,7 @@ from spor.lifecycle import WaitReason
 from spor.state import batches
 from spor.state.database import StateDB
 from spor.state.documents import JsonObject, JsonView
+from spor.state.probes import AFTER_PROBE
 from spor.state.tables import batch, outbox
 
 #: How many treatment numbers per reason a view lists (the summary report lists them all).
@@ -82,7 +83,8 @@ def resolve(db: StateDB, environment: str | None = None, *, lease: timedelta = b
     if dead:
         held_by_live = held_by_live & outbox.c.batch_id.not_in(dead)
         waits = sa.or_(waits, outbox.c.batch_id.in_(dead))
-    where = [] if environment is None else [outbox.c.environment == environment]
+    # behind their unit's probe: sent after it this run, or out of the outbox (spor.state.probes)
+    where = [outbox.c.wait_reason != AFTER_PROBE] + ([] if environment is None else [outbox.c.environment == environment])
     by_reason: dict[str, int] = {}
     numbers: dict[str, list[str]] = {}
     with db.read() as conn:

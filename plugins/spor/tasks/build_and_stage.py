@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spor.state import attempts, held_back, held_configuration, outbox, runlog, summary, watermark
+from spor.state import attempts, held_back, held_configuration, outbox, probes, runlog, summary, watermark
 from spor.tasks import ids
 from spor.tasks.context import recorded
-from spor.tasks.runinfo import RunInfo
+from spor.tasks.extract import rejected_selection
+from spor.tasks.runinfo import RESEND, RunInfo
 from spor.verdicts import HeldBackItem
 
 if TYPE_CHECKING:
@@ -43,7 +44,11 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
     the same transaction as the last staged chunk. `dry_run` builds and validates only.
     Against production only units UCR approved are built (`spor_units`); the others are held back
     as not approved, `force` or not. What is held back for configuration (no SystemId, not
-    approved) is recorded by number and re-read every night; what is built is released."""
+    approved) is recorded by number and re-read every night; what is built is released.
+    A unit whose SystemId SPOR refused ("SystemId … hittas inte") gets one probe staged first; the
+    rest of its registrations wait behind it and are sent the same night once SPOR accepts it
+    (spor.state.probes). A resend by SPOR's last answer (`rejected`) stages the selected ones even
+    though their content equals what SPOR refused."""
     from spor.extract import handover
     from spor.lifecycle import State
     from spor.registration.approval import NOT_APPROVED_REASON, approvals
@@ -66,6 +71,12 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
     for warning in approval.warnings(units):
         log.warning("%s", warning)
         runlog.add(db, run.run_id, ids.BUILD_AND_STAGE, runlog.INFO, warning, {"approved_by_ledger": True})
+    # SystemIds SPOR refused: their registrations wait behind one probe (not in a resend: the form chose)
+    unknown = probes.unknown_system_ids(db, environment) if run.mode != RESEND and not run.dry_run else {}
+    refused = {(sid, bnr) for sid, numbers in unknown.items() for bnr in numbers}
+    behind: list[_Built] = []
+    selected = rejected_selection(run, db, environment)
+    chosen = {(sid, bnr) for bnr, sids in (selected or {}).items() for sid in sids}
     config_holds: list[held_configuration.Held] = []
     released: list[str] = []  # built, or held back for its data: no longer waits for configuration
 
@@ -74,17 +85,47 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
             held_configuration.release(db, environment, released)
             released.clear()
 
+    def put(items: list[_Built], *, force: bool, priority: int = 0, wait_reason: str | None = None) -> None:
+        if items:
+            result = outbox.stage(db, run.run_id, environment, items, force=force, priority=priority,
+                                  wait_reason=wait_reason)
+            counts["staged"] += result.staged
+            counts["unchanged"] += result.unchanged
+            counts["already_waiting"] += result.already_waiting
+
+    def stage_probes() -> None:
+        """Each refused SystemId's probe first; the rest behind it. Refused content is staged
+        although SPOR's last final answer has the same hash: the refusal was the SystemId's."""
+        plan = probes.plan(unknown, [(b.system_id, b.behandlingsnummer) for b in behind])
+        for role, priority, reason in (("probe", probes.PROBE_PRIORITY, None), ("after", run.priority, probes.AFTER_PROBE)):
+            mine = [b for b in behind if plan.role(b.system_id, b.behandlingsnummer) == role]
+            put([b for b in mine if (b.system_id, b.behandlingsnummer) in refused], force=True, priority=priority,
+                wait_reason=reason)
+            put([b for b in mine if (b.system_id, b.behandlingsnummer) not in refused], force=run.force,
+                priority=priority, wait_reason=reason)
+        for sid, bnr in sorted(plan.probes.items()):
+            waiting = len(plan.after.get(sid, []))
+            log.info("SystemId %s: SPOR did not know it; %s goes first as the probe, %d wait behind it", sid, bnr, waiting)
+        counts["probes"] = len(plan.probes)
+        counts["behind_probe"] = sum(len(v) for v in plan.after.values())
+        behind.clear()
+
     def flush(final: bool) -> None:
         if run.dry_run:
             for b in chunk:
                 last = attempts.last_final_answer(db, environment, b.system_id, b.behandlingsnummer)
-                if run.force or last is None or last[1] != b.content_hash:
+                if run.force or (b.system_id, b.behandlingsnummer) in chosen or last is None or last[1] != b.content_hash:
                     counts["would_send"] += 1
                     would_send.append(b.behandlingsnummer)
                 else:
                     counts["unchanged"] += 1
                     unchanged.append(b.behandlingsnummer)
         else:
+            if chosen:  # selected by SPOR's last answer: sent again whatever it holds
+                put([b for b in chunk if (b.system_id, b.behandlingsnummer) in chosen], force=True, priority=run.priority)
+                chunk[:] = [b for b in chunk if (b.system_id, b.behandlingsnummer) not in chosen]
+            if final:
+                stage_probes()
             mark = (watermark.NIGHTLY, extracted["watermark"]) if final and extracted.get("watermark") else None
             result = outbox.stage(db, run.run_id, environment, chunk, force=run.force, watermark=mark,
                                   priority=run.priority)
@@ -121,7 +162,11 @@ def build_and_stage(extracted: dict[str, Any], gate: dict[str, Any], *, run: Run
         released.append(reg.behandlingsnummer)
         release(final=False)
         counts["built"] += 1
-        chunk.append(_Built(reg.behandlingsnummer, reg.system_id, reg.xml_bytes, reg.content_hash))
+        built = _Built(reg.behandlingsnummer, reg.system_id, reg.xml_bytes, reg.content_hash)
+        if reg.system_id in unknown:
+            behind.append(built)
+            continue
+        chunk.append(built)
         if len(chunk) >= CHUNK:
             flush(final=False)
     flush(final=True)

@@ -106,22 +106,55 @@ def extract_changed(*, run: RunInfo, db: StateDB, reader: SourceReader, settings
     pages: Iterable[list[Treatment]] = reader.changed(since, until)
     held = 0
     if run.mode != BACKFILL:
-        from spor.state import held_configuration
+        from spor.state import held_configuration, probes
 
         numbers = held_configuration.due(db, environment, run.run_id, days=settings.held_configuration_days)
         held = len(numbers)
-        pages = _and_held_back(pages, reader, numbers)
+        refused = probes.numbers(db, environment)
+        if refused:
+            log.info("re-reading %d registrations SPOR refused for a SystemId it did not know", len(refused))
+        pages = _and_held_back(pages, reader, sorted(set(numbers) | set(refused)))
+    else:
+        refused = []
     result = _extract(run, db, reader, pages, lineage)
-    result.update(since=since, until=until, watermark=new_watermark, held_for_configuration=held)
+    result.update(since=since, until=until, watermark=new_watermark, held_for_configuration=held,
+                  refused_for_system_id=len(refused))
     return result
 
 
+def rejected_selection(run: RunInfo, db: StateDB, environment: str) -> dict[str, set[str]] | None:
+    """The resend form's selection by SPOR's last answer (``rejected``, optionally
+    ``answer_text_contains``): behandlingsnummer -> the SystemIds whose last final answer in
+    ``environment`` is a rejection matching it; None when the form does not select by answer."""
+    if not run.params.get("rejected"):
+        return None
+    from spor.state import probes
+
+    chosen: dict[str, set[str]] = {}
+    for r in probes.rejected(db, environment, text_contains=run.params.get("answer_text_contains") or None):
+        chosen.setdefault(r.behandlingsnummer, set()).add(r.system_id)
+    return chosen
+
+
 @recorded(ids.EXTRACT)
-def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader, lineage: TaskLineage) -> dict[str, Any]:
-    """Reads the treatments chosen in the form: a list of treatment numbers, or a changed-date
-    range (optionally one unit). Applies the opt-out filter first, exactly as the nightly run."""
+def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader, lineage: TaskLineage,
+                     environment: str) -> dict[str, Any]:
+    """Reads the treatments chosen in the form: a list of treatment numbers, a changed-date
+    range (optionally one unit), or every registration SPOR last rejected in the environment
+    (`rejected`, optionally only answers containing `answer_text_contains`). Applies the opt-out
+    filter first, exactly as the nightly run."""
     params = run.params
     numbers = [str(n).strip() for n in (params.get("behandlingsnummer") or []) if str(n).strip()]
+    by_answer = rejected_selection(run, db, environment)
+    if by_answer is not None:
+        if numbers:
+            from spor.errors import ConfigurationError
+
+            raise ConfigurationError("spor_resend: choose either behandlingsnummer or rejected, not both")
+        log.info("resend of the %d registrations SPOR last rejected in %s%s", len(by_answer), environment,
+                 " with the chosen text" if params.get("answer_text_contains") else "")
+        return _extract(run, db, reader, reader.by_numbers(sorted(by_answer)), lineage) | {
+            "watermark": None, "rejected_selected": len(by_answer)}
     if numbers:
         log.info("resend of %d treatment numbers", len(numbers))
         return _extract(run, db, reader, reader.by_numbers(numbers), lineage) | {"watermark": None}
@@ -129,7 +162,7 @@ def extract_selected(*, run: RunInfo, db: StateDB, reader: SourceReader, lineage
     if not start or not end:
         from spor.errors import ConfigurationError
 
-        raise ConfigurationError("spor_resend needs either behandlingsnummer or both changed_from and changed_to")
+        raise ConfigurationError("spor_resend needs behandlingsnummer, rejected, or both changed_from and changed_to")
     first = datetime.fromisoformat(str(start)).date()
     last = datetime.fromisoformat(str(end)).date()
     if last < first:

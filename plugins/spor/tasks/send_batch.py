@@ -70,11 +70,13 @@ def send_batch(batch: dict[str, Any], *, run: RunInfo, db: StateDB, settings: Se
     client = timeouts.client_for(hook, db, environment, pool_size=settings.threads_per_task)
     bid = int(batch["batch_id"])
     spor_down = _spor_unavailable(db, run.run_id)
-    results = takeover.send_with_takeover(
-        bid, environment, lambda b: sending.send_planned_batch(
-            b, db=db, client=client, clock=clock, window=window, block_check=_block_check(reader),
-            threads=settings.threads_per_task, spor_down=spor_down),
-        db=db, run_finished=run_finished)
+    def send(b: int) -> Any:
+        return sending.send_planned_batch(b, db=db, client=client, clock=clock, window=window,
+                                          block_check=_block_check(reader), threads=settings.threads_per_task,
+                                          spor_down=spor_down)
+
+    results = takeover.send_with_takeover(bid, environment, send, db=db, run_finished=run_finished)
+    results += _after_probes(db, run, environment, bid, send, results[-1].stopped)
     counts = _sum([r.as_dict() for r in results])
     why = cause.of_batch(counts["stopped"], counts["waiting_by_reason"], attempted=counts["attempted"],
                          last_failure=counts["last_failure"], endpoint=_endpoint(hook),
@@ -109,6 +111,25 @@ def in_words(number: int, counts: dict[str, Any], why: str | None) -> str:
     if counts["stopped"]:
         line += f"; stopped: {STOPPED_WORDS.get(counts['stopped'], counts['stopped'])}"
     return line + (f". Cause: {why}" if why else ".")
+
+
+def _after_probes(db: StateDB, run: RunInfo, environment: str, bid: int, send: Callable[[int], Any],
+                  stopped: str | None) -> list[Any]:
+    """A unit's probe answered in this run (spor.state.probes): when SPOR knew its SystemId the
+    registrations behind it join this batch and are sent now; when not, they leave the outbox
+    for the next night."""
+    from spor.state import probes
+
+    results: list[Any] = []
+    while not stopped:
+        moved, outcomes = probes.follow_up(db, run.run_id, environment, into=bid, task=ids.SEND_BATCH)
+        for o in outcomes:
+            log.log(logging.INFO if o.known else logging.WARNING, "%s", o.in_words())
+        if not moved:
+            break
+        results.append(send(bid))
+        stopped = results[-1].stopped
+    return results
 
 
 def _endpoint(hook: SporHook) -> str | None:

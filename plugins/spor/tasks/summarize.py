@@ -66,6 +66,22 @@ def _note_unfamiliar_ok_texts(db: StateDB, run_id: str) -> None:
                "(resultCode OK is final); created or updated as this environment's ledger says.")
 
 
+def _units_by_system_id() -> dict[str, list[str]]:
+    """SystemId -> the OPS units mapped to it in spor_units (empty when it cannot be read: the
+    summary still names the SystemId)."""
+    from spor.errors import ConfigurationError
+    from spor.registration.units import UnitMapping
+
+    try:
+        mapping = UnitMapping.from_airflow().as_dict()
+    except ConfigurationError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for unit, system_id in sorted(mapping.items()):
+        out.setdefault(system_id, []).append(unit)
+    return out
+
+
 @recorded(ids.SUMMARIZE)
 def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment: str | None,
               run_finished: Callable[[str, str], bool], lineage: TaskLineage, settings: Settings) -> dict[str, int]:
@@ -85,6 +101,13 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     released = batches.finish_run(db, run.run_id)
     if released:
         log.info("%d registration(s) still held by this run's batches go back to the outbox, waiting", released)
+    if known_environment is not None:
+        from spor.state import probes
+
+        # behind a probe that got no answer tonight: re-read and probed again the next night
+        left_behind = probes.drop_unsent(db, known_environment)
+        if left_behind:
+            log.info("%d registration(s) behind an unanswered probe leave the outbox for the next night", left_behind)
     extracted = ti.xcom_pull(task_ids=ids.EXTRACT) or {}
     extra: dict[str, Any] = {
         "opt_out": {k: extracted[k] for k in ("blocked", "blocked_by_reason") if k in extracted},
@@ -97,6 +120,8 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
     if known_environment is not None:
         extra["held_configuration"] = summary.held_for_configuration(
             db, known_environment, run.run_id, settings.held_configuration_days)
+        extra["refused_system_ids"] = probes.summary_section(db, known_environment, run.run_id,
+                                                                 _units_by_system_id())
     result = summary.compose(db, run, extra)
     if _stage_approval(run, db, known_environment, result):
         result["reports"].append(STAGE_APPROVAL)

@@ -109,6 +109,17 @@ def _held_configuration(status: Status) -> str:
                     list(status.held_configuration), numeric=[3, 4]))
 
 
+def _refused_system_ids(status: Status) -> str:
+    """Registrations SPOR refused for a SystemId it does not know, per environment and SystemId."""
+    if not status.refused_system_ids:
+        return ""
+    return ("<h2>Refused for an unknown SystemId</h2><p class='small'>A configuration problem of the unit, "
+            "not of the data: each night one registration is sent as a probe; when SPOR accepts it the rest "
+            "are sent the same night.</p>"
+            + table(["environment", "SystemId", "registrations", "what to do"],
+                    list(status.refused_system_ids), numeric=[2]))
+
+
 def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int = 30,
                 certificates_now: datetime | None = None) -> str:
     """``now`` is the tasks' clock (the nights); ``certificates_now`` the real one that TLS and
@@ -135,6 +146,7 @@ def status_page(status: Status, *, now: datetime, root: str = "", warn_days: int
                        total=("total", "", sum(status.outbox.values())))
                  if status.outbox else "<p>Nothing waits.</p>")
     parts.append(_held_configuration(status))
+    parts.append(_refused_system_ids(status))
     parts.append("<h2>Held back and rejected, by rule</h2><p class='small'>Held back before sending (not "
                  f"buildable, identity unknown, quarantined, withdrawn, not approved) in the last {len(status.nights)} nights; "
                  "rejected or malformed: SPOR's last final answer still says so.</p>")

@@ -165,9 +165,30 @@ def _deadline(_db: statedb.StateDB) -> None:
                      "deadline": {"deadline_time": "2025-12-02T04:00:00+00:00"}})
 
 
+def _system_id_unknown(db: statedb.StateDB) -> None:
+    """SPOR answered ERROR "Systemet X som angivits i SystemId hittas inte" to one unit's registrations."""
+    from spor.state import probes
+    from spor.state.database import inserted_id
+    from spor.state.tables import last_final, ledger
+
+    system_id = "SE2321000016-OPA3"
+    with db.write() as conn:
+        for nr in ("3000105", "3000377", "3000412"):
+            text = (f"Systemet kunde inte ta emot registreringen: {nr} "
+                    f"Systemet {system_id} som angivits i SystemId hittas inte")
+            lid = inserted_id(conn.execute(ledger.insert().values(
+                run_id=RUN_ID, environment="stage", system_id=system_id, behandlingsnummer=nr, content_hash="h" + nr,
+                attempt=1, outcome="rejected", result_code="ERROR", result_text=text, sent_at=NIGHT, answered_at=NIGHT)))
+            conn.execute(last_final.insert().values(environment="stage", system_id=system_id, behandlingsnummer=nr,
+                                                    state="rejected", content_hash="h" + nr, answered_at=NIGHT,
+                                                    run_id=RUN_ID, ledger_id=lid))
+    _summarize(db, refused_system_ids=probes.summary_section(db, "stage", RUN_ID, {system_id: ["OPA3"]}))
+    _ended(failed=False)
+
+
 #: How each alert comes about; the examples are keyed by the cause each one sends.
 SCENARIOS: tuple[Callable[[statedb.StateDB], None], ...] = (
-    _failed_run, _stop, _not_done, _capacity, _certificate, _deadline)
+    _failed_run, _stop, _not_done, _capacity, _certificate, _deadline, _system_id_unknown)
 
 
 def _removal_request() -> str:

@@ -231,6 +231,19 @@ def test_systemic_with_fewer_registrations_than_k_judges_all(state_db, clock):
     assert len(client.sent) == 3
 
 
+def test_a_system_id_spor_refused_in_an_earlier_night_is_probed_not_a_systemic_stop(state_db, clock):
+    """R17: the night after SPOR refused a SystemId its probe is refused again; that is the probe's
+    answer, not a configuration mismatch of the whole run."""
+    (bid,) = plan(state_db, 3, run_id="r0")
+    with pytest.raises(SystemicError):  # night 1: every answer refused, nothing else known
+        send(state_db, bid, ScriptedClient(clock, default=unknown_system), clock, systemic=SystemicRule(first_k=20))
+    batches.finish_run(state_db, "r0")
+    outbox.stage(state_db, "r1", ENV, [FakeRegistration("1000")], force=True)  # the probe, night 2
+    (bid,) = batches.plan(state_db, "r1", ENV, 10, 1)
+    res = send(state_db, bid, ScriptedClient(clock, default=unknown_system), clock, systemic=SystemicRule(first_k=20))
+    assert res.stopped is None and res.by_state == {"rejected": 1}
+
+
 def test_rerun_after_crash_sends_the_unanswered_registration_again(state_db, clock):
     """Crash between sent and recorded: the next attempt sends it; it ends accepted exactly once."""
     (bid,) = plan(state_db, 2)

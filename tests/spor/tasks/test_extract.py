@@ -58,7 +58,41 @@ def test_resend_by_dates_and_unit(db, ops, clock):
     assert result["extracted"] == len(expected) > 0
 
 
-@pytest.mark.parametrize("params, message", [({}, "needs either behandlingsnummer"),
+def _refuse(db, numbers: list[str], text: str) -> None:
+    """SPOR's last final answer for ``numbers`` in stage: ERROR with ``text``."""
+    from spor.lifecycle import State
+    from spor.state import outbox
+    from tests.spor.state_fixtures import FakeAnswer, FakeRegistration, send_all
+
+    outbox.stage(db, "earlier", "stage", [FakeRegistration(n) for n in numbers])
+    send_all(db, "earlier", "stage", answer=lambda bn: FakeAnswer(State.REJECTED, "ERROR", text.format(bn=bn)))
+
+
+def test_resend_by_spors_last_answer_reads_the_rejected_ones_matching_the_text(db, ops, clock):
+    numbers = sorted(b for b, t in ops.manifest.treatments.items() if not t.blocked)
+    _refuse(db, numbers[:2], "Registreringen {bn} saknar operationsdatum")
+    _refuse(db, numbers[2:5], "Systemet X som angivits i SystemId hittas inte")
+    params = {"rejected": True, "answer_text_contains": "SAKNAR"}
+    night = Night(make_run(mode=RESEND, dag_id="spor_resend", params=params), db, ops, clock, settings())
+    result = night.call(extract_selected)
+    assert result["rejected_selected"] == result["handed_over"] == 2
+    assert sorted(t.behandlingsnummer for t in handover.iterate(db, night.run.run_id)) == numbers[:2]
+    night = Night(make_run(mode=RESEND, dag_id="spor_resend", params={"rejected": True}), db, ops, clock, settings())
+    assert night.call(extract_selected)["handed_over"] == 5
+
+
+def test_a_night_rereads_by_number_what_spor_refused_for_an_unknown_system_id(db, ops, clock):
+    """R17: the refused ones are read again although nothing changed in the OPS (their probe)."""
+    numbers = sorted(b for b, t in ops.manifest.treatments.items() if not t.blocked)[:3]
+    _refuse(db, numbers, "Systemet X som angivits i SystemId hittas inte")
+    watermark.advance(db, watermark.NIGHTLY, "2025-12-01 00:59:00")  # nothing changed since
+    night = Night(make_run(), db, ops, clock, settings(overlap_minutes=0))
+    result = night.call(extract_changed)
+    assert result["refused_for_system_id"] == 3
+    assert set(numbers) <= {t.behandlingsnummer for t in handover.iterate(db, night.run.run_id)}
+
+
+@pytest.mark.parametrize("params, message", [({}, "needs behandlingsnummer, rejected"),
                                              ({"changed_from": "2025-11-10", "changed_to": "2025-11-01"},
                                               "changed_to is before changed_from")])
 def test_resend_without_a_valid_choice_says_what_is_missing(db, ops, clock, params, message):

@@ -167,3 +167,14 @@ def test_status_page_shows_failed_runs_first_every_held_back_state_its_zone_and_
     labels = re.findall(r"<text x='([\d.]+)' y='\d+' text-anchor='(\w+)'>\d\d/\d\d</text>", page)
     assert labels[-1] == ("719.0", "end") and all(float(x) <= 720 for x, _ in labels)
     _no_wide_text(page)
+
+
+def test_status_page_lists_registrations_refused_for_an_unknown_system_id_per_system_id_with_the_action(state_db):
+    """R17: SPOR's "SystemId … hittas inte" is the unit's configuration: one row per SystemId."""
+    outbox.stage(state_db, "n1", "stage", regs("1001", "1002", "1003"))
+    send_all(state_db, "n1", "stage", answer=lambda bn: unknown_system(bn, "SE13-137"))
+    status = read(state_db, now=state_db.now())
+    assert [row[:3] for row in status.refused_system_ids] == [("stage", "SE2321000032-1001", 3)]
+    page = status_page(status, now=state_db.now())
+    assert "Refused for an unknown SystemId" in page
+    assert "<td>SE2321000032-1001</td><td class=n>3</td>" in page and "ask UCR to register SystemId" in page
