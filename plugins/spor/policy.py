@@ -5,12 +5,11 @@ instance, when Airflow creates or refreshes it, from the run it belongs to."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.policies import hookimpl
 
 if TYPE_CHECKING:
-    from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance
 
 #: The DAGs and the task whose pool this policy decides.
@@ -19,12 +18,13 @@ SEND_TASK_ID = "send_batch"
 
 
 @hookimpl
-def task_instance_mutation_hook(task_instance: TaskInstance, dag_run: DagRun | None) -> None:
-    """Every task instance of the site passes here: anything but our send tasks is left as it is."""
+def task_instance_mutation_hook(task_instance: TaskInstance) -> None:
+    """Every task instance of the site passes here: anything but our send tasks is left as it is.
+    Only ``task_instance``: Airflow 3.2's hook has no ``dag_run`` argument, and pluggy refuses a
+    hook that names one the specification lacks."""
     if task_instance.dag_id not in DAG_IDS or task_instance.task_id != SEND_TASK_ID:
         return
     from spor.tasks.runinfo import send_pool
 
-    run_id: Any = getattr(dag_run, "run_id", None) or task_instance.run_id
-    if run_id:
-        task_instance.pool = send_pool(task_instance.dag_id, str(run_id))
+    if task_instance.run_id:
+        task_instance.pool = send_pool(task_instance.dag_id, str(task_instance.run_id))
