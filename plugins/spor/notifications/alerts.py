@@ -143,7 +143,7 @@ def alerts_for_run(dag_id: str, run_id: str, summary: Mapping[str, Any] | None, 
                             todo="Raise the slots of the 'spor' pool or threads_per_task in spor_config, or accept "
                                  "that the rest is sent the next night (oldest first)."))
     refused = (summary.get("refused_system_ids") or {}).get("by_system_id") or []
-    if refused:
+    if refused and not stops:  # a run stopped by these refusals already has its one alert
         alerts.append(Alert(SYSTEM_ID_UNKNOWN, dag_id, run_id, headline="SPOR does not know a unit's SystemId",
                             what=_refused_text(refused),
                             todo="Ask UCR (drift@ucr.uu.se) to register the SystemId, or correct spor_units if the "
