@@ -31,7 +31,9 @@ def _child_pytest(tmp_path, *, ci: bool) -> subprocess.CompletedProcess:
     env |= {"PATH": str(empty_bin), "SPOR_TEST_POSTGRES_URL": CLOSED_PORT_POSTGRES}
     if ci:
         env["CI"] = "true"
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *NEEDS_TOOLS],
+    # its own --basetemp: a numbered one would rotate away the running suite's temporary files
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                           "--basetemp", str(tmp_path / f"basetemp-{ci}"), *NEEDS_TOOLS],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 

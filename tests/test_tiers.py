@@ -101,7 +101,8 @@ def test_a_test_that_reaches_a_server_fixture_without_its_marker_fails(tmp_path)
     '''))
     (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    needs_postgres\n")
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
-                          "-c", str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path), str(tmp_path / "test_reach.py")],
+                          "--basetemp", str(tmp_path / "basetemp"), "-c", str(tmp_path / "pytest.ini"),
+                          "--rootdir", str(tmp_path), str(tmp_path / "test_reach.py")],
                          cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=300)
     assert "2 passed, 1 error in" in run.stdout, run.stdout[-3000:]  # the error: at test_unmarked's teardown
     assert "ERROR at teardown of test_unmarked" in run.stdout, run.stdout[-3000:]
