@@ -83,18 +83,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
 
 def _report_run(args: argparse.Namespace) -> int:
 
-    from spor.cli.targets import missing_database
-    from spor.hooks.state import state_db
+    from spor.cli.targets import existing_state_db
     from spor.state import run_summary, runlog
     from spor.state.summary import render_text
 
-    refusal = missing_database(args.state, "state database")
-    if refusal:
-        print(refusal, file=sys.stderr)
-        return 2
-    db = state_db(args.state, migrate=False)  # a reader: it never creates or changes tables
-    if db.revision() is None:
-        print(f"error: no SPOR tables in the state database {args.state}: no run has used it yet", file=sys.stderr)
+    db = existing_state_db(args.state)
+    if db is None:
         return 2
     if not args.run_id:
         for dag_id, run_id, kind, at in runlog.list_reports(db):

@@ -8,6 +8,10 @@ commands that read the OPS or the state database ask here first and refuse with 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spor.state.database import StateDB
 
 
 def _sqlite_path(database: str | None) -> Path | None:
@@ -41,3 +45,21 @@ def missing_database(target: str, what: str) -> str | None:
         if path is not None and not path.exists():
             return f"error: the {what} {path} (connection {target!r}) does not exist (nothing created)"
     return None
+
+
+def existing_state_db(target: str) -> StateDB | None:
+    """The state database ``target`` opened for reading (it never creates or changes tables), or
+    None after saying on stderr why not: missing, or no run has used it yet."""
+    import sys
+
+    from spor.hooks.state import state_db
+
+    refusal = missing_database(target, "state database")
+    if refusal:
+        print(refusal, file=sys.stderr)
+        return None
+    db = state_db(target, migrate=False)
+    if db.revision() is None:
+        print(f"error: no SPOR tables in the state database {target}: no run has used it yet", file=sys.stderr)
+        return None
+    return db

@@ -26,9 +26,8 @@ def units_args(p: argparse.ArgumentParser) -> None:
 
 
 def units_run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
-    from spor.cli.targets import missing_database
+    from spor.cli.targets import existing_state_db
     from spor.errors import ConfigurationError
-    from spor.hooks.state import state_db
     from spor.registration.approval import unit_statuses
     from spor.registration.units import load_units
     from spor.settings import ENVIRONMENTS
@@ -39,13 +38,8 @@ def units_run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    refusal = missing_database(args.state, "state database")
-    if refusal:
-        print(refusal, file=sys.stderr)
-        return 2
-    db = state_db(args.state, migrate=False)  # a reader: it never creates or changes tables
-    if db.revision() is None:
-        print(f"error: no SPOR tables in the state database {args.state}: no run has used it yet", file=sys.stderr)
+    db = existing_state_db(args.state)
+    if db is None:
         return 2
     statuses = unit_statuses(units, db, ENVIRONMENTS)
     if args.json:
