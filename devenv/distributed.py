@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,20 +30,27 @@ class NightResult:
     during: Any = None          # what the ``during`` callback returned
 
 
-def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: str = "celery", workers: int = 2,
-                       redis_db: int = 5,
-                        latency_ms: float = 20.0, prefix: str = "spor_celery", config: dict | None = None,
-                        pool_slots: int | None = None, spor_extra: dict | None = None,
-                        log: Callable[[str], None] = lambda _m: None,
-                        keep_databases: bool = True,
-                        during: Callable[[stacks.Stack, str, sa.URL], Any] | None = None,
-                        worker_queues: list[str] | None = None,
-                        airflow_config: dict[str, str] | None = None) -> NightResult:
-    """Run one night through the real scheduler (``executor`` "celery" with ``workers`` Celery workers, or
-    "local" for LocalExecutor); returns its outcome. Stops everything it started. ``during(stack,
-    run_id, state_url)`` runs right after the trigger, while the night runs (e.g. to kill a worker).
-    ``worker_queues``: the queues each Celery worker listens on (default: the default queue);
-    ``airflow_config``: more environment for every process (e.g. ``AIRFLOW__SPOR__CERTIFICATE_QUEUE``)."""
+@dataclass
+class NightStack:
+    """A running stack of ``night_stack``: its processes, the state database and the run environment."""
+
+    stack: stacks.Stack
+    state_url: sa.URL           # psycopg2 driver, for reading the state database from here
+    env: dict[str, str]
+
+
+@contextmanager
+def night_stack(env: LocalEnv, manifest: Any, *, night: str, executor: str = "celery", workers: int = 2,
+                redis_db: int = 5, latency_ms: float = 20.0, prefix: str = "spor_celery", config: dict | None = None,
+                pool_slots: int | None = None, spor_extra: dict | None = None,
+                log: Callable[[str], None] = lambda _m: None,
+                worker_queues: list[str] | None = None,
+                airflow_config: dict[str, str] | None = None,
+                pools: dict[str, int] | None = None) -> Iterator[NightStack]:
+    """Fresh PostgreSQL databases for Airflow and the state, the stand-in, and the scheduler,
+    dag-processor, triggerer and API server (with ``workers`` Celery workers for "celery"), the
+    clock at ``night``; ``spor_nightly`` is parsed and unpaused. Stops everything on exit.
+    ``pools``: more pools to create (name: slots), e.g. the backfill pool."""
     import redis
 
     from standin.server import start_subprocess
@@ -74,6 +82,8 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
         stack.airflow("pools", "import", str(ROOT / "pools.json"))
         if pool_slots:
             stack.airflow("pools", "set", "spor", str(pool_slots), "spor send batches")
+        for name, slots in (pools or {}).items():
+            stack.airflow("pools", "set", name, str(slots), "spor")
         log("== scheduler, dag-processor, triggerer, API server" + (f" and {workers} Celery workers …" if executor == "celery" else " …"))
         stack.start_core()
         if executor == "celery":
@@ -82,21 +92,43 @@ def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: st
             for name, listens_on in zip(names, queues):
                 stack.start_celery_worker(name, queues=listens_on)
             stack.ping_workers(names)
-        run_id = f"manual__{executor}_{int(time.time())}"
         stack.wait_for_dag("spor_nightly")
-        log(f"== triggering spor_nightly ({run_id}) through the scheduler …")
         stack.airflow("dags", "unpause", "spor_nightly")
-        started = time.perf_counter()
-        stack.airflow("dags", "trigger", "spor_nightly", "--run-id", run_id)
-        seen = during(stack, run_id, state_url.set(drivername="postgresql+psycopg2")) if during else None
-        state = stack.wait_for_run("spor_nightly", run_id, timeout=3600)
-        wall = time.perf_counter() - started
+        yield NightStack(stack, state_url.set(drivername="postgresql+psycopg2"), run_env)
         stack.airflow("dags", "pause", "spor_nightly")
     finally:
         if stack is not None:
             stack.stop()
         standin.stop()
-    result = _outcome(state_url.set(drivername="postgresql+psycopg2"), run_id, state, env, wall)
+
+
+def run_night_on_stack(env: LocalEnv, manifest: Any, *, night: str, executor: str = "celery", workers: int = 2,
+                       redis_db: int = 5,
+                        latency_ms: float = 20.0, prefix: str = "spor_celery", config: dict | None = None,
+                        pool_slots: int | None = None, spor_extra: dict | None = None,
+                        log: Callable[[str], None] = lambda _m: None,
+                        keep_databases: bool = True,
+                        during: Callable[[stacks.Stack, str, sa.URL], Any] | None = None,
+                        worker_queues: list[str] | None = None,
+                        airflow_config: dict[str, str] | None = None) -> NightResult:
+    """Run one night through the real scheduler (``executor`` "celery" with ``workers`` Celery workers, or
+    "local" for LocalExecutor); returns its outcome. Stops everything it started. ``during(stack,
+    run_id, state_url)`` runs right after the trigger, while the night runs (e.g. to kill a worker).
+    ``worker_queues``: the queues each Celery worker listens on (default: the default queue);
+    ``airflow_config``: more environment for every process (e.g. ``AIRFLOW__SPOR__CERTIFICATE_QUEUE``)."""
+    with night_stack(env, manifest, night=night, executor=executor, workers=workers, redis_db=redis_db,
+                     latency_ms=latency_ms, prefix=prefix, config=config, pool_slots=pool_slots,
+                     spor_extra=spor_extra, log=log, worker_queues=worker_queues,
+                     airflow_config=airflow_config) as running:
+        stack = running.stack
+        run_id = f"manual__{executor}_{int(time.time())}"
+        log(f"== triggering spor_nightly ({run_id}) through the scheduler …")
+        started = time.perf_counter()
+        stack.airflow("dags", "trigger", "spor_nightly", "--run-id", run_id)
+        seen = during(stack, run_id, running.state_url) if during else None
+        state = stack.wait_for_run("spor_nightly", run_id, timeout=3600)
+        wall = time.perf_counter() - started
+    result = _outcome(running.state_url, run_id, state, env, wall)
     result.during = seen
     if not keep_databases:
         for name in (f"{prefix}_airflow", f"{prefix}_state"):

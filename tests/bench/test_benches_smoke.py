@@ -104,3 +104,22 @@ def test_bench_backfill_priority(tmp_path):
     assert all(s["nightly_in_window"] and s["nightly_s"] > 0 for s in scenarios.values()), scenarios
     assert scenarios["own_pool"]["backfill_s"] > 0 and scenarios["own_pool"]["nightly_ratio_to_alone"] > 0
     assert json.loads((results / "bench_backfill_priority.jsonl").read_text().splitlines()[-1]) == result
+
+
+def test_bench_backfill_local(tmp_path, services):
+    """R19, the nightly first: the real scheduler on LocalExecutor runs a backfill of two days and,
+    while it sends, the nightly; the nightly's registrations are all accepted before 05:00."""
+    results = tmp_path / "results"
+    prefix = f"spor_bbl_t_{uuid.uuid4().hex[:6]}"  # several checkouts may share the server
+    result = _result(_bench("bench_backfill_local.py", "--backfill", "300", "--nightly", "30", "--days", "2",
+                            "--latency-ms", "5", "--slots", "1", "--threads", "2", "--batches", "2",
+                            "--head-start-s", "1", "--prefix", prefix, "--dir", str(tmp_path / "bench"),
+                            "--results", str(results), tmp_path=tmp_path, timeout=1500))
+    scenarios = {s["scenario"]: s for s in result["scenarios"]}
+    assert set(scenarios) == {"alone", "own_pool"}
+    for s in scenarios.values():
+        assert s["nightly"]["state"] == "success" and s["nightly"]["before_0500"], s
+        assert s["nightly"]["accepted"] == result["nightly_treatments"] == 30, s
+    backfill = scenarios["own_pool"]["backfill"]
+    assert backfill["runs"] == 2 and backfill["failed_runs"] == 0 and backfill["accepted"] > 0, backfill
+    assert json.loads((results / "bench_backfill_local.jsonl").read_text().splitlines()[-1]) == result
