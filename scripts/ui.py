@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         for port, what in taken:
             print(f"port {port} ({what}) is taken: {PORT_HINTS.get(what, 'choose another')}", file=sys.stderr)
         return 1
+    # Ctrl-C stops everything even when a parent started us with SIGINT ignored (a background job
+    # of a non-interactive shell): Python then leaves it ignored instead of raising KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = Stack(base, environ)
     previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

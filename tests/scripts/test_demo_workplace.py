@@ -237,12 +237,16 @@ class _MakeUi:
 
     def __init__(self, demo: Path, api_port: int, standin_port: int):
         import queue
+        import signal
         import threading
 
+        # Started with SIGINT ignored, as a background job of a non-interactive shell starts it (a
+        # CI runner's, or `nohup … &`): Ctrl-C must stop it all the same.
         self.process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "ui.py"), "--dir", str(demo / ".demo"),
                                          "--api-port", str(api_port), "--standin-port", str(standin_port)],
                                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True,
+                                        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=lambda: [self.lines.put(x) for x in self.process.stdout], daemon=True).start()
@@ -263,16 +267,35 @@ class _MakeUi:
                 return
         raise AssertionError(f"no {text!r} from make ui:\n" + "".join(self.seen[-40:]))
 
-    def ctrl_c(self) -> float:
-        """SIGINT to the foreground process group, as Ctrl-C in the terminal; seconds until it exited."""
+    def ctrl_c(self) -> float | None:
+        """SIGINT to the foreground process group, as Ctrl-C in the terminal; seconds until it exited
+        (None: still running after 60 s)."""
         import os
         import signal
         import time
 
         start = time.monotonic()
         os.killpg(self.process.pid, signal.SIGINT)
-        self.process.wait(60)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            return None
         return time.monotonic() - start
+
+    def kill(self) -> None:
+        """SIGKILL what is left of make ui (its group and Airflow's): nothing outlives a failed test."""
+        import os
+        import re
+        import signal
+
+        groups = [self.process.pid] + [int(m.group(1)) for line in self.seen
+                                       if (m := re.search(r"airflow standalone started \(pid (\d+)\)", line))]
+        for group in groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(30)
 
 
 def _port_free(port: int) -> bool:
@@ -345,7 +368,10 @@ def test_R2_make_ui_test_button_of_the_stored_spor_connection_then_a_wrong_ca_an
     finally:
         if ui.process.poll() is None:
             stopped_after = ui.ctrl_c()
+        ports_freed = _port_free(api_port) and _port_free(standin_port)
+        ui.kill()  # whatever outlived it, so that it cannot load the rest of the suite
     output = "".join(ui.seen) + "".join(iter(lambda: ui.lines.get() if not ui.lines.empty() else "", ""))
-    assert stopped_after is not None and stopped_after < 10, f"Ctrl-C took {stopped_after} s:\n{output[-2000:]}"
+    assert stopped_after is not None, f"make ui still ran 60 s after Ctrl-C:\n{output[-2000:]}"
+    assert stopped_after < 10, f"Ctrl-C took {stopped_after:.1f} s:\n{output[-2000:]}"
     assert "stand-in stopped" in output
-    assert _port_free(api_port) and _port_free(standin_port), "a process of make ui outlived Ctrl-C"
+    assert ports_freed, "a process of make ui outlived Ctrl-C"
