@@ -245,8 +245,9 @@ def render_text(summary: JsonView) -> str:
     lines.append(f"SPOR run summary — {summary['dag_id']} {summary['run_id']} ({summary['mode']})")
     opt = summary.get("opt_out")
     if opt:
-        lines.append(f"  blocked by opt-out before any check (R11): {opt.get('blocked', 0)} "
-                     f"{opt.get('blocked_by_reason') or ''}".rstrip())
+        reasons = ", ".join(f"{n} {reason}" for reason, n in (opt.get("blocked_by_reason") or {}).items())
+        lines.append(f"  blocked by opt-out before any check (R11): {opt.get('blocked', 0)}"
+                     + (f" ({reasons})" if reasons else ""))
     lines.append(f"  registrations by state (total {sum(int(by_state.get(s, 0)) for s in SHOWN_STATES)}):")
     for state in SHOWN_STATES:
         if by_state.get(state, 0):

@@ -45,3 +45,13 @@ def test_a_dry_run_says_would_be_sent_never_sent():
     assert "would be sent with a predicted error-list entry (warned): 17" in text
     assert " sent with" not in text.replace("would be sent with", "")
     assert "would be sent with a predicted entry" in summary_page(dry)
+
+
+def test_r11_opt_out_counts_in_words_not_a_dict():
+    """R11: what the opt-out filter blocked, per reason, in words (it was a Python dict)."""
+    run = BASE | {"opt_out": {"blocked": 72, "blocked_by_reason": {"deltar-ej": 24, "sparrlista-patient": 30,
+                                                                    "sparrlista-treatment": 18}}}
+    line = next(x for x in summary.render_text(run).splitlines() if "opt-out" in x)
+    assert line == ("  blocked by opt-out before any check (R11): 72 "
+                    "(24 deltar-ej, 30 sparrlista-patient, 18 sparrlista-treatment)")
+    assert "{" not in summary.render_text(BASE | {"opt_out": {"blocked": 0}})
