@@ -147,25 +147,7 @@ def airflow_db() -> Path:
         subprocess.run([*airflow, "pools", "import", str(ROOT / "pools.json")], check=True, capture_output=True,
                        timeout=300)
         (home / ".migrated").write_text("ok")
-    _hold_open(home / "airflow.db")
     return home
-
-
-#: One connection to this process's metadata database, open for the whole session (see _hold_open).
-_HOLDER: list = []
-
-
-def _hold_open(path: Path) -> None:
-    """Keep a connection to the WAL-mode metadata database open for the session. Short-lived
-    processes (the CLI, API servers, dag.test's helpers) open and close it all the time; the last
-    connection to close deletes the -wal and -shm files, and one opening in that moment got "disk
-    I/O error" under load. A connection that has read holds a shared lock, so nobody else is last."""
-    import sqlite3
-
-    if not _HOLDER:
-        conn = sqlite3.connect(path, check_same_thread=False)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        _HOLDER.append(conn)
 
 
 # ----------------------------------------------------------------------------------- test tiers
