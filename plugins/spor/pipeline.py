@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import AssetAlias
 
 from spor import compat
@@ -25,6 +24,7 @@ from spor.tasks.raise_removal_requests import raise_removal_requests
 from spor.tasks.runinfo import send_pool
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
+from spor.tasks.wait_for_window import WaitForWindow
 
 #: What both DAGs share: one run at a time, no catch-up of missed nights (the watermark and the
 #: outbox carry the work over), no Airflow task retries except for the send tasks (below);
@@ -144,7 +144,7 @@ def pipeline(extract: TaskCallable, *, dag_id: str = "") -> None:
     gate = _task(quality_gate)(extracted)
     staged = _task(build_and_stage)(extracted, gate)
     batches = _task(plan_batches)(staged)
-    wait = DateTimeSensorAsync(
+    wait = WaitForWindow(
         task_id=ids.WAIT_FOR_WINDOW,
         target_time=f"{{{{ ti.xcom_pull(task_ids='{ids.PLAN_BATCHES}', key='{ids.XCOM_WINDOW_OPENS_AT}') }}}}",
         doc_md="Defers (no worker slot held) while the run would otherwise start inside 05:15-06:00.",
