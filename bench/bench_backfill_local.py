@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_backfill_local.py [--backfill 200000] [--nightly 2000] [--days 10]
         [--latency-ms 20] [--slots 2] [--threads 4] [--batches 8] [--head-start-s 30] [--shared]
-        [--dir DIR] [--results DIR]
+        [--max-active-runs N] [--dir DIR] [--results DIR]
 
 What a site does when a unit joins: ``airflow backfill create --dag-id spor_nightly`` over the
 ``--days`` days of its history (``--backfill`` generated treatments, last changed over those days),
@@ -152,8 +152,9 @@ def _scenario(name: str, env: LocalEnv, manifest: Any, args: argparse.Namespace,
         if backfill is not None:
             last = FIRST_DAY + timedelta(days=args.days)  # --to-date: the run at 00:30 after the last day
             log(f"== {name}: airflow backfill create {FIRST_DAY} .. {last}, send tasks in pool {backfill}")
+            pacing = ["--max-active-runs", str(args.max_active_runs)] if args.max_active_runs else []
             running.stack.airflow("backfill", "create", "--dag-id", "spor_nightly", "--from-date",
-                                  FIRST_DAY.isoformat(), "--to-date", last.isoformat())
+                                  FIRST_DAY.isoformat(), "--to-date", last.isoformat(), *pacing)
             _wait_backfill_sending(running, args.head_start_s)
         log(f"== {name}: triggering the nightly")
         result["nightly"] = _nightly(running, name)
@@ -182,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=8, help="batches per run")
     p.add_argument("--head-start-s", type=float, default=30.0, help="the backfill sends this long before the nightly")
     p.add_argument("--shared", action="store_true", help="also the scenario with one pool for both")
+    p.add_argument("--max-active-runs", type=int, default=None,
+                   help="backfill days at once (airflow backfill create --max-active-runs; Airflow's default 10)")
     p.add_argument("--prefix", default="spor_bench_backfill", help="PostgreSQL database names PREFIX_<scenario>_*")
     p.add_argument("--dir", type=Path, default=None)
     p.add_argument("--results", type=Path, default=RESULTS, help="directory of bench_backfill_local.jsonl")
@@ -228,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     out = {"bench": "bench_backfill_local", "executor": "LocalExecutor", "backfill_treatments": args.backfill,
            "nightly_treatments": len(nightly), "days": args.days, "latency_ms": args.latency_ms,
            "slots_per_pool": args.slots, "threads": args.threads, "batches": args.batches,
-           "head_start_s": args.head_start_s, "generate_s": round(generate_s, 1), "scenarios": results}
+           "head_start_s": args.head_start_s, "max_active_runs": args.max_active_runs,
+           "generate_s": round(generate_s, 1), "scenarios": results}
     print(json.dumps(out, indent=1))
     args.results.mkdir(parents=True, exist_ok=True)
     with (args.results / "bench_backfill_local.jsonl").open("a", encoding="utf-8") as fh:
