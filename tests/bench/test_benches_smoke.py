@@ -113,8 +113,7 @@ def test_bench_backfill_local(tmp_path, services):
     prefix = f"spor_bbl_t_{uuid.uuid4().hex[:6]}"  # several checkouts may share the server
     result = _result(_bench("bench_backfill_local.py", "--backfill", "300", "--nightly", "30", "--days", "2",
                             "--latency-ms", "5", "--slots", "1", "--threads", "2", "--batches", "2",
-                            "--head-start-s", "1", "--max-active-runs", "1", "--prefix", prefix,
-                            "--dir", str(tmp_path / "bench"),
+                            "--head-start-s", "1", "--prefix", prefix, "--dir", str(tmp_path / "bench"),
                             "--results", str(results), tmp_path=tmp_path, timeout=1500))
     scenarios = {s["scenario"]: s for s in result["scenarios"]}
     assert set(scenarios) == {"alone", "own_pool"}
