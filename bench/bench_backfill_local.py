@@ -47,6 +47,8 @@ RESULTS = ROOT / "bench" / "results"
 FIRST_DAY = date(2025, 11, 1)
 WINDOW_S = 4.5 * 3600        # 00:30 to 05:00
 BACKFILL_POOL = "spor_backfill"
+#: `airflow backfill create`'s default --max-active-runs.
+AIRFLOW_BACKFILL_ACTIVE_RUNS = 10
 
 
 def log(message: str) -> None:
@@ -109,10 +111,18 @@ def _backfill_runs(running: NightStack) -> list[tuple[str, str]]:
     return [tuple(x.split("=", 1)) for x in (row[0] or "").split(",") if x]
 
 
-def _wait_backfill_sending(running: NightStack, head_start_s: float) -> None:
+def _planned_days(running: NightStack) -> int:
+    row = running.stack.metadata("SELECT count(*) FROM task_instance WHERE dag_id = 'spor_nightly' AND "
+                                 "task_id = 'plan_batches' AND state = 'success' AND run_id LIKE 'backfill%'")
+    return int(row[0]) if row else 0
+
+
+def _wait_backfill_sending(running: NightStack, head_start_s: float, active_days: int) -> None:
+    """Until the backfill's active days have planned their batches and it has answers: the nightly
+    then starts beside a backfill that is sending, not one still planning."""
     deadline = time.monotonic() + 3600
     while time.monotonic() < deadline:
-        if _ledger(running, "run_id LIKE 'backfill%'")[1] > 0:
+        if _planned_days(running) >= active_days and _ledger(running, "run_id LIKE 'backfill%'")[1] > 0:
             log(f"backfill answered its first registrations; the nightly starts in {head_start_s:.0f} s")
             time.sleep(head_start_s)
             return
@@ -155,7 +165,7 @@ def _scenario(name: str, env: LocalEnv, manifest: Any, args: argparse.Namespace,
             pacing = ["--max-active-runs", str(args.max_active_runs)] if args.max_active_runs else []
             running.stack.airflow("backfill", "create", "--dag-id", "spor_nightly", "--from-date",
                                   FIRST_DAY.isoformat(), "--to-date", last.isoformat(), *pacing)
-            _wait_backfill_sending(running, args.head_start_s)
+            _wait_backfill_sending(running, args.head_start_s, min(args.days, args.max_active_runs or AIRFLOW_BACKFILL_ACTIVE_RUNS))
         log(f"== {name}: triggering the nightly")
         result["nightly"] = _nightly(running, name)
         log(f"== {name}: nightly {result['nightly']}")
