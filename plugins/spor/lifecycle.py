@@ -26,6 +26,10 @@ class WaitReason(str, Enum):
     TRANSIENT = "transient"      # timeout, reset, HTTP 502/503/504 after bounded retries
 
 
+#: The outbox priority of the night's own registrations (the column's default; higher is planned
+#: and sent first). Resends and backfills stage below it and leave its rows to the night.
+NIGHT_PRIORITY = 0
+
 #: SPOR's final answers: "unchanged" is decided against the last of these.
 FINAL_ANSWERS = frozenset({State.CREATED, State.UPDATED, State.REJECTED, State.MALFORMED})
 #: Accepted by SPOR: the payload may be dropped (data minimisation).

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from spor.lifecycle import NIGHT_PRIORITY
 from spor.send.windows import SendingWindow
 from spor.state import attempts, batches
 from spor.state.database import StateDB
@@ -96,9 +97,10 @@ def _named(runs: Mapping[str, int]) -> str:
 def estimate_from_db(db: StateDB, environment: str, *, pool_slots: int, threads_per_task: int, now: datetime,
                      window: SendingWindow, default_latency_s: float = DEFAULT_LATENCY_S,
                      efficiency: float = DEFAULT_EFFICIENCY, dag_id: str = "", run_id: str = "",
-                     pool_of: Callable[[str, str], str] | None = None) -> CapacityEstimate:
-    """Estimate for ``environment`` from the state database: the rows no batch owns yet (what the
-    run ``dag_id``/``run_id`` plans), what other runs' open batches hold, and the median latency of recent
+                     pool_of: Callable[[str, str], str] | None = None,
+                     priority: int = NIGHT_PRIORITY) -> CapacityEstimate:
+    """Estimate for ``environment`` from the state database: the rows no batch owns yet that the
+    run ``dag_id``/``run_id`` (staging ``priority``) will plan, what other runs' open batches hold, and the median latency of recent
     answers (the default when there are none). ``pool_of(dag_id, run_id)`` is a run's send pool:
     runs in this run's pool are counted ahead of it (without it: all of them)."""
     lat = attempts.recent_latency(db, environment)
@@ -112,6 +114,6 @@ def estimate_from_db(db: StateDB, environment: str, *, pool_slots: int, threads_
     for (dag_id, other), rows in batches.held_by_other_runs(db, environment, run_id).items():
         same = pool_of is None or pool_of(dag_id, other) == mine
         (ahead if same else beside)[other] = rows
-    return estimate(outbox_size=batches.unplanned(db, environment), latency_s=latency, pool_slots=pool_slots,
+    return estimate(outbox_size=batches.unplanned(db, environment, run_id, priority), latency_s=latency, pool_slots=pool_slots,
                     threads_per_task=threads_per_task, now=now, window=window, efficiency=efficiency,
                     latency_source=source, ahead=ahead, beside=beside)

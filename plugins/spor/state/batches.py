@@ -6,6 +6,8 @@ Send order (when not everything fits in the window): ``priority`` descending, th
 first the next night and nothing starves. A run plans its own rows before anybody else's
 (``plan``): those it staged and those of its kind (its staging priority, so the night takes what
 the last night left first); a nightly started during a backfill puts its own night in its first batches.
+A run never takes rows another run staged at a higher priority than its own (``plannable``): a
+backfill day that plans after the nightly staged leaves the night to the nightly.
 
 A claimed batch has an owner (the sending process, spor.state.owner) that beats every
 ``DEFAULT_BEAT`` while it sends, whatever the answers do. A batch whose owner is provably gone
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from spor.lifecycle import NIGHT_PRIORITY
 from spor.state import owner as owners
 from spor.state.chunks import chunks
 from spor.state.database import StateDB, inserted_id
@@ -162,6 +165,18 @@ def unproven_owners(db: StateDB, environment: str) -> dict[int, datetime]:
     return {r.id: r.heartbeat_at for r in rows if not (r.owner_host == me.host and r.owner_pidns == me.pidns)}
 
 
+def plannable(run_id: str, environment: str, priority: int) -> sa.ColumnElement[bool]:
+    """The outbox rows a run of staging ``priority`` may plan: no batch owns them, they are not
+    held behind a probe, and they were staged by this run or at its priority or below. A run at
+    the nightly's priority (or above) takes everything, the probes of the night included; a resend
+    or backfill leaves the night's rows (and another resend's) to the runs of their kind."""
+    rows = sa.and_(outbox.c.environment == environment, outbox.c.batch_id.is_(None),
+                   outbox.c.wait_reason != AFTER_PROBE)  # sent after their probe
+    if priority >= NIGHT_PRIORITY:
+        return rows
+    return sa.and_(rows, sa.or_(outbox.c.staged_run_id == run_id, outbox.c.priority <= priority))
+
+
 def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batches: int, *,
          lease: timedelta = DEFAULT_LEASE, dag_id: str | None = None,
          run_finished: RunFinished | None = None, priority: int = 0) -> list[int]:
@@ -169,8 +184,8 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
     ``batch_size`` rows, in the send order; each batch owns its rows. Rows of dead batches
     (lease expired) and this run's unclaimed batches from an earlier planning are re-planned
     first. The run's own rows come first (staged by it, or at its staging ``priority``: what
-    earlier runs of its kind left), oldest first; then the others in the send order. Returns the
-    batch ids (planning order = send order)."""
+    earlier runs of its kind left), oldest first; then the others it may take (``plannable``) in
+    the send order. Returns the batch ids (planning order = send order)."""
     if batch_size < 1 or max_batches < 1:
         raise ValueError("batch_size and max_batches must be at least 1")
     recover_stale(db, lease=lease, run_finished=run_finished)
@@ -187,8 +202,7 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
                   .scalar() or 0)
         own_first = sa.case((sa.or_(outbox.c.staged_run_id == run_id, outbox.c.priority == priority), 0), else_=1)
         candidates = [r.id for r in conn.execute(
-            sa.select(outbox.c.id).where(outbox.c.environment == environment, outbox.c.batch_id.is_(None),
-                                         outbox.c.wait_reason != AFTER_PROBE)  # sent after their probe
+            sa.select(outbox.c.id).where(plannable(run_id, environment, priority))
             .order_by(own_first, *SEND_ORDER).limit(batch_size * max_batches))]
         for part in chunks(candidates, batch_size):
             number += 1
@@ -204,11 +218,12 @@ def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batche
     return ids
 
 
-def unplanned(db: StateDB, environment: str) -> int:
-    """Rows of ``environment`` no batch owns: what a run planning now would be given."""
+def unplanned(db: StateDB, environment: str, run_id: str = "", priority: int = NIGHT_PRIORITY) -> int:
+    """Rows of ``environment`` that run ``run_id`` (staging ``priority``) would be given if it
+    planned now; by default what a nightly would be given."""
     with db.read() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
-            outbox.c.environment == environment, outbox.c.batch_id.is_(None))).scalar_one())
+            plannable(run_id, environment, priority))).scalar_one())
 
 
 def held_by_other_runs(db: StateDB, environment: str, run_id: str) -> dict[tuple[str, str], int]:

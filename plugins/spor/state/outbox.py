@@ -69,7 +69,8 @@ def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[Re
     transaction. ``force`` stages even unchanged content. A waiting row with other content is
     replaced (its ``waiting_since`` kept); a waiting row whose content went back to what SPOR
     already holds is removed. ``wait_reason`` (default NEW) is set on every row staged, also on one
-    already waiting with the same content (a probe's followers, spor.state.probes)."""
+    already waiting with the same content (a probe's followers, spor.state.probes). Every row
+    staged, changed or not, no batch owns is this run's to plan (``staged_run_id``)."""
     regs: dict[tuple[str, str], RegistrationLike] = {}
     for reg in registrations:
         regs[(_system_id_of(reg), str(reg.behandlingsnummer))] = reg  # last one wins
@@ -94,6 +95,7 @@ def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[Re
                                              outbox.c.behandlingsnummer.in_(bns)))
             }
             inserts = []
+            restaged: list[int] = []
             for key in part:
                 reg = regs[key]
                 chash = str(reg.content_hash)
@@ -107,11 +109,7 @@ def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[Re
                 if current is not None:
                     if current[1] == chash:
                         already += 1
-                        if wait_reason is not None:
-                            conn.execute(outbox.update().where(outbox.c.id == current[0], outbox.c.batch_id.is_(None))
-                                         .values(wait_reason=wait_reason,
-                                                 priority=sa.case((outbox.c.priority > priority, outbox.c.priority),
-                                                                  else_=priority)))
+                        restaged.append(current[0])
                         continue
                     conn.execute(outbox.update().where(outbox.c.id == current[0]).values(
                         payload=bytes(reg.xml_bytes), content_hash=chash, staged_at=now,
@@ -125,6 +123,13 @@ def stage(db: StateDB, run_id: str, environment: str, registrations: Iterable[Re
                     staged_at=now, staged_run_id=run_id, run_id=run_id, attempts=0))
             if inserts:
                 conn.execute(outbox.insert(), inserts)
+            # Staged again unchanged: this run becomes its stager (a resend by number sends what a
+            # failed night left), at the higher of the two priorities.
+            for sub in chunks(restaged):
+                conn.execute(outbox.update().where(outbox.c.id.in_(sub), outbox.c.batch_id.is_(None)).values(
+                    staged_run_id=run_id, priority=sa.case((outbox.c.priority > priority, outbox.c.priority),
+                                                           else_=priority),
+                    **({} if wait_reason is None else {"wait_reason": wait_reason})))
         conn.execute(stage_log.insert().values(run_id=run_id, environment=environment, staged=staged,
                                                unchanged=unchanged, already_waiting=already, at=now))
         if watermark is not None:

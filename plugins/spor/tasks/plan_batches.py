@@ -45,7 +45,8 @@ def plan_batches(staged: dict[str, Any], *, run: RunInfo, db: StateDB, settings:
     # before the nightly holds its slots); a resend or backfill in a pool of its own does not.
     estimate = capacity.estimate_from_db(db, environment, pool_slots=s.pool_slots,
                                          threads_per_task=s.threads_per_task, now=opens or now, window=window,
-                                         dag_id=run.dag_id, run_id=run.run_id, pool_of=send_pool)
+                                         dag_id=run.dag_id, run_id=run.run_id, pool_of=send_pool,
+                                         priority=run.priority)
     log.info("capacity: %s", estimate.as_dict())
     runlog.add(db, run.run_id, ids.PLAN_BATCHES, runlog.CAPACITY, estimate.warning or "fits", estimate.as_dict())
     if estimate.warning:

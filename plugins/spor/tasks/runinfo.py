@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from spor.clock import STOCKHOLM
+from spor.lifecycle import NIGHT_PRIORITY
 
 if TYPE_CHECKING:
     from spor.send.windows import SendingWindow
@@ -19,7 +20,7 @@ NIGHTLY, MANUAL, BACKFILL, RESEND = "nightly", "manual", "backfill", "resend"
 #: own registrations must be in SPOR before 05:00, a resend is a person waiting for an answer, a
 #: backfill is history that can wait (docs/adr/0002-sending-windows-and-run-modes.md#the-nightly-first).
 #: The nightly's is the column's default 0, so rows staged before priorities existed count as the night's.
-STAGING_PRIORITY = {NIGHTLY: 0, MANUAL: 0, RESEND: -10, BACKFILL: -20}
+STAGING_PRIORITY = {NIGHTLY: NIGHT_PRIORITY, MANUAL: NIGHT_PRIORITY, RESEND: -10, BACKFILL: -20}
 
 #: Airflow's run id prefix of backfill runs (``backfill__<logical date>``).
 BACKFILL_RUN_PREFIX = "backfill__"

@@ -13,6 +13,7 @@ from spor.clock import STOCKHOLM
 from spor.send.capacity import estimate_from_db
 from spor.send.windows import SendingWindow
 from spor.state import batches, outbox
+from spor.state.probes import PROBE_PRIORITY
 from spor.tasks.runinfo import (
     BACKFILL,
     MANUAL,
@@ -63,13 +64,39 @@ def test_a_nightly_started_during_a_backfill_plans_its_own_rows_first(state_db, 
     assert [r.behandlingsnummer for r in batches.owned_rows(state_db, second)] == ["900", "901", "902", "903"]
 
 
-def test_a_backfill_plans_its_own_rows_before_a_resends(state_db, clock):
-    """Own rows first even when another run's rows rank higher in the send order."""
+def test_a_backfill_plans_its_own_rows_and_leaves_a_resends_to_the_resend(state_db, clock):
+    """Own rows first, and never another run's rows staged above its own priority: the resend's
+    rows stay unplanned for a run of their kind (or the nightly)."""
     outbox.stage(state_db, "manual__resend", "stage", regs("500", "501"), priority=STAGING_PRIORITY[RESEND])
     outbox.stage(state_db, BACKFILL_RUN, "stage", regs("900", "901"), priority=STAGING_PRIORITY[BACKFILL])
-    first, second = batches.plan(state_db, BACKFILL_RUN, "stage", 2, 2, priority=STAGING_PRIORITY[BACKFILL])
+    (first,) = batches.plan(state_db, BACKFILL_RUN, "stage", 2, 2, priority=STAGING_PRIORITY[BACKFILL])
     assert [r.behandlingsnummer for r in batches.owned_rows(state_db, first)] == ["900", "901"]
-    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, second)] == ["500", "501"]
+    assert batches.unplanned(state_db, "stage", BACKFILL_RUN, STAGING_PRIORITY[BACKFILL]) == 0
+    assert batches.unplanned(state_db, "stage") == 2
+    (resend,) = batches.plan(state_db, "manual__resend2", "stage", 5, 2, priority=STAGING_PRIORITY[RESEND])
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, resend)] == ["500", "501"]
+
+
+def test_a_backfill_day_planning_after_the_nightly_staged_leaves_the_night_alone(state_db, clock):
+    """The priority inversion a paced backfill hit: day 2 of the backfill plans after tonight's
+    nightly staged but before it planned. The backfill takes its own day and older backfill
+    leftovers, never the night; the nightly then plans all of its own."""
+    outbox.stage(state_db, "backfill__day1", "stage", regs("800"), priority=STAGING_PRIORITY[BACKFILL])
+    clock.advance(hours=1)
+    outbox.stage(state_db, "scheduled__n", "stage", regs("100", "101", "102"), priority=STAGING_PRIORITY[NIGHTLY])
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs("900"), priority=STAGING_PRIORITY[BACKFILL])
+    ids = batches.plan(state_db, BACKFILL_RUN, "stage", 1, 10, priority=STAGING_PRIORITY[BACKFILL])
+    assert sorted(r.behandlingsnummer for b in ids for r in batches.owned_rows(state_db, b)) == ["800", "900"]
+    (night,) = batches.plan(state_db, "scheduled__n", "stage", 10, 1, priority=STAGING_PRIORITY[NIGHTLY])
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, night)] == ["100", "101", "102"]
+
+
+def test_the_nightly_takes_a_probe_an_earlier_night_left_a_backfill_does_not(state_db, clock):
+    """A probe is the night's (staged above every run type): the next night sends it, a backfill leaves it."""
+    outbox.stage(state_db, "scheduled__n1", "stage", regs("700"), priority=PROBE_PRIORITY)
+    assert batches.plan(state_db, BACKFILL_RUN, "stage", 10, 1, priority=STAGING_PRIORITY[BACKFILL]) == []
+    (night,) = batches.plan(state_db, "scheduled__n2", "stage", 10, 1, priority=STAGING_PRIORITY[NIGHTLY])
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, night)] == ["700"]
 
 
 def test_what_the_last_night_left_still_goes_before_tonights_rows(state_db, clock):
@@ -153,3 +180,26 @@ def test_the_cluster_policy_moves_only_backfill_send_tasks(monkeypatch):
     manager = pluggy.PluginManager("airflow.policy")
     manager.add_hookspecs(policies)
     manager.register(policy, name="spor")
+
+
+def test_capacity_of_a_backfill_counts_only_the_rows_it_may_plan(state_db):
+    outbox.stage(state_db, "scheduled__n", "stage", regs(*(f"1{i:03}" for i in range(100))))
+    outbox.stage(state_db, BACKFILL_RUN, "stage", regs(*(f"9{i:03}" for i in range(30))),
+                 priority=STAGING_PRIORITY[BACKFILL])
+    now = datetime(2025, 3, 3, 4, 0, tzinfo=STOCKHOLM)
+    est = estimate_from_db(state_db, "stage", pool_slots=1, threads_per_task=1, now=now, window=NIGHT_WINDOW,
+                           default_latency_s=0.5, efficiency=1.0, dag_id="spor_nightly", run_id=BACKFILL_RUN,
+                           priority=STAGING_PRIORITY[BACKFILL])
+    assert est.outbox_size == 30
+
+
+def test_a_resend_by_number_sends_what_the_night_left_waiting(state_db, clock):
+    """Staging a waiting row again, unchanged, makes the run its stager: the resend plans it
+    although the night staged it above the resend's priority; the night's other rows stay."""
+    outbox.stage(state_db, "scheduled__n", "stage", regs("100", "101"), priority=STAGING_PRIORITY[NIGHTLY])
+    clock.advance(hours=4)
+    result = outbox.stage(state_db, "manual__resend", "stage", regs("101"), priority=STAGING_PRIORITY[RESEND])
+    assert result.already_waiting == 1
+    (bid,) = batches.plan(state_db, "manual__resend", "stage", 10, 1, priority=STAGING_PRIORITY[RESEND])
+    assert [r.behandlingsnummer for r in batches.owned_rows(state_db, bid)] == ["101"]
+    assert batches.unplanned(state_db, "stage") == 1
