@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -66,6 +68,16 @@ def is_identity_shaped(match: str) -> bool:
     return any(validate_person_id(c) is None for c in candidates)
 
 
+def _read_elsewhere(path: Path) -> bytes:
+    """A database file's bytes, read by a child process. This process holds SQLite connections to
+    Airflow's metadata database: closing any file descriptor of that database (or its -wal or
+    -shm) here would drop all of this process's POSIX locks on it, and the next process to close
+    its last connection would then delete the WAL under our open connections ("disk I/O error",
+    "database disk image is malformed" in later tests on this worker)."""
+    return subprocess.run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())",
+                           str(path)], capture_output=True, check=True, timeout=120).stdout
+
+
 class Scanner:
     def __init__(self, values: set[str]):
         self.known = known_values_pattern(values)
@@ -93,7 +105,7 @@ class Scanner:
 
     def scan_file(self, path: Path, where: str) -> None:
         raw = ".db" in path.name or ".sqlite" in path.name
-        self.scan_bytes(path.read_bytes(), where, raw=raw)
+        self.scan_bytes(_read_elsewhere(path) if raw else path.read_bytes(), where, raw=raw)
 
     def scan_sqlite(self, path: Path, label: str) -> None:
         """Every column of every row of every table (structured: names the table and column)."""
@@ -182,3 +194,33 @@ def test_no_identity_number_in_airflow_metadata_logs_or_files_after_runs(night, 
             continue
         scanner.scan_file(path, f"night folder {rel}")
     assert not scanner.findings, "\n".join(sorted(set(scanner.findings)))
+
+
+@pytest.mark.parametrize("read", ["elsewhere", "here"])
+def test_scanning_a_live_sqlite_database_keeps_its_wal_for_the_connections_still_open(tmp_path, read):
+    """Why the scan reads database files in a child process: read here, the file's close drops
+    this process's SQLite locks, a second process closing its last connection deletes the WAL,
+    and this process's database breaks (the "disk I/O error" later tests on the worker saw)."""
+    db = tmp_path / "live.db"
+    mine = sqlite3.connect(db)
+    mine.execute("PRAGMA journal_mode=WAL")
+    mine.execute("CREATE TABLE t (x)")
+    mine.execute("INSERT INTO t VALUES (1)")
+    mine.commit()
+    for path in sorted(tmp_path.glob("live.db*")):
+        _read_elsewhere(path) if read == "elsewhere" else path.read_bytes()
+    other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('INSERT INTO t VALUES (2)'); c.commit(); c.close()"
+    subprocess.run([sys.executable, "-c", other, str(db)], check=True, timeout=60)
+    wal_kept = (tmp_path / "live.db-wal").exists()
+    try:
+        again = sqlite3.connect(db)
+        again.execute("PRAGMA journal_mode=WAL")
+        again.execute("INSERT INTO t VALUES (3)")
+        again.commit()
+        rows = mine.execute("SELECT count(*) FROM t").fetchone()[0]
+    except sqlite3.DatabaseError:
+        rows = None
+    if read == "elsewhere":
+        assert wal_kept and rows == 3
+    else:  # the failure the child process avoids, shown so this test cannot pass vacuously
+        assert not wal_kept
