@@ -106,8 +106,6 @@ def test_production_sends_only_approved_units_and_the_ledger_keeps_an_already_se
     is sent, the summary says why in one line. spor_resend with force to production does not send
     it either. With approvals not recorded at all (an upgraded site), the units SPOR production
     already accepted keep sending, with a warning; the unapproved one still does not."""
-    import shutil
-
     unit = largest_unit(night)
     ours = numbers_of_unit(night, unit)
     plain = dict(night.env.units)
@@ -137,7 +135,6 @@ def test_production_sends_only_approved_units_and_the_ledger_keeps_an_already_se
 
     # upgraded site: spor_units in the plain form, no approval recorded; the ledger has production
     # answers for every unit but the unapproved one
-    shutil.copy(night.env.state_db, night.env.state_db.with_suffix(".before-upgrade"))
     night.env.units = plain
     before = len(received(night))
     with environment(night_settings(night, NEXT_NIGHT, spor_extra=PRODUCTION)):
