@@ -6,7 +6,7 @@ Send order (when not everything fits in the window): ``priority`` descending, th
 first the next night and nothing starves. A run plans its own rows before anybody else's
 (``plan``): those it staged and those of its kind (its staging priority, so the night takes what
 the last night left first); a nightly started during a backfill puts its own night in its first batches.
-A run never takes rows another run staged at a higher priority than its own (``plannable``): a
+A run never takes rows another run staged at a higher priority than its own (``takes``): a
 backfill day that plans after the nightly staged leaves the night to the nightly.
 
 A claimed batch has an owner (the sending process, spor.state.owner) that beats every
@@ -165,16 +165,22 @@ def unproven_owners(db: StateDB, environment: str) -> dict[int, datetime]:
     return {r.id: r.heartbeat_at for r in rows if not (r.owner_host == me.host and r.owner_pidns == me.pidns)}
 
 
-def plannable(run_id: str, environment: str, priority: int) -> sa.ColumnElement[bool]:
-    """The outbox rows a run of staging ``priority`` may plan: no batch owns them, they are not
-    held behind a probe, and they were staged by this run or at its priority or below. A run at
-    the nightly's priority (or above) takes everything, the probes of the night included; a resend
-    or backfill leaves the night's rows (and another resend's) to the runs of their kind."""
-    rows = sa.and_(outbox.c.environment == environment, outbox.c.batch_id.is_(None),
-                   outbox.c.wait_reason != AFTER_PROBE)  # sent after their probe
+def takes(run_id: str, priority: int) -> sa.ColumnElement[bool]:
+    """Whose rows a run of staging ``priority`` may take: its own, and those staged at its
+    priority or below. A run at the nightly's priority (or above) takes everything, the probes of
+    the night included; a resend or backfill leaves the night's rows (and another resend's) to the
+    runs of their kind."""
     if priority >= NIGHT_PRIORITY:
-        return rows
-    return sa.and_(rows, sa.or_(outbox.c.staged_run_id == run_id, outbox.c.priority <= priority))
+        return sa.true()
+    return sa.or_(outbox.c.staged_run_id == run_id, outbox.c.priority <= priority)
+
+
+def plannable(run_id: str, environment: str, priority: int) -> sa.ColumnElement[bool]:
+    """The outbox rows a run may plan now: no batch owns them, they are not held behind a probe,
+    and the run ``takes`` them."""
+    return sa.and_(outbox.c.environment == environment, outbox.c.batch_id.is_(None),
+                   outbox.c.wait_reason != AFTER_PROBE,  # sent after their probe
+                   takes(run_id, priority))
 
 
 def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batches: int, *,

@@ -73,8 +73,10 @@ class Waiting:
 
 
 def resolve(db: StateDB, environment: str | None = None, *, lease: timedelta = batches.DEFAULT_LEASE,
-            run_finished: batches.RunFinished | None = None, first: int = FIRST_NUMBERS) -> Waiting:
-    """What waits in ``environment`` (or all environments) now."""
+            run_finished: batches.RunFinished | None = None, first: int = FIRST_NUMBERS,
+            taken_by: tuple[str, int] | None = None) -> Waiting:
+    """What waits in ``environment`` (or all environments) now; with ``taken_by`` (run id, staging
+    priority) only what that run may take (a resend or backfill leaves the night's rows to the nightly)."""
     dead = list(batches.dead_batches(db, environment, lease=lease, run_finished=run_finished))
     open_batch = sa.select(batch.c.id).where(batch.c.finished_at.is_(None)).scalar_subquery()
     # Spelled out both ways: a NULL batch_id makes IN and NOT IN unknown, never true.
@@ -85,6 +87,8 @@ def resolve(db: StateDB, environment: str | None = None, *, lease: timedelta = b
         waits = sa.or_(waits, outbox.c.batch_id.in_(dead))
     # behind their unit's probe: sent after it this run, or out of the outbox (spor.state.probes)
     where = [outbox.c.wait_reason != AFTER_PROBE] + ([] if environment is None else [outbox.c.environment == environment])
+    if taken_by is not None:
+        where.append(batches.takes(*taken_by))
     by_reason: dict[str, int] = {}
     numbers: dict[str, list[str]] = {}
     with db.read() as conn:

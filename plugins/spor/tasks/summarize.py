@@ -140,8 +140,11 @@ def summarize(*, run: RunInfo, db: StateDB, ti: TaskInstance, known_environment:
         if not run.dry_run:
             # A green run means the night is done (spor.state.night): sendable rows nobody sends fail it.
             metrics.outbox_waiting(known_environment, left.by_reason, reasons=[r.value for r in WaitReason])
-            if left:
-                undone = night.NightNotDone(known_environment, left.total, left.by_reason, left.held_by_dead)
+            # What only the nightly takes (a resend or backfill leaves it) is not this run's to finish.
+            mine = waiting.resolve(db, known_environment, run_finished=run_finished,
+                                   taken_by=(run.run_id, run.priority))
+            if mine:
+                undone = night.NightNotDone(known_environment, mine.total, mine.by_reason, mine.held_by_dead)
                 result["night_not_done"] = {"waiting": undone.waiting, "by_reason": undone.by_reason,
                                             "owned_by_dead_batches": undone.owned_by_dead_batches}
                 log.error("%s", undone.message())

@@ -16,7 +16,7 @@ from spor.tasks.build_and_stage import build_and_stage
 from spor.tasks.extract import extract_changed
 from spor.tasks.plan_batches import plan_batches
 from spor.tasks.raise_removal_requests import raise_removal_requests
-from spor.tasks.runinfo import NIGHTLY
+from spor.tasks.runinfo import NIGHTLY, RESEND
 from spor.tasks.send_batch import send_batch
 from spor.tasks.summarize import summarize
 from standin.recorder import read_index
@@ -149,3 +149,20 @@ def test_a_dry_run_raises_no_removal_request(staged_night):
     night.run = make_run(params={"dry_run": True})
     assert night.call(raise_removal_requests) == {"skipped": "dry run"}
     assert night.clock.now() - night.run.run_after < timedelta(hours=1)
+
+
+def test_a_resend_leaves_the_nights_rows_to_the_nightly_and_is_not_failed_for_them(staged_night):
+    """The nightly first: rows a night staged are not a resend's to send, so they do not make the
+    resend "not done"; its summary still counts them as waiting. The nightly's own run fails for them."""
+    from spor.state import run_summary
+
+    night, _ = staged_night
+    staged = _stage(night)  # staged by a spor_nightly run triggered by hand: the night's priority
+    night.run = make_run("manual__resend", dag_id="spor_resend", mode=RESEND)
+    night.call(summarize, run_finished=lambda dag_id, run_id: True)
+    kept = run_summary.load(night.db, "spor_resend", "manual__resend")
+    assert kept["waiting"]["total"] == staged["staged"] > 0 and "night_not_done" not in kept
+    night.run = make_run("manual__2")
+    with pytest.raises(AirflowFailException):
+        night.call(summarize, run_finished=lambda dag_id, run_id: True)
+    assert run_summary.load(night.db, "spor_nightly", "manual__2")["night_not_done"]["waiting"] == staged["staged"]
