@@ -27,12 +27,12 @@ FIRST_NUMBERS = 10
 
 #: What the team does about registrations waiting for each reason.
 ACTION = {
-    WaitReason.NEW.value: "never tried: the next run sends them first",
+    WaitReason.NEW.value: "never tried: the next spor_nightly run sends them first",
     WaitReason.DEADLINE.value: "the 05:00 deadline came first: the next night sends them first; if this repeats, "
                                "raise the capacity",
     WaitReason.BLACKOUT.value: "sending paused 05:15-06:00: the next run sends them",
     WaitReason.TRANSIENT.value: "SPOR did not answer them: fix the cause above (SPOR connection, network, SPOR's "
-                                "service), then trigger a run or let the next night send them",
+                                "service), then trigger spor_nightly or let the next night send them",
 }
 
 
