@@ -135,10 +135,13 @@ def fail_running_runs(env: LocalEnv) -> None:
     """Mark the killed ``dag.test`` run failed in Airflow's metadata database, as the scheduler
     does to a run whose task processes died (dag.test has no scheduler). Batches it planned but
     never claimed are then dead at once (Airflow says the run finished) instead of after the
-    unclaimed lease; a kill between two batches leaves only such batches behind."""
+    unclaimed lease; a kill between two batches leaves only such batches behind. ``dag.test``
+    deletes an earlier run with the same logical date (both are None) before it starts, which a
+    scheduler never does: the failed run gets its start date as logical date, so it stays."""
     conn = sqlite3.connect(env.airflow_home / "airflow.db")
     with conn:
-        conn.execute("update dag_run set state = 'failed' where dag_id = 'spor_nightly' and state = 'running'")
+        conn.execute("update dag_run set state = 'failed', logical_date = coalesce(logical_date, start_date) "
+                     "where dag_id = 'spor_nightly' and state = 'running'")
     conn.close()
 
 
