@@ -185,7 +185,7 @@ def plannable(run_id: str, environment: str, priority: int) -> sa.ColumnElement[
 
 def plan(db: StateDB, run_id: str, environment: str, batch_size: int, max_batches: int, *,
          lease: timedelta = DEFAULT_LEASE, dag_id: str | None = None,
-         run_finished: RunFinished | None = None, priority: int = 0) -> list[int]:
+         run_finished: RunFinished | None = None, priority: int = NIGHT_PRIORITY) -> list[int]:
     """Assign waiting rows of ``environment`` to at most ``max_batches`` batches of at most
     ``batch_size`` rows, in the send order; each batch owns its rows. Rows of dead batches
     (lease expired) and this run's unclaimed batches from an earlier planning are re-planned
